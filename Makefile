@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup migrate model clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Development secrets, generated once and kept out of git. Production sets real environment variables.
+.env:
+	$(PYTHON) scripts/make_dev_env.py > .env
+	@echo "Wrote development settings to .env (not committed)."
+
+setup: $(VENV)/.installed .env
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+
+model: migrate
+	$(PY) manage.py train_model --activate --if-none-active
+
+run: model
+	$(PY) manage.py ensure_dev_admin
+	@echo "Serving studentperf on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) var db.sqlite3

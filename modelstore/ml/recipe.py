@@ -1,0 +1,87 @@
+"""The training recipe: one pipeline per setup, from the raw UCI attributes to a calibrated grade."""
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor, VotingRegressor
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from modelstore.ml.estimators import AttributeReference, ConformalGradeRegressor
+from modelstore.schema import CATEGORICAL, FEATURES, SETUP_FEATURES, SETUPS, TARGET
+
+# Two views of the same student: a random forest estimates the mean grade (what RMSE rewards), boosting
+# with absolute loss the median (what the pass/fail and level calls reward). They differ where the outcome
+# is bimodal: a student on 10 at the second period usually ends on 10 or more, but some drop out with 0.
+# In B the median leads; at the start of the year (C) there is no such split to respect and the steadier
+# mean leads. In A a pass classifier makes the pass/fail call (see ConformalGradeRegressor), which leaves
+# the grade to the forest alone: RMSE 1.56 instead of 1.70 for the blend. Choices by 3 runs of 10-fold CV.
+RECIPE: dict = {
+    "name": "conformal-forest-boosting-blend",
+    "estimator": "A: RandomForestRegressor + LogisticRegression for pass/fail; B, C: "
+    "VotingRegressor(RandomForestRegressor, HistGradientBoostingRegressor(loss='absolute_error'))",
+    "params": {
+        "mean": {"n_estimators": 150, "max_features": 0.5},
+        "median": {"loss": "absolute_error", "max_iter": 100, "learning_rate": 0.1},
+        "weights": {"A": None, "B": [0.3, 0.7], "C": [0.75, 0.25]},  # [mean, median]; None: the forest alone
+        "anchor": {"A": "G2", "B": "G1", "C": None},
+        # Unscaled inputs on purpose: the period grades (0-20) then carry the decision and the 0/1 attributes
+        # are held back by the penalty; scaled, every attribute weighs alike and the accuracy drops (92.5 to 91.4).
+        "pass_classifier": {"A": {"C": 0.1, "max_iter": 5000}, "B": None, "C": None},
+    },
+    "encoding": "one-hot of the schema's categories (binary ones as one column), numbers as they are",
+    "calibration": "5-fold out-of-fold signed residuals (split-conformal)",
+}
+
+
+def build_pipeline(setup: str, *, random_state: int = 0) -> Pipeline:
+    """An unfitted pipeline for `setup`; it takes a DataFrame holding (at least) SETUP_FEATURES[setup]."""
+    features = SETUP_FEATURES[setup]
+    categorical = [name for name in features if name in CATEGORICAL]
+    numeric = [name for name in features if name not in CATEGORICAL]
+    categories = [list(FEATURES[name].choices) for name in categorical]
+    encode = ColumnTransformer(
+        [
+            # Categories from the schema, not the rows: every fold of a cross-validation encodes alike.
+            ("category", OneHotEncoder(categories=categories, drop="if_binary", sparse_output=False), categorical),
+            # Trees need no scaling, and raw numbers keep explanations readable.
+            ("number", "passthrough", numeric),
+        ],
+        verbose_feature_names_out=False,
+    )
+    params = RECIPE["params"]
+    classifier = params["pass_classifier"][setup]
+    regressor = ConformalGradeRegressor(
+        _grade_estimator(setup, random_state=random_state),
+        anchor=params["anchor"][setup],
+        pass_classifier=LogisticRegression(**classifier) if classifier else None,
+        cv=5,
+        random_state=random_state,
+    )
+    pipeline = Pipeline(
+        [
+            ("reference", AttributeReference()),
+            ("encode", encode),
+            ("regressor", regressor),
+        ]
+    )
+    return pipeline.set_output(transform="pandas")
+
+
+def _grade_estimator(setup: str, *, random_state: int):
+    params = RECIPE["params"]
+    forest = RandomForestRegressor(**params["mean"], random_state=random_state)
+    weights = params["weights"][setup]
+    if weights is None:
+        return forest
+    median = HistGradientBoostingRegressor(**params["median"], random_state=random_state)
+    return VotingRegressor([("mean", forest), ("median", median)], weights=weights)
+
+
+def train_pipelines(df: pd.DataFrame, *, setups=SETUPS, random_state: int = 0) -> dict[str, Pipeline]:
+    """One pipeline per setup, fitted on all rows of `df` (as returned by `load_dataset`), target G3."""
+    return {
+        setup: build_pipeline(setup, random_state=random_state).fit(df[list(SETUP_FEATURES[setup])], df[TARGET])
+        for setup in setups
+    }

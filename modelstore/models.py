@@ -1,0 +1,65 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ModelVersion(models.Model):
+    class Status(models.TextChoices):
+        VALIDATED = "validated", "Validated"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+        REJECTED = "rejected", "Rejected"
+
+    version = models.PositiveIntegerField(unique=True, editable=False, help_text="Auto-incremented number.")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    setups = models.JSONField(default=list, help_text='Setups served, e.g. ["A", "B", "C"].')
+    feature_schema = models.JSONField(default=dict, help_text="Per setup: names, types, allowed values, ranges.")
+    metrics = models.JSONField(default=dict, help_text="Metrics with the protocol that produced them.")
+    training_data_sha256 = models.CharField(max_length=64, blank=True)
+    artifact_sha256 = models.CharField(max_length=64, blank=True, help_text="sha256 of the skops bytes.")
+    artifact_size = models.PositiveBigIntegerField(default=0, help_text="Size of the skops bytes.")
+    artifact_file = models.CharField(max_length=255, blank=True, help_text="Encrypted file in MODEL_STORE_DIR.")
+    library_versions = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.VALIDATED)
+    rejection_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="active"), name="modelstore_one_active_version"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(rejection_reason=""),
+                name="modelstore_rejected_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.name} ({self.status})"
+
+
+class ModelActivation(models.Model):
+    """One change of the active version; the newest row says what a rollback returns to."""
+
+    class Action(models.TextChoices):
+        ACTIVATE = "activate", "Activate"
+        ROLLBACK = "rollback", "Rollback"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="activations")
+    previous_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activated_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-activated_at", "-id"]

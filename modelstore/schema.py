@@ -1,0 +1,126 @@
+"""The UCI Student Performance attributes (see data/student.txt): names, types, allowed values.
+
+This is the one place that knows the record schema. Validation, the model pipelines, the web form and
+the stored feature schema of every model version all read it from here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+YES_NO = ("yes", "no")
+JOBS = ("teacher", "health", "services", "at_home", "other")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: str  # "category" or "int"
+    label: str
+    choices: tuple = ()  # allowed values for categories, and for ordinal ints with named levels
+    minimum: int | None = None
+    maximum: int | None = None
+    choice_labels: dict = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> tuple:
+        if self.kind == "category":
+            return self.choices
+        return tuple(range(self.minimum, self.maximum + 1))
+
+    def as_dict(self) -> dict:
+        data = {"name": self.name, "type": self.kind, "label": self.label}
+        if self.kind == "category":
+            data["allowed"] = list(self.choices)
+        else:
+            data["min"], data["max"] = self.minimum, self.maximum
+        return data
+
+
+def _cat(name, label, choices, labels=None):
+    return Feature(name, "category", label, tuple(choices), choice_labels=labels or {})
+
+
+def _int(name, label, minimum, maximum, labels=None):
+    return Feature(name, "int", label, minimum=minimum, maximum=maximum, choice_labels=labels or {})
+
+
+EDU = {0: "none", 1: "primary (4th grade)", 2: "5th to 9th grade", 3: "secondary", 4: "higher"}
+LIKERT = {1: "very low", 2: "low", 3: "medium", 4: "high", 5: "very high"}
+
+ATTRIBUTES: tuple[Feature, ...] = (
+    _cat("school", "School", ("GP", "MS"), {"GP": "Gabriel Pereira", "MS": "Mousinho da Silveira"}),
+    _cat("sex", "Sex", ("F", "M"), {"F": "female", "M": "male"}),
+    _int("age", "Age", 15, 22),
+    _cat("address", "Home address", ("U", "R"), {"U": "urban", "R": "rural"}),
+    _cat("famsize", "Family size", ("LE3", "GT3"), {"LE3": "3 or fewer", "GT3": "more than 3"}),
+    _cat("Pstatus", "Parents' cohabitation", ("T", "A"), {"T": "living together", "A": "apart"}),
+    _int("Medu", "Mother's education", 0, 4, EDU),
+    _int("Fedu", "Father's education", 0, 4, EDU),
+    _cat("Mjob", "Mother's job", JOBS),
+    _cat("Fjob", "Father's job", JOBS),
+    _cat("reason", "Reason to choose this school", ("home", "reputation", "course", "other")),
+    _cat("guardian", "Guardian", ("mother", "father", "other")),
+    _int("traveltime", "Home to school travel time", 1, 4,
+         {1: "< 15 min", 2: "15 to 30 min", 3: "30 min to 1 hour", 4: "> 1 hour"}),
+    _int("studytime", "Weekly study time", 1, 4,
+         {1: "< 2 hours", 2: "2 to 5 hours", 3: "5 to 10 hours", 4: "> 10 hours"}),
+    # student.txt: "n if 1<=n<3, else 4"; the data itself holds 0-3, so 0-4 is accepted.
+    _int("failures", "Past class failures", 0, 4),
+    _cat("schoolsup", "Extra educational support", YES_NO),
+    _cat("famsup", "Family educational support", YES_NO),
+    _cat("paid", "Extra paid classes", YES_NO),
+    _cat("activities", "Extra-curricular activities", YES_NO),
+    _cat("nursery", "Attended nursery school", YES_NO),
+    _cat("higher", "Wants higher education", YES_NO),
+    _cat("internet", "Internet access at home", YES_NO),
+    _cat("romantic", "In a romantic relationship", YES_NO),
+    _int("famrel", "Quality of family relationships", 1, 5,
+         {1: "very bad", 2: "bad", 3: "fair", 4: "good", 5: "excellent"}),
+    _int("freetime", "Free time after school", 1, 5, LIKERT),
+    _int("goout", "Going out with friends", 1, 5, LIKERT),
+    _int("Dalc", "Workday alcohol consumption", 1, 5, LIKERT),
+    _int("Walc", "Weekend alcohol consumption", 1, 5, LIKERT),
+    _int("health", "Current health status", 1, 5,
+         {1: "very bad", 2: "bad", 3: "fair", 4: "good", 5: "very good"}),
+    _int("absences", "School absences", 0, 93),
+)
+PERIOD_GRADES: tuple[Feature, ...] = (
+    _int("G1", "First period grade", 0, 20),
+    _int("G2", "Second period grade", 0, 20),
+)
+TARGET = "G3"
+PASS_MARK = 10  # a pass is G3 >= 10
+GRADE_MIN, GRADE_MAX = 0, 20
+
+FEATURES: dict[str, Feature] = {f.name: f for f in ATTRIBUTES + PERIOD_GRADES}
+ATTRIBUTE_NAMES: tuple[str, ...] = tuple(f.name for f in ATTRIBUTES)
+CATEGORICAL: tuple[str, ...] = tuple(f.name for f in ATTRIBUTES if f.kind == "category")
+NUMERIC_ATTRIBUTES: tuple[str, ...] = tuple(f.name for f in ATTRIBUTES if f.kind == "int")
+
+SETUPS = ("A", "B", "C")
+SETUP_DESCRIPTIONS = {
+    "A": "G1 and G2 known (end of the second period)",
+    "B": "G1 known (end of the first period)",
+    "C": "no period grade yet (start of the year)",
+}
+SETUP_FEATURES: dict[str, tuple[str, ...]] = {
+    "A": ATTRIBUTE_NAMES + ("G1", "G2"),
+    "B": ATTRIBUTE_NAMES + ("G1",),
+    "C": ATTRIBUTE_NAMES,
+}
+
+
+def setup_for(record: dict) -> str:
+    """The paper's setup a (validated) record is predicted with: A with G1 and G2, B with G1 only, else C."""
+    has_g1 = record.get("G1") is not None
+    has_g2 = record.get("G2") is not None
+    if has_g1 and has_g2:
+        return "A"
+    if has_g1:
+        return "B"
+    return "C"
+
+
+def feature_schema(setup: str) -> list[dict]:
+    """The JSON-able feature schema of one setup, as stored with every model version."""
+    return [FEATURES[name].as_dict() for name in SETUP_FEATURES[setup]]

@@ -1,0 +1,243 @@
+"""Model versions: register, train, import, export, activate and roll back."""
+from __future__ import annotations
+
+import logging
+import platform
+import re
+from pathlib import Path
+
+import numpy
+import pandas
+import skops
+import sklearn
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from sklearn.pipeline import Pipeline
+
+from modelstore.ml.data import DEFAULT_DATA_PATH, file_sha256, load_dataset
+from modelstore.ml.evaluation import evaluate
+from modelstore.ml.recipe import train_pipelines
+from modelstore.models import ModelActivation, ModelVersion
+from modelstore.schema import SETUP_FEATURES, feature_schema
+from modelstore.selectors import model_version_active
+from modelstore.storage import artifact_load, artifact_save, package_dumps, package_loads
+from modelstore.validation import pipelines_validate
+from studentperf.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+Status = ModelVersion.Status
+CV_RUNS, CV_FOLDS = 1, 10
+
+
+def model_version_register(
+    *,
+    pipelines: dict[str, Pipeline],
+    name: str,
+    description: str = "",
+    created_by: AbstractBaseUser | None = None,
+    metrics: dict | None = None,
+    training_data_sha256: str = "",
+) -> ModelVersion:
+    """Package, validate and store pipelines as a new version: VALIDATED, or REJECTED with the reason.
+
+    The validation runs on the pipelines loaded back from the package bytes (through the allow-list), never
+    on the objects passed in, so what is checked is what will be served. `metrics` (e.g. cross-validation
+    from training) are kept beside the `reference` metrics computed here.
+    """
+    setups = sorted(str(setup) for setup in pipelines)
+    # The version's descriptive fields, stored in the package too so that an exported file describes itself.
+    metadata = {
+        "name": name,
+        "description": description,
+        "setups": setups,
+        "feature_schema": {setup: feature_schema(setup) for setup in setups if setup in SETUP_FEATURES},
+        "metrics": metrics or {},
+        "training_data_sha256": training_data_sha256,
+        "library_versions": _library_versions(),
+    }
+    try:
+        data = package_dumps(pipelines, metadata)
+    except ApplicationError:
+        raise  # metadata that is not JSON: the caller's mistake, and nothing to store
+    # skops raises whatever the object makes it raise; an object it cannot store is simply not a model.
+    except Exception as exc:  # noqa: BLE001
+        return _version_create(
+            **metadata, created_by=created_by, status=Status.REJECTED, rejection_reason=f"Cannot be packaged: {exc!r}"
+        )
+    artifact_file, artifact_sha256, artifact_size = artifact_save(data)
+    stored = {**metadata, "artifact_file": artifact_file, "artifact_sha256": artifact_sha256,
+              "artifact_size": artifact_size, "created_by": created_by}
+    try:
+        loaded, _ = package_loads(data)
+        reference = pipelines_validate(pipelines=loaded)
+    except ApplicationError as exc:
+        logger.warning("model version rejected", extra={"model_name": name, "reason": exc.message})
+        return _version_create(**stored, status=Status.REJECTED, rejection_reason=exc.message)
+    stored["metrics"] = {**metadata["metrics"], "reference": reference}
+    return _version_create(**stored, status=Status.VALIDATED)
+
+
+def model_version_train(
+    *,
+    data_path: str | Path | None = None,
+    name: str = "default",
+    description: str = "",
+    created_by: AbstractBaseUser | None = None,
+    activate: bool = False,
+) -> ModelVersion:
+    """Train the recipe on a UCI CSV (default data/student-mat.csv), cross-validate it, register it.
+
+    With `activate`, a validated version is activated at once; a rejected one is returned as it is.
+    """
+    path = Path(data_path) if data_path is not None else DEFAULT_DATA_PATH
+    df = load_dataset(path)
+    pipelines = train_pipelines(df)
+    cross_validation = evaluate(df, runs=CV_RUNS, folds=CV_FOLDS)
+    version = model_version_register(
+        pipelines=pipelines,
+        name=name,
+        description=description or f"Trained on {path.name} ({len(df)} rows).",
+        created_by=created_by,
+        metrics={
+            "cross_validation": {
+                "protocol": f"{CV_RUNS} run(s) of {CV_FOLDS}-fold cross-validation of the recipe on {path.name}",
+                "results": cross_validation,
+            }
+        },
+        training_data_sha256=file_sha256(path),
+    )
+    return _activated_if(version, activate=activate, user=created_by)
+
+
+def model_version_import(
+    *,
+    data: bytes,
+    name: str | None = None,
+    created_by: AbstractBaseUser | None = None,
+    activate: bool = False,
+) -> ModelVersion:
+    """Register an external skops package (as written by `model_version_export`).
+
+    A file that is not a package or holds a type outside the allow-list raises ApplicationError and nothing
+    is stored: no object was ever built from it. A package that loads but fails validation (other
+    attributes, broken predictions) is stored as REJECTED with the reason, like any registration.
+    Metrics the package claims are kept; the reference metrics are always recomputed here.
+    """
+    pipelines, metadata = package_loads(data)
+    claimed_sha256 = str(metadata.get("training_data_sha256", ""))
+    metrics = metadata.get("metrics")
+    version = model_version_register(
+        pipelines=pipelines,
+        name=(name or str(metadata.get("name") or "imported"))[:100],
+        description=str(metadata.get("description", "")),
+        created_by=created_by,
+        metrics={key: value for key, value in metrics.items() if key != "reference"} if isinstance(metrics, dict) else {},
+        training_data_sha256=claimed_sha256 if re.fullmatch(r"[0-9a-f]{64}", claimed_sha256) else "",
+    )
+    return _activated_if(version, activate=activate, user=created_by)
+
+
+def model_version_export(*, version: ModelVersion, out_path: str | Path) -> Path:
+    """Write the version's plain skops package (pipelines and metadata) after checking its integrity."""
+    if not version.artifact_file:
+        raise ApplicationError(f"v{version.version} has no stored package to export.", kind="not_found")
+    data = artifact_load(file_name=version.artifact_file, sha256=version.artifact_sha256)
+    out_path = Path(out_path)
+    try:
+        out_path.write_bytes(data)
+    except OSError as exc:
+        raise ApplicationError(f"Cannot write {out_path}: {exc.strerror or exc}") from exc
+    return out_path
+
+
+def model_version_activate(*, version: ModelVersion, user: AbstractBaseUser | None) -> ModelVersion:
+    """Serve `version` from now on; the active one is retired. Only an intact validated/retired version."""
+    if version.status == Status.REJECTED:
+        raise ApplicationError(
+            f"v{version.version} was rejected and cannot be activated: {version.rejection_reason}", kind="conflict"
+        )
+    if version.status == Status.ACTIVE:
+        raise ApplicationError(f"v{version.version} is already the active version.", kind="conflict")
+    return _active_switch(target=version, user=user, action=ModelActivation.Action.ACTIVATE)
+
+
+def model_version_rollback(*, user: AbstractBaseUser | None) -> ModelVersion:
+    """Serve again the version that was active before the latest activation of the current one.
+
+    Rolling back twice returns to where it started: the rollback itself is the current version's latest
+    activation, and it remembers the version it replaced.
+    """
+    current = model_version_active()
+    if current is None:
+        raise ApplicationError("No version is active, so there is nothing to roll back.", kind="conflict")
+    latest = current.activations.select_related("previous_version").first()
+    if latest is None or latest.previous_version is None:
+        raise ApplicationError(
+            f"v{current.version} has no previously active version to roll back to.", kind="conflict"
+        )
+    return _active_switch(target=latest.previous_version, user=user, action=ModelActivation.Action.ROLLBACK)
+
+
+def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, action: str) -> ModelVersion:
+    # Checked before anything changes: a tampered or unreadable package leaves the active version in service.
+    _artifact_verify(target)
+    try:
+        with transaction.atomic():
+            target = ModelVersion.objects.select_for_update().get(pk=target.pk)
+            if target.status not in (Status.VALIDATED, Status.RETIRED):
+                raise ApplicationError(f"v{target.version} is {target.status} and cannot be activated.", kind="conflict")
+            previous = ModelVersion.objects.select_for_update().filter(status=Status.ACTIVE).first()
+            if previous is not None:
+                previous.status = Status.RETIRED
+                previous.save(update_fields=["status"])
+            target.status = Status.ACTIVE
+            target.save(update_fields=["status"])
+            ModelActivation.objects.create(version=target, previous_version=previous, action=action, activated_by=user)
+    except IntegrityError as exc:
+        # The one-active constraint: another activation committed between our read and our write.
+        raise ApplicationError("Another activation happened at the same time; try again.", kind="conflict") from exc
+    logger.info("model version %s", action, extra={"model_version": target.version})
+    return target
+
+
+def _artifact_verify(version: ModelVersion) -> None:
+    if not version.artifact_file:
+        raise ApplicationError(f"v{version.version} has no stored package.", kind="integrity")
+    try:
+        package_loads(artifact_load(file_name=version.artifact_file, sha256=version.artifact_sha256))
+    except ApplicationError as exc:
+        logger.error("model package refused", extra={"model_version": version.version, "reason": exc.message})
+        raise ApplicationError(
+            f"v{version.version} cannot be activated, its stored package was refused: {exc.message}", kind="integrity"
+        ) from exc
+
+
+def _activated_if(version: ModelVersion, *, activate: bool, user: AbstractBaseUser | None) -> ModelVersion:
+    if activate and version.status == Status.VALIDATED:
+        return model_version_activate(version=version, user=user)
+    return version
+
+
+def _version_create(**fields) -> ModelVersion:
+    """Insert with the next version number; a number taken concurrently is retried, not duplicated."""
+    for _ in range(5):
+        number = (ModelVersion.objects.aggregate(top=Max("version"))["top"] or 0) + 1
+        try:
+            with transaction.atomic():
+                return ModelVersion.objects.create(version=number, **fields)
+        except IntegrityError:
+            if not ModelVersion.objects.filter(version=number).exists():
+                raise
+    raise ApplicationError("Could not allocate a version number; try again.", kind="conflict")
+
+
+def _library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+    }

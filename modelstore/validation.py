@@ -1,0 +1,93 @@
+"""The checks a package must pass before it may be served, and the reference metrics they produce."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from django.conf import settings
+from sklearn.pipeline import Pipeline
+
+from modelstore.ml.data import DEFAULT_DATA_PATH, load_dataset
+from modelstore.ml.inference import predict_records
+from modelstore.schema import ATTRIBUTE_NAMES, GRADE_MAX, GRADE_MIN, PASS_MARK, SETUP_FEATURES, SETUPS, TARGET
+from studentperf.errors import ApplicationError
+
+REFERENCE_PROTOCOL = (
+    f"reference sample {DEFAULT_DATA_PATH.parent.name}/{DEFAULT_DATA_PATH.name}: every row predicted once per "
+    "setup with the later period grades removed (in-sample for models trained on it, so optimistic)"
+)
+
+
+def pipelines_validate(*, pipelines: dict[str, Pipeline]) -> dict:
+    """Reference metrics of pipelines loaded from a package; ApplicationError saying why they cannot be served.
+
+    Every setup must be served, each pipeline must take exactly the setup's attributes, and its predictions
+    on the reference sample must be finite and in range.
+    """
+    missing = [setup for setup in SETUPS if setup not in pipelines]
+    if missing:
+        raise ApplicationError(f"The package does not serve setup(s) {', '.join(missing)}.")
+    for setup in SETUPS:
+        _features_check(setup, pipelines[setup])
+    df = load_dataset(DEFAULT_DATA_PATH)
+    coverage = settings.PREDICTION_INTERVAL_COVERAGE
+    per_setup = {}
+    for setup in SETUPS:
+        records = _reference_records(df, setup)
+        try:
+            outputs = predict_records(pipelines, records, coverage=coverage, top_k=settings.TOP_FACTORS)
+        # A package can be broken in any way a fitted estimator can fail; any failure means "do not serve".
+        except Exception as exc:  # noqa: BLE001
+            raise ApplicationError(f"Setup {setup} failed to predict the reference sample: {exc!r}") from exc
+        per_setup[setup] = _setup_metrics(setup, outputs, df[TARGET].to_numpy(), expected_rows=len(records))
+    return {"protocol": REFERENCE_PROTOCOL, "rows": len(df), "interval_coverage_stated": coverage, "setups": per_setup}
+
+
+def _features_check(setup: str, pipeline: Pipeline) -> None:
+    expected = list(SETUP_FEATURES[setup])
+    found = getattr(pipeline, "feature_names_in_", None)
+    if found is None:
+        raise ApplicationError(f"The setup {setup} pipeline was not fitted on named attributes.")
+    found = [str(name) for name in found]
+    if found != expected:
+        missing = [name for name in expected if name not in found]
+        extra = [name for name in found if name not in expected]
+        details = f"missing {missing or 'none'}, unexpected {extra or 'none'}" if missing or extra else "order differs"
+        raise ApplicationError(f"The setup {setup} pipeline takes other input attributes than setup {setup} ({details}).")
+
+
+def _reference_records(df, setup: str) -> list[dict]:
+    known_grades = [name for name in ("G1", "G2") if name in SETUP_FEATURES[setup]]
+    records = df[list(ATTRIBUTE_NAMES) + known_grades].to_dict("records")
+    for record in records:
+        for name in ("G1", "G2"):
+            record.setdefault(name, None)
+    return records
+
+
+def _setup_metrics(setup: str, outputs: list[dict], truth: np.ndarray, *, expected_rows: int) -> dict:
+    if len(outputs) != expected_rows or any(output.get("setup") != setup for output in outputs):
+        raise ApplicationError(f"Setup {setup} did not return one setup {setup} prediction per reference row.")
+    grade = _column(setup, outputs, "predicted_grade", lambda output: output["predicted_grade"])
+    low = _column(setup, outputs, "interval low", lambda output: output["interval"]["low"])
+    high = _column(setup, outputs, "interval high", lambda output: output["interval"]["high"])
+    _column(setup, outputs, "pass_probability", lambda output: output["pass_probability"], bounds=(0, 1))
+    if np.any(low > high):
+        raise ApplicationError(f"Setup {setup} returned intervals whose low end is above the high end.")
+    return {
+        "rmse": round(math.sqrt(float(np.mean((grade - truth) ** 2))), 4),
+        "pass_accuracy": round(float(np.mean((grade >= PASS_MARK - 0.5) == (truth >= PASS_MARK))), 4),
+        "interval_coverage": round(float(np.mean((low <= truth) & (truth <= high))), 4),
+    }
+
+
+def _column(setup: str, outputs: list[dict], label: str, value, *, bounds=(GRADE_MIN, GRADE_MAX)) -> np.ndarray:
+    try:
+        values = np.array([value(output) for output in outputs], dtype=float)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ApplicationError(f"Setup {setup} returned predictions without a numeric {label} ({exc!r}).") from exc
+    if not np.all(np.isfinite(values)):
+        raise ApplicationError(f"Setup {setup} returned non-finite values for {label}.")
+    if np.any((values < bounds[0]) | (values > bounds[1])):
+        raise ApplicationError(f"Setup {setup} returned values for {label} outside {bounds[0]}-{bounds[1]}.")
+    return values

@@ -1,0 +1,68 @@
+from django import forms
+from django.contrib import admin
+
+from modelstore.schema import FEATURES
+from studentperf.errors import ApplicationError
+
+from .forms import application_error_add
+from .models import Outcome, Prediction, Student
+from .validation import record_clean
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """List and detail only: rows are written by the services, never by hand."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Prediction)
+class PredictionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at", "setup", "predicted_grade", "pass_probability", "risk", "model_version", "source",
+        "requested_by", "api_key_prefix", "latency_ms",
+    )
+    list_filter = ("risk", "setup", "source", "model_version")
+    search_fields = ("=id", "api_key_prefix", "student__external_id", "requested_by__username")
+    date_hierarchy = "created_at"
+    list_select_related = ("model_version", "requested_by")
+
+
+@admin.register(Outcome)
+class OutcomeAdmin(ReadOnlyAdmin):
+    """The history of recorded final grades; a correction is made through the outcome service (API)."""
+
+    list_display = ("student", "final_grade", "is_current", "supersedes", "recorded_by", "recorded_at")
+    list_filter = ("is_current",)
+    search_fields = ("student__external_id",)
+    list_select_related = ("student", "supersedes", "recorded_by")
+
+
+class StudentAdminForm(forms.ModelForm):
+    class Meta:
+        model = Student
+        fields = "__all__"
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.errors:  # the record rules the fields cannot check alone, such as G2 needing G1
+            try:
+                record_clean({name: data.get(name) for name in FEATURES})
+            except ApplicationError as exc:
+                application_error_add(self, exc)
+        return data
+
+
+@admin.register(Student)
+class StudentAdmin(admin.ModelAdmin):
+    form = StudentAdminForm
+    list_display = ("external_id", "school", "teacher", "G1", "G2", "updated_at")
+    list_filter = ("school",)
+    search_fields = ("external_id",)
+    list_select_related = ("teacher",)

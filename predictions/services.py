@@ -1,0 +1,190 @@
+"""Writes: serve predictions (validated, vectorized, audited in bulk), keep students and their outcomes."""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from modelstore.ml.inference import predict_records
+from modelstore.schema import FEATURES, GRADE_MAX, GRADE_MIN
+from modelstore.selectors import active_model_get
+from studentperf.errors import ApplicationError
+
+from .models import Outcome, Prediction, Student
+from .validation import integer_clean, record_clean, records_clean
+
+EXTERNAL_ID_MAX = Student._meta.get_field("external_id").max_length
+
+
+def risk_for(*, pass_probability: float) -> str:
+    """The risk band of a pass probability, with the thresholds from settings."""
+    if pass_probability < settings.RISK_HIGH_BELOW:
+        return Prediction.Risk.HIGH
+    if pass_probability < settings.RISK_MEDIUM_BELOW:
+        return Prediction.Risk.MEDIUM
+    return Prediction.Risk.LOW
+
+
+def prediction_create(
+    *, record: Mapping, source: str, user=None, api_key_prefix: str = "", student: Student | None = None
+) -> Prediction:
+    """Validate one record, predict it with the active model and write its audit row.
+
+    Raises ApplicationError: kind "invalid" naming every bad field, kind "unavailable" without an active model.
+    """
+    started = time.perf_counter()
+    cleaned = record_clean(record)
+    [prediction] = _predictions_serve(
+        records=[cleaned], students=[student], source=source, user=user, api_key_prefix=api_key_prefix,
+        started=started,
+    )
+    return prediction
+
+
+def prediction_create_many(
+    *,
+    records: Sequence[Mapping],
+    source: str,
+    user=None,
+    api_key_prefix: str = "",
+    students: Sequence[Student | None] | None = None,
+) -> list[Prediction]:
+    """Validate all records, predict them in one model call per setup and write all audit rows in one query.
+
+    Nothing is saved unless every record is valid; the error's `fields` are named "<index>.<field>"
+    (a record that is not a mapping at all: "<index>"). `students`, when given, pairs one with each record.
+    """
+    started = time.perf_counter()
+    if students is not None and len(students) != len(records):
+        raise ValueError("students must pair one student (or None) with each record.")
+    cleaned, errors = records_clean(records)
+    if errors:
+        fields: dict[str, list[str]] = {}
+        for index, error in errors.items():
+            fields.update({f"{index}.{name}": reasons for name, reasons in error.fields.items()})
+            if not error.fields:
+                fields[str(index)] = [error.message]
+        raise ApplicationError(
+            f"Invalid student records: {len(errors)} of {len(cleaned)} refused.", kind="invalid", fields=fields
+        )
+    if not cleaned:
+        return []
+    return _predictions_serve(
+        records=cleaned, students=students or [None] * len(cleaned), source=source, user=user,
+        api_key_prefix=api_key_prefix, started=started,
+    )
+
+
+def _predictions_serve(
+    *, records: list[dict], students: Sequence[Student | None], source: str, user, api_key_prefix: str, started: float
+) -> list[Prediction]:
+    if source not in Prediction.Source.values:
+        raise ValueError(f"source must be one of {', '.join(Prediction.Source.values)}.")
+    loaded = active_model_get()
+    outputs = predict_records(
+        loaded.pipelines, records, coverage=settings.PREDICTION_INTERVAL_COVERAGE, top_k=settings.TOP_FACTORS
+    )
+    # The latency a requester waited for the whole call: validation, model lookup and prediction.
+    latency_ms = (time.perf_counter() - started) * 1000
+    predictions = [
+        Prediction(
+            id=uuid.uuid4(),
+            student=student,
+            model_version=loaded.version,
+            setup=output["setup"],
+            input=record,
+            predicted_grade=float(output["predicted_grade"]),
+            pass_probability=float(output["pass_probability"]),
+            confidence=float(output["confidence"]),
+            risk=risk_for(pass_probability=output["pass_probability"]),
+            interval_low=float(output["interval"]["low"]),
+            interval_high=float(output["interval"]["high"]),
+            interval_coverage=float(output["interval"]["coverage"]),
+            top_factors=output["top_factors"],
+            source=source,
+            requested_by=user,
+            api_key_prefix=api_key_prefix,
+            latency_ms=latency_ms,
+        )
+        for record, student, output in zip(records, students, outputs, strict=True)
+    ]
+    return Prediction.objects.bulk_create(predictions)
+
+
+def student_record(*, student: Student) -> dict:
+    """A student's attributes as a record for record_clean / prediction_create (G1/G2 may be None)."""
+    return {name: getattr(student, name) for name in FEATURES}
+
+
+def _student_data_clean(*, data: Mapping, exclude_pk: int | None = None) -> tuple[str, dict]:
+    attributes = {name: value for name, value in data.items() if name != "external_id"}
+    fields: dict[str, list[str]] = {}
+    record: dict = {}
+    try:
+        record = record_clean(attributes)
+    except ApplicationError as exc:
+        fields.update(exc.fields)
+    external_id = data.get("external_id")
+    external_id = external_id.strip() if isinstance(external_id, str) else external_id
+    if external_id is None or external_id == "":
+        fields["external_id"] = ["is required"]
+    elif not isinstance(external_id, str) or len(external_id) > EXTERNAL_ID_MAX:
+        fields["external_id"] = [f"must be text of at most {EXTERNAL_ID_MAX} characters"]
+    if fields:
+        raise ApplicationError("Invalid student.", kind="invalid", fields=fields)
+    same_id = Student.objects.filter(school=record["school"], external_id=external_id).exclude(pk=exclude_pk)
+    if same_id.exists():
+        raise _student_conflict(school=record["school"])
+    return external_id, record
+
+
+def _student_conflict(*, school: str) -> ApplicationError:
+    return ApplicationError(
+        "A student with this id already exists at this school.",
+        kind="conflict",
+        fields={"external_id": [f"is already used by another student of school {school}"]},
+    )
+
+
+def _student_save(student: Student) -> Student:
+    try:
+        with transaction.atomic():
+            student.save()
+    except IntegrityError as exc:  # a concurrent writer took the same (school, external_id)
+        raise _student_conflict(school=student.school) from exc
+    return student
+
+
+def student_create(*, data: Mapping, teacher) -> Student:
+    """A new student from `external_id` plus the record attributes (validated like any record)."""
+    external_id, record = _student_data_clean(data=data)
+    return _student_save(Student(external_id=external_id, teacher=teacher, **record))
+
+
+def student_update(*, student: Student, data: Mapping) -> Student:
+    """Change some of a student's attributes; the whole resulting record is validated again."""
+    merged = {"external_id": student.external_id, **student_record(student=student), **data}
+    external_id, record = _student_data_clean(data=merged, exclude_pk=student.pk)
+    student.external_id = external_id
+    for name, value in record.items():
+        setattr(student, name, value)
+    return _student_save(student)
+
+
+def outcome_record(*, student: Student, final_grade, user) -> Outcome:
+    """Record the final grade a student obtained; a second call is a correction that keeps the history."""
+    try:
+        grade = integer_clean(final_grade, minimum=GRADE_MIN, maximum=GRADE_MAX)
+    except ValueError as exc:
+        raise ApplicationError("Invalid final grade.", kind="invalid", fields={"final_grade": [str(exc)]}) from exc
+    with transaction.atomic():
+        current = Outcome.objects.select_for_update().filter(student=student, is_current=True).first()
+        if current is not None:
+            current.is_current = False
+            current.save(update_fields=["is_current"])
+        return Outcome.objects.create(
+            student=student, final_grade=grade, is_current=True, supersedes=current, recorded_by=user
+        )

@@ -1,0 +1,100 @@
+"""The one validator for a student record. The web form, the API and CSV batches all go through it.
+
+A record holds the 30 UCI attributes (all required) and the period grades G1 and G2 (optional: None,
+absent or "" means not known yet; G2 needs G1). Every bad field is reported at once, each with a sentence
+saying what it must be.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Iterable, Mapping
+
+from modelstore.schema import ATTRIBUTES, FEATURES, PERIOD_GRADES, Feature
+from studentperf.errors import ApplicationError
+
+INVALID_RECORD = "Invalid student record."
+NOT_A_RECORD = "A student record must map attribute names to values."
+REQUIRED = "is required"
+UNKNOWN = "unknown field"
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
+def _is_blank(value) -> bool:
+    # NaN is how pandas reads an empty CSV cell.
+    if isinstance(value, float):
+        return math.isnan(value)
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def integer_clean(value, *, minimum: int, maximum: int) -> int:
+    """An int in [minimum, maximum] from an int or a string of digits; raises ValueError with the reason.
+
+    Booleans, words and numbers with a fraction are refused; a float without a fraction (5.0, as pandas
+    reads an int column with gaps) is accepted.
+    """
+    reason = f"must be an integer from {minimum} to {maximum}"
+    if isinstance(value, bool):
+        raise ValueError(reason)
+    if isinstance(value, numbers.Integral):
+        number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError(reason)
+    if not minimum <= number <= maximum:
+        raise ValueError(reason)
+    return number
+
+
+def value_clean(feature: Feature, value):
+    """One attribute's value, cleaned; raises ValueError with the reason it is refused."""
+    if feature.kind == "int":
+        return integer_clean(value, minimum=feature.minimum, maximum=feature.maximum)
+    text = value.strip() if isinstance(value, str) else value
+    if not isinstance(text, str) or text not in feature.choices:
+        raise ValueError(f"must be one of {', '.join(feature.choices)}")
+    return text
+
+
+def record_clean(raw: Mapping) -> dict:
+    """The validated record: categories as their exact value, ints as int, G1/G2 an int or None.
+
+    Raises one ApplicationError(kind="invalid") whose `fields` name every bad field.
+    """
+    if not isinstance(raw, Mapping):
+        raise ApplicationError(NOT_A_RECORD, kind="invalid")
+    errors: dict[str, list[str]] = {str(name): [UNKNOWN] for name in raw if name not in FEATURES}
+    cleaned: dict = {}
+    for feature in ATTRIBUTES + PERIOD_GRADES:
+        value = raw.get(feature.name)
+        if _is_blank(value):
+            cleaned[feature.name] = None
+            if feature not in PERIOD_GRADES:
+                errors[feature.name] = [REQUIRED]
+            continue
+        try:
+            cleaned[feature.name] = value_clean(feature, value)
+        except ValueError as exc:
+            errors[feature.name] = [str(exc)]
+    if cleaned.get("G2") is not None and "G1" in cleaned and cleaned["G1"] is None:
+        errors["G1"] = ["is required when G2 is given"]
+    if errors:
+        raise ApplicationError(INVALID_RECORD, kind="invalid", fields=errors)
+    return cleaned
+
+
+def records_clean(raws: Iterable[Mapping]) -> tuple[list[dict | None], dict[int, ApplicationError]]:
+    """Every record validated: the cleaned records (None where invalid) and the error of each bad index."""
+    cleaned: list[dict | None] = []
+    errors: dict[int, ApplicationError] = {}
+    for index, raw in enumerate(raws):
+        try:
+            cleaned.append(record_clean(raw))
+        except ApplicationError as exc:
+            cleaned.append(None)
+            errors[index] = exc
+    return cleaned, errors

@@ -1,0 +1,25 @@
+"""Settings for the test suite: throw-away secrets and model store, the database from DATABASE_URL."""
+import base64
+import os
+import tempfile
+
+os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-" + base64.urlsafe_b64encode(os.urandom(32)).decode())
+os.environ.setdefault("MODEL_ENCRYPTION_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
+os.environ.setdefault("MODEL_STORE_DIR", tempfile.mkdtemp(prefix="studentperf-models-"))
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+
+from .settings import *  # noqa: E402,F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# A file (not in-memory) SQLite test database, so that a second process can open it in the tests
+# that check what other processes see.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.mkdtemp(prefix="studentperf-db-"), "test.sqlite3")}  # noqa: F405
+
+STATIC_ROOT = tempfile.mkdtemp(prefix="studentperf-static-")

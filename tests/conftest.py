@@ -1,0 +1,58 @@
+"""Fixtures shared by the whole suite.
+
+Training on the real data takes seconds, so pipelines are trained once per test session. Every test that
+needs a served model registers and activates small ones (the real recipe with few trees) in its own
+(rolled back) transaction; the full-size model is for the tests of training and accuracy.
+"""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def dataset():
+    from modelstore.ml.data import load_dataset
+
+    return load_dataset()
+
+
+@pytest.fixture(scope="session")
+def trained_pipelines(dataset):
+    """dict setup -> fitted Pipeline, the default recipe trained on data/student-mat.csv."""
+    from modelstore.ml.recipe import train_pipelines
+
+    return train_pipelines(dataset)
+
+
+@pytest.fixture(scope="session")
+def small_pipelines(dataset):
+    """The recipe's pipelines with 5 trees instead of hundreds: the same steps and types, trained on the
+    real data, packaged and loaded in a blink. For tests of serving, not of accuracy."""
+    from modelstore.ml.recipe import build_pipeline
+    from modelstore.schema import SETUP_FEATURES, SETUPS, TARGET
+
+    def small(setup):
+        pipeline = build_pipeline(setup)
+        sizes = [
+            name for name in pipeline.get_params()
+            if name.startswith("regressor__estimator__") and name.endswith(("__n_estimators", "__max_iter"))
+        ]
+        return pipeline.set_params(**dict.fromkeys(sizes, 5))
+
+    return {setup: small(setup).fit(dataset[list(SETUP_FEATURES[setup])], dataset[TARGET]) for setup in SETUPS}
+
+
+@pytest.fixture
+def active_version(db, small_pipelines):
+    """A version registered and activated through the real services, serving the small pipelines."""
+    from modelstore import services
+
+    version = services.model_version_register(
+        pipelines=small_pipelines, name="test-default", description="trained by the test suite", created_by=None
+    )
+    return services.model_version_activate(version=version, user=None)
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    return django_user_model.objects.create_user(username="teacher", password="a-long-test-password")

@@ -1,0 +1,56 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelstore.ml.explain import predict_and_explain
+from modelstore.schema import SETUP_FEATURES
+
+
+def _factors(pipeline, record: dict, top_k: int = 40) -> dict[str, dict]:
+    _, (factors,), _ = predict_and_explain(pipeline, pd.DataFrame([record]), top_k=top_k)
+    return {factor["feature"]: factor for factor in factors}
+
+
+def _typical(pipeline) -> dict:
+    return dict(pipeline.named_steps["reference"].reference_)
+
+
+def test_factors_speak_of_the_original_attributes(trained_pipelines, dataset):
+    _, explanations, _ = predict_and_explain(trained_pipelines["A"], dataset.head(30), top_k=5)
+    for factors in explanations:
+        assert {factor["feature"] for factor in factors} <= set(SETUP_FEATURES["A"])
+        for factor in factors:
+            assert factor["direction"] == ("raises" if factor["effect"] > 0 else "lowers")
+
+
+def test_a_high_second_period_grade_raises_and_a_low_one_lowers(trained_pipelines):
+    pipeline = trained_pipelines["A"]
+    high = _factors(pipeline, {**_typical(pipeline), "G1": 17, "G2": 18})
+    low = _factors(pipeline, {**_typical(pipeline), "G1": 5, "G2": 4})
+    assert high["G2"]["effect"] > 2 and high["G2"]["value"] == 18
+    assert low["G2"]["effect"] < -2 and low["G2"]["direction"] == "lowers"
+
+
+def test_a_typical_student_has_no_factors(trained_pipelines):
+    for pipeline in trained_pipelines.values():
+        assert _factors(pipeline, _typical(pipeline)) == {}
+
+
+def test_effect_is_the_change_from_the_typical_value(trained_pipelines, dataset):
+    pipeline = trained_pipelines["B"]
+    record = dataset.iloc[[7]]
+    factors = _factors(pipeline, record.iloc[0].to_dict())
+    typical_absences = record.assign(absences=_typical(pipeline)["absences"])
+    expected = pipeline.predict(record)[0] - pipeline.predict(typical_absences)[0]
+    assert factors.get("absences", {"effect": 0.0})["effect"] == pytest.approx(expected, abs=0.006)
+
+
+def test_top_k_keeps_the_largest_effects_in_order(trained_pipelines, dataset):
+    pipeline = trained_pipelines["C"]
+    grades, explanations, _ = predict_and_explain(pipeline, dataset.head(10), top_k=3)
+    assert np.array_equal(grades, pipeline.predict(dataset.head(10)))
+    for factors, record in zip(explanations, dataset.head(10).to_dict("records")):
+        everything = list(_factors(pipeline, record).values())
+        assert factors == everything[:3]
+        sizes = [abs(factor["effect"]) for factor in everything]
+        assert sizes == sorted(sizes, reverse=True)

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.compose import ColumnTransformer
+
+from modelstore.ml.estimators import ConformalGradeRegressor
+from modelstore.ml.recipe import build_pipeline, train_pipelines
+from modelstore.schema import SETUP_FEATURES, SETUPS, TARGET
+
+OUR_TYPES = {"modelstore.ml.estimators.AttributeReference", "modelstore.ml.estimators.ConformalGradeRegressor"}
+
+
+def test_build_pipeline_encodes_then_regresses_with_the_conformal_estimator():
+    pipeline = build_pipeline("A")
+    assert isinstance(pipeline.named_steps["encode"], ColumnTransformer)
+    assert isinstance(pipeline[-1], ConformalGradeRegressor)
+
+
+def test_trained_pipelines_cover_every_setup_with_its_own_attributes(trained_pipelines):
+    assert set(trained_pipelines) == set(SETUPS)
+    for setup, pipeline in trained_pipelines.items():
+        assert tuple(pipeline.named_steps["reference"].feature_names_in_) == SETUP_FEATURES[setup]
+        assert len(pipeline[-1].residuals_) == 395
+
+
+def test_setup_c_ignores_period_grades(trained_pipelines, dataset):
+    rows = dataset.head(20)
+    changed = rows.assign(G1=20, G2=20)
+    pipeline = trained_pipelines["C"]
+    assert np.array_equal(pipeline.predict(rows), pipeline.predict(changed))
+    assert not np.array_equal(trained_pipelines["A"].predict(rows), trained_pipelines["A"].predict(changed))
+
+
+def test_encoded_features_keep_readable_names(trained_pipelines):
+    names = set(trained_pipelines["A"][:-1].get_feature_names_out())
+    assert {"absences", "failures", "G2", "Mjob_teacher"} <= names
+
+
+def test_predictions_fit_the_training_data_reasonably(trained_pipelines, dataset):
+    for setup, pipeline in trained_pipelines.items():
+        grades = pipeline.predict(dataset[list(SETUP_FEATURES[setup])])
+        assert grades.min() >= 0 and grades.max() <= 20
+        assert np.sqrt(np.mean((grades - dataset[TARGET]) ** 2)) < 3.5, setup
+
+
+def test_training_is_reproducible_with_a_seed(dataset):
+    subset = dataset.head(120)
+    first = train_pipelines(subset, setups=("B",), random_state=3)["B"]
+    second = train_pipelines(subset, setups=("B",), random_state=3)["B"]
+    assert np.array_equal(first.predict(subset), second.predict(subset))
+    assert np.array_equal(first[-1].residuals_, second[-1].residuals_)
+
+
+def test_trained_pipelines_round_trip_through_skops(trained_pipelines, dataset):
+    data = sio.dumps(trained_pipelines)
+    untrusted = set(sio.get_untrusted_types(data=data))
+    # Only our two classes and scikit-learn's own internals may need trusting, never e.g. builtins.eval.
+    assert OUR_TYPES <= untrusted
+    assert all(name in OUR_TYPES or name.startswith("sklearn.") for name in untrusted)
+    loaded = sio.loads(data, trusted=sorted(untrusted))
+    for setup, pipeline in trained_pipelines.items():
+        assert np.array_equal(loaded[setup].predict(dataset), pipeline.predict(dataset))
+        assert np.array_equal(loaded[setup][-1].residuals_, pipeline[-1].residuals_)
+
+
+def test_skops_refuses_to_load_without_trusting_our_types(trained_pipelines):
+    with pytest.raises(Exception, match="Untrusted types"):
+        sio.loads(sio.dumps(trained_pipelines["C"]), trusted=None)
+
+
+def test_a_category_missing_from_the_training_rows_is_still_encoded(dataset):
+    rows = dataset[dataset["Mjob"] != "health"]
+    pipeline = build_pipeline("C").set_params(regressor__estimator__mean__n_estimators=5)
+    pipeline.fit(rows[list(SETUP_FEATURES["C"])], rows[TARGET])
+    assert "Mjob_health" in pipeline[:-1].get_feature_names_out()
+    health = dataset[dataset["Mjob"] == "health"]
+    assert pipeline.predict(health).shape == (len(health),)
+
+
+def test_setup_a_makes_its_pass_call_with_a_classifier_and_the_others_with_residuals(trained_pipelines, dataset):
+    assert trained_pipelines["A"][-1].pass_classifier_ is not None
+    assert trained_pipelines["B"][-1].pass_classifier_ is None
+    assert trained_pipelines["C"][-1].pass_classifier_ is None
+    # A pass probability that follows the second period grade: 9 -> 14 lifts the chance of a pass.
+    pipeline = trained_pipelines["A"]
+    student = dataset[list(pipeline.feature_names_in_)].iloc[[0]].copy()
+    chances = []
+    for g2 in (9, 14):
+        student["G1"], student["G2"] = g2, g2
+        encoded = pipeline[:-1].transform(student)
+        chances.append(pipeline[-1].pass_proba(encoded, pipeline[-1].predict(encoded))[0])
+    assert chances[0] < 0.5 < chances[1]

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from modelstore import selectors, services, storage
+from studentperf.errors import ApplicationError
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    """The versions whose package this process built, in order."""
+    built = []
+
+    def counting_package_loads(data):
+        built.append(data)
+        return storage.package_loads(data)
+
+    monkeypatch.setattr(selectors, "package_loads", counting_package_loads)
+    return built
+
+
+def test_active_model_is_loaded_once_and_then_served_from_memory(register, loads, dataset):
+    version = services.model_version_activate(version=register(), user=None)
+
+    served = [selectors.active_model_get() for _ in range(3)]
+
+    assert len(loads) == 1 and served[0] is served[1] is served[2]
+    assert served[0].version == version and sorted(served[0].pipelines) == ["A", "B", "C"]
+    features = list(served[0].pipelines["A"].feature_names_in_)
+    assert served[0].pipelines["A"].predict(dataset[features].head(3)).shape == (3,)
+
+
+def test_active_model_checks_the_active_version_with_one_query(register, django_assert_num_queries):
+    services.model_version_activate(version=register(), user=None)
+    selectors.active_model_get()
+
+    with django_assert_num_queries(1):
+        selectors.active_model_get()
+
+
+def test_new_activation_is_served_on_the_next_call_without_restart(register, loads):
+    first, second = register(), register()
+    services.model_version_activate(version=first, user=None)
+    assert selectors.active_model_get().version.version == 1
+
+    services.model_version_activate(version=second, user=None)
+    assert selectors.active_model_get().version.version == 2
+
+    services.model_version_rollback(user=None)
+    assert selectors.active_model_get().version.version == 1
+    assert len(loads) == 3
+
+
+def test_no_active_version_is_unavailable_and_says_what_to_do(register):
+    register()
+
+    with pytest.raises(ApplicationError) as unavailable:
+        selectors.active_model_get()
+    assert unavailable.value.kind == "unavailable" and "train_model --activate" in unavailable.value.message
+
+
+def test_active_version_with_tampered_package_is_not_served(register, model_store_dir, caplog):
+    version = services.model_version_activate(version=register(), user=None)
+    (model_store_dir / version.artifact_file).write_bytes(b"replaced")
+
+    with pytest.raises(ApplicationError) as unavailable:
+        selectors.active_model_get()
+    assert unavailable.value.kind == "unavailable" and "v1 cannot be loaded" in unavailable.value.message
+    assert any(record.message == "active model package refused" for record in caplog.records)
+
+
+CHILD = """
+import os, sys
+import django
+from django.conf import settings
+
+settings.DATABASES["default"]["NAME"] = os.environ["STUDENTPERF_CHILD_DB_NAME"]
+django.setup()
+from modelstore.selectors import active_model_get
+
+print("serving", active_model_get().version.version, flush=True)
+sys.stdin.readline()
+print("serving", active_model_get().version.version, flush=True)
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_process_serves_a_new_activation_without_restart(register):
+    first, second = register(), register()
+    services.model_version_activate(version=first, user=None)
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "studentperf.test_settings",
+        "STUDENTPERF_CHILD_DB_NAME": str(connection.settings_dict["NAME"]),
+        "MODEL_STORE_DIR": str(settings.MODEL_STORE_DIR),
+        "MODEL_ENCRYPTION_KEY": base64.urlsafe_b64encode(settings.MODEL_ENCRYPTION_KEY).decode(),
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD], cwd=settings.BASE_DIR, env=env, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        before = child.stdout.readline().strip()
+        services.model_version_activate(version=second, user=None)
+        after, errors = child.communicate("go\n", timeout=120)
+    finally:
+        child.kill()
+
+    assert (before, after.strip()) == ("serving 1", "serving 2"), errors

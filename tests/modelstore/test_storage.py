@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import functools
+import os
+import stat
+import zlib
+
+import numpy as np
+import pytest
+import skops.io as sio
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from modelstore import storage
+from modelstore.schema import SETUP_FEATURES, TARGET
+from studentperf.errors import ApplicationError
+
+METADATA = {"name": "plain", "setups": ["C"], "metrics": {"rmse": 4.2, "protocol": "none"}, "sha": None}
+
+
+class Exploit:
+    """Runs code when skops rebuilds it: what a malicious package would hold."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __setstate__(self, state):
+        with open(state["marker"], "w") as handle:
+            handle.write("pwned")
+
+
+@pytest.fixture(scope="module")
+def plain_pipeline(dataset):
+    features = list(SETUP_FEATURES["C"])
+    categories = list(dataset[features].select_dtypes(exclude="number").columns)
+    encode = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), categories)], remainder="passthrough")
+    return Pipeline([("encode", encode), ("model", LinearRegression())]).fit(dataset[features], dataset[TARGET])
+
+
+def _package(**content) -> bytes:
+    return sio.dumps({"format": storage.PACKAGE_FORMAT, "pipelines": {}, "metadata": {}} | content)
+
+
+def test_package_round_trip_returns_equal_pipelines_and_metadata(plain_pipeline, dataset):
+    pipelines, metadata = storage.package_loads(storage.package_dumps({"C": plain_pipeline}, METADATA))
+
+    assert metadata == METADATA
+    assert set(pipelines) == {"C"} and pipelines["C"] is not plain_pipeline
+    X = dataset[list(SETUP_FEATURES["C"])]
+    np.testing.assert_allclose(pipelines["C"].predict(X), plain_pipeline.predict(X))
+
+
+def test_allow_list_is_exactly_what_the_trained_recipe_needs(trained_pipelines):
+    data = storage.package_dumps(trained_pipelines, METADATA)
+
+    assert sorted(sio.get_untrusted_types(data=data)) == sorted(storage.ALLOWED_TYPES)
+    pipelines, _ = storage.package_loads(data)
+    assert sorted(pipelines) == ["A", "B", "C"]
+
+
+def test_package_with_code_running_class_is_refused_naming_it_and_never_runs_it(tmp_path):
+    marker = tmp_path / "pwned"
+    data = _package(metadata={"note": Exploit(marker)})
+
+    with pytest.raises(ApplicationError, match=f"{__name__}.Exploit"):
+        storage.package_loads(data)
+    assert not marker.exists()
+    # Without the allow-list the same bytes do run code: the refusal above is what prevents it.
+    sio.loads(data, trusted=[f"{__name__}.Exploit"])
+    assert marker.read_text() == "pwned"
+
+
+def test_package_with_shell_command_is_refused_naming_the_types():
+    data = _package(pipelines={"A": functools.partial(os.system, "echo pwned")})
+
+    with pytest.raises(ApplicationError) as refused:
+        storage.package_loads(data)
+    assert "functools.partial" in refused.value.message and "posix.system" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"not a zip at all", "not a readable skops model package"),
+        (sio.dumps({"pipelines": {}, "metadata": {}}), "not a studentperf-model/1 package"),
+        (_package(), "no 'pipelines'"),
+        (_package(pipelines={"D": LinearRegression()}), "unknown setups: D"),
+        (_package(pipelines={"A": LinearRegression()}), "setup A is not a scikit-learn Pipeline"),
+    ],
+)
+def test_package_with_wrong_structure_is_refused(data, reason):
+    with pytest.raises(ApplicationError, match=reason):
+        storage.package_loads(data)
+
+
+def test_metadata_that_is_not_json_is_refused(plain_pipeline):
+    with pytest.raises(ApplicationError, match="not JSON-able"):
+        storage.package_dumps({"C": plain_pipeline}, {"rmse": float("nan")})
+
+
+def test_artifact_round_trip_is_compressed_encrypted_and_private(model_store_dir):
+    data = b"skops bytes " * 1000
+
+    file_name, sha256, size = storage.artifact_save(data)
+
+    path = model_store_dir / file_name
+    blob = path.read_bytes()
+    assert file_name == f"{sha256}.skops.enc" and size == len(data)
+    assert blob.startswith(storage.MAGIC) and b"skops bytes" not in blob and len(blob) < len(data) / 10
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(model_store_dir.stat().st_mode) == 0o700
+    assert [p.name for p in model_store_dir.iterdir()] == [file_name]  # no temporary file left behind
+    assert storage.artifact_load(file_name=file_name, sha256=sha256) == data
+
+
+def _integrity_refusal(**kwargs) -> ApplicationError:
+    with pytest.raises(ApplicationError) as refused:
+        storage.artifact_load(**kwargs)
+    assert refused.value.kind == "integrity"
+    return refused.value
+
+
+@pytest.mark.parametrize("offset", [len(storage.MAGIC) + 2, -1, -30])
+def test_tampered_artifact_byte_is_refused(model_store_dir, offset):
+    file_name, sha256, _ = storage.artifact_save(b"model" * 100)
+    blob = bytearray((model_store_dir / file_name).read_bytes())
+    blob[offset] ^= 0x01
+    (model_store_dir / file_name).write_bytes(bytes(blob))
+
+    assert "failed authentication" in _integrity_refusal(file_name=file_name, sha256=sha256).message
+
+
+def test_artifact_under_another_key_is_refused(settings):
+    file_name, sha256, _ = storage.artifact_save(b"model" * 100)
+    settings.MODEL_ENCRYPTION_KEY = os.urandom(32)
+
+    assert "failed authentication" in _integrity_refusal(file_name=file_name, sha256=sha256).message
+
+
+def test_artifact_with_other_sha256_than_recorded_is_refused():
+    file_name, _, _ = storage.artifact_save(b"model" * 100)
+    other_sha256 = storage.artifact_save(b"other")[1]
+
+    _integrity_refusal(file_name=file_name, sha256=other_sha256)
+
+
+def test_artifact_whose_content_does_not_match_its_sha256_is_refused(model_store_dir, settings):
+    file_name, sha256, _ = storage.artifact_save(b"model" * 100)
+    # Encrypted with our key and bound to the recorded sha256, but other bytes than those it belongs to.
+    nonce = os.urandom(storage.NONCE_SIZE)
+    forged = AESGCM(settings.MODEL_ENCRYPTION_KEY).encrypt(
+        nonce, zlib.compress(b"evil" * 100), storage.MAGIC + sha256.encode()
+    )
+    (model_store_dir / file_name).write_bytes(storage.MAGIC + nonce + forged)
+
+    assert "does not match its recorded sha256" in _integrity_refusal(file_name=file_name, sha256=sha256).message
+
+
+@pytest.mark.parametrize("content", [b"", b"plain text, not ours", storage.MAGIC])
+def test_artifact_of_unknown_format_is_refused(model_store_dir, content):
+    model_store_dir.mkdir()
+    (model_store_dir / "x.skops.enc").write_bytes(content)
+
+    assert "known format" in _integrity_refusal(file_name="x.skops.enc", sha256="0" * 64).message
+
+
+@pytest.mark.parametrize("file_name", ["missing.skops.enc", "../outside.skops.enc", ""])
+def test_artifact_missing_or_outside_the_store_is_refused(file_name):
+    _integrity_refusal(file_name=file_name, sha256="0" * 64)

@@ -1,0 +1,56 @@
+"""The settings come from the environment, and production refuses to start without real secrets."""
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+GOOD_SECRET = "s" * 10 + base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def load_settings(env: dict) -> subprocess.CompletedProcess:
+    """Import the production settings in a fresh process with exactly `env` (no .env file is read)."""
+    script = (
+        "import django, sys; from django.conf import settings; "
+        "django.setup(); print(settings.DATABASES['default']['ENGINE'], settings.DEBUG)"
+    )
+    base = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "studentperf.settings", "DOTENV_DISABLED": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = load_settings({"MODEL_ENCRYPTION_KEY": GOOD_KEY})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_a_weak_secret_key():
+    result = load_settings({"DJANGO_SECRET_KEY": "django-insecure-short", "MODEL_ENCRYPTION_KEY": GOOD_KEY})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be a real secret" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key, reason",
+    [("", "MODEL_ENCRYPTION_KEY must be set"), (base64.urlsafe_b64encode(b"short").decode(), "32 bytes")],
+)
+def test_production_refuses_a_missing_or_wrong_size_encryption_key(key, reason):
+    result = load_settings({"DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": key})
+    assert result.returncode != 0
+    assert reason in result.stderr
+
+
+def test_database_url_selects_postgresql_and_default_is_sqlite():
+    env = {"DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": GOOD_KEY}
+    default = load_settings(env)
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.split() == ["django.db.backends.sqlite3", "False"]
+    postgres = load_settings({**env, "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db"})
+    assert postgres.returncode == 0, postgres.stderr
+    assert postgres.stdout.split()[0] == "django.db.backends.postgresql"
