@@ -43,8 +43,20 @@ class Student(models.Model):
         return f"{self.school}/{self.external_id}"
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """The audit log's rows are only ever added: no bulk rewrite or removal through the ORM either."""
+
+    def update(self, **kwargs):
+        raise ValueError("Prediction rows are append-only and cannot be changed.")
+
+    def delete(self):
+        raise ValueError("Prediction rows are append-only and cannot be deleted.")
+
+
 class Prediction(models.Model):
     """Append-only audit log: one row per prediction served, never updated."""
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Source(models.TextChoices):
         WEB = "web", "Web"
@@ -93,6 +105,9 @@ class Prediction(models.Model):
         if not self._state.adding:
             raise ValueError("Prediction rows are append-only and cannot be changed.")
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Prediction rows are append-only and cannot be deleted.")
 
     @property
     def interval(self) -> dict:

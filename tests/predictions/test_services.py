@@ -177,6 +177,13 @@ def test_prediction_rows_cannot_be_updated(active_version, record):
     with pytest.raises(ValueError, match="append-only"):
         prediction.save()
 
+    with pytest.raises(ValueError, match="append-only"):
+        Prediction.objects.filter(pk=prediction.pk).update(predicted_grade=0.0)
+    with pytest.raises(ValueError, match="append-only"):
+        Prediction.objects.filter(pk=prediction.pk).delete()
+    with pytest.raises(ValueError, match="append-only"):
+        prediction.delete()
+
     assert Prediction.objects.get(pk=prediction.pk).predicted_grade == grade
 
 

@@ -4,6 +4,7 @@ import re
 import uuid
 
 import pytest
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -70,9 +71,10 @@ def test_a_valid_form_shows_the_prediction(client, user, active_version, record)
     assert response["Location"] == reverse("predictions:detail", kwargs={"pk": prediction.pk})
     assert (prediction.source, prediction.requested_by, prediction.setup) == ("web", user, "B")
     page = client.get(response["Location"]).content.decode()
-    assert f"{prediction.predicted_grade:.1f} / 20" in page
+    # Rounded as the template rounds (half up), not as Python's format does (half even).
+    assert f"{floatformat(prediction.predicted_grade, 1)} / 20" in page
     assert "90 % interval" in page
-    assert f"{prediction.interval_low:.1f} to {prediction.interval_high:.1f}" in page
+    assert f"{floatformat(prediction.interval_low, 1)} to {floatformat(prediction.interval_high, 1)}" in page
     assert f"{round(prediction.pass_probability * 100)} %" in page
     assert f'class="risk risk-{prediction.risk}">{prediction.get_risk_display()} risk<' in page
     assert SETUP_DESCRIPTIONS["B"] in page
