@@ -22,6 +22,7 @@ setup: $(VENV)/.installed .env
 
 migrate: setup
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
 
 model: migrate
 	$(PY) manage.py train_model --activate --if-none-active
@@ -36,3 +37,16 @@ test: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) var db.sqlite3
+
+# The API benchmark (bench/README.md): gunicorn with 2 workers on loopback under wrk, next to in-process
+# figures; about 2 minutes on 2 cores. wrk comes from Debian (root, or sudo). BENCH_ARGS: e.g. --profile.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: bench
+
+$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: $(VENV)/.installed $(VENV)/.bench-installed
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+	$(PY) bench/api.py $(BENCH_ARGS)

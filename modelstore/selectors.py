@@ -20,6 +20,10 @@ class LoadedModel:
     pipelines: dict[str, Pipeline]
 
 
+NO_ACTIVE_VERSION = (
+    "No model version is active. Train one with `manage.py train_model --activate`, "
+    "or activate a version in the admin."
+)
 _lock = threading.Lock()
 _loaded: LoadedModel | None = None
 # What identifies the loaded version: the primary key alone can come back after a rolled-back transaction
@@ -38,11 +42,7 @@ def active_model_get() -> LoadedModel:
     global _loaded
     identity = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list(*_IDENTITY_FIELDS).first()
     if identity is None:
-        raise ApplicationError(
-            "No model version is active. Train one with `manage.py train_model --activate`, "
-            "or activate a version in the admin.",
-            kind="unavailable",
-        )
+        raise ApplicationError(NO_ACTIVE_VERSION, kind="unavailable")
     loaded = _loaded
     if loaded is not None and _identity(loaded.version) == identity:
         return loaded
@@ -80,3 +80,16 @@ def model_version_get(*, number: int) -> ModelVersion:
 
 def model_version_active() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+
+
+def model_version_list():
+    """Every version, newest first (rejected ones included, with their status)."""
+    return ModelVersion.objects.order_by("-version")
+
+
+def model_version_active_get() -> ModelVersion:
+    """The active version's row (its package is not loaded); ApplicationError(kind="unavailable") if none."""
+    version = model_version_active()
+    if version is None:
+        raise ApplicationError(NO_ACTIVE_VERSION, kind="unavailable")
+    return version

@@ -1,11 +1,14 @@
 from django import forms
 from django.contrib import admin
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey as PackageApiKey
 
 from modelstore.schema import FEATURES
 from studentperf.errors import ApplicationError
 
+from .api_keys import api_key_revoke_many
 from .forms import application_error_add
-from .models import Outcome, Prediction, Student
+from .models import ApiKey, Outcome, Prediction, Student
 from .validation import record_clean
 
 
@@ -66,3 +69,33 @@ class StudentAdmin(admin.ModelAdmin):
     list_filter = ("school",)
     search_fields = ("external_id",)
     list_select_related = ("teacher",)
+
+
+# The package registers its own (unused) APIKey model; studentperf's keys are predictions.ApiKey.
+if admin.site.is_registered(PackageApiKey):
+    admin.site.unregister(PackageApiKey)
+
+
+class ApiKeyAdminForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, scope) for scope in ApiKey.SCOPES], widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "scopes", "expiry_date", "revoked"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(APIKeyModelAdmin):
+    """Creating a key shows it once (a warning message); only its hash is stored. Revoking cannot be undone."""
+
+    form = ApiKeyAdminForm
+    list_display = ("name", "prefix", "scopes", "created", "expiry_date", "_has_expired", "revoked")
+    list_filter = ("revoked", "created")
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected API keys (cannot be undone)")
+    def revoke(self, request, queryset) -> None:
+        count = api_key_revoke_many(keys=queryset)
+        self.message_user(request, f"Revoked {count} API key(s).")

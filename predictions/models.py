@@ -1,9 +1,11 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from rest_framework_api_key.models import AbstractAPIKey
 
 from modelstore.schema import ATTRIBUTES, PERIOD_GRADES, Feature
 
@@ -134,3 +136,26 @@ class Outcome(models.Model):
             models.UniqueConstraint(fields=["student"], condition=Q(is_current=True), name="predictions_one_current_outcome"),
             models.CheckConstraint(condition=Q(final_grade__lte=20), name="predictions_final_grade_range"),
         ]
+
+
+class ApiKey(AbstractAPIKey):
+    """A key an external system sends as `Authorization: Api-Key <key>`; only its SHA-512 hash is stored.
+
+    `scopes` lists what the key may do ("predict", "read", "write"); an endpoint names the scope it needs.
+    """
+
+    SCOPES = ("predict", "read", "write")
+
+    scopes = models.JSONField(default=list, blank=True, help_text='Allowed scopes: any of "predict", "read", "write".')
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+
+    def clean(self) -> None:
+        super().clean()
+        if not isinstance(self.scopes, list) or not set(self.scopes) <= set(self.SCOPES):
+            raise ValidationError({"scopes": f"Give a list of scopes among: {', '.join(self.SCOPES)}."})
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])

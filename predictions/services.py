@@ -14,7 +14,7 @@ from modelstore.selectors import active_model_get
 from studentperf.errors import ApplicationError
 
 from .models import Outcome, Prediction, Student
-from .validation import integer_clean, record_clean, records_clean
+from .validation import integer_clean, record_clean, records_clean, records_error_fields
 
 EXTERNAL_ID_MAX = Student._meta.get_field("external_id").max_length
 
@@ -62,13 +62,10 @@ def prediction_create_many(
         raise ValueError("students must pair one student (or None) with each record.")
     cleaned, errors = records_clean(records)
     if errors:
-        fields: dict[str, list[str]] = {}
-        for index, error in errors.items():
-            fields.update({f"{index}.{name}": reasons for name, reasons in error.fields.items()})
-            if not error.fields:
-                fields[str(index)] = [error.message]
         raise ApplicationError(
-            f"Invalid student records: {len(errors)} of {len(cleaned)} refused.", kind="invalid", fields=fields
+            f"Invalid student records: {len(errors)} of {len(cleaned)} refused.",
+            kind="invalid",
+            fields=records_error_fields(errors),
         )
     if not cleaned:
         return []

@@ -98,3 +98,14 @@ def records_clean(raws: Iterable[Mapping]) -> tuple[list[dict | None], dict[int,
             cleaned.append(None)
             errors[index] = exc
     return cleaned, errors
+
+
+def records_error_fields(errors: Mapping[int, ApplicationError]) -> dict[str, list[str]]:
+    """The errors of records_clean as one `fields` mapping: "<index>.<field>", or "<index>" for a record that
+    is not a mapping at all."""
+    fields: dict[str, list[str]] = {}
+    for index, error in errors.items():
+        fields.update({f"{index}.{name}": reasons for name, reasons in error.fields.items()})
+        if not error.fields:
+            fields[str(index)] = [error.message]
+    return fields

@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "modelstore",
     "predictions",
 ]
@@ -136,6 +138,65 @@ RISK_MEDIUM_BELOW = float(os.environ.get("RISK_MEDIUM_BELOW", "0.8"))
 # Stated coverage of the grade interval (split-conformal).
 PREDICTION_INTERVAL_COVERAGE = float(os.environ.get("PREDICTION_INTERVAL_COVERAGE", "0.9"))
 TOP_FACTORS = 5
+
+# The REST API (docs/api.md).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "studentperf.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["studentperf.api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "studentperf.api.throttling.ApiKeyRateThrottle",
+        "studentperf.api.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": os.environ.get("API_THROTTLE_KEY", "600/min"),
+        "user": os.environ.get("API_THROTTLE_USER", "300/min"),
+    },
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "studentperf.api.pagination.ApiPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "studentperf.api.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "studentperf API",
+    "DESCRIPTION": (
+        "Predictions of secondary-school students' final mathematics grade (UCI Student Performance). "
+        "Send `Authorization: Api-Key <key>`. Every error is "
+        '`{"error": "<kind>", "message": "<sentence>", "fields": {"<name>": ["<why>"]}}`. See docs/api.md.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets several attributes share get one name each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "YesNoEnum": "modelstore.schema.YES_NO",
+        "JobEnum": "modelstore.schema.JOBS",
+        "SetupEnum": "modelstore.schema.SETUPS",
+    },
+}
+# Largest request body accepted (413 above it): 5 MB holds 1,000 records with room to spare.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("API_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
+
+# The shared cache (API rate limits): Redis when CACHE_REDIS_URL is set, else a database table
+# (`manage.py createcachetable`), so that every web process counts against the same limits.
+CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_REDIS_URL}
+        if CACHE_REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "studentperf_cache"}
+    )
+}
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL

@@ -23,3 +23,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.mkdtemp(prefix="studentperf-db-"), "test.sqlite3")}  # noqa: F405
 
 STATIC_ROOT = tempfile.mkdtemp(prefix="studentperf-static-")
+
+# One process, no cache table to create: rate-limit counters in memory.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "studentperf-tests"}}

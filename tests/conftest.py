@@ -56,3 +56,39 @@ def active_version(db, small_pipelines):
 @pytest.fixture
 def user(db, django_user_model):
     return django_user_model.objects.create_user(username="teacher", password="a-long-test-password")
+
+
+@pytest.fixture
+def make_api_key(db):
+    """make_api_key(scopes=("predict", "read", "write"), **fields) -> (ApiKey, key): a stored key and its secret."""
+    from predictions.models import ApiKey
+
+    def make(scopes=ApiKey.SCOPES, name="test system", **fields):
+        return ApiKey.objects.create_key(name=name, scopes=list(scopes), **fields)
+
+    return make
+
+
+@pytest.fixture
+def api_client(make_api_key):
+    """api_client(*scopes) -> an APIClient sending `Authorization: Api-Key <key>`; every scope by default."""
+    from rest_framework.test import APIClient
+
+    def make(*scopes):
+        api_key, key = make_api_key(scopes=scopes or ("predict", "read", "write"))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        client.api_key = api_key
+        return client
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate-limit counters live in the cache: start each test with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -7,7 +7,9 @@ student. It is model-agnostic and speaks of `absences` and `G2`, not of one-hot 
 one-at-a-time, so for correlated attributes (G1 and G2) each is measured with the other held at the
 record's value; they need not add up to the prediction.
 
-All records and all their "attribute at reference" variants go through the pipeline in one predict call.
+All records and the variants that differ from them go through the pipeline in one predict call. A record
+that already holds an attribute's typical value needs no variant for it (its effect is exactly 0): about
+half of all variants for the UCI data, so skipping them halves the rows a batch sends through the model.
 """
 from __future__ import annotations
 
@@ -29,30 +31,42 @@ def predict_and_explain(
     features = list(step.feature_names_in_)
     X = X.loc[:, features].reset_index(drop=True)
     rows = len(X)
-    encoded = pipeline[:-1].transform(_variants(X, features, step.reference_))
-    predictions = pipeline[-1].predict(encoded).reshape(len(features) + 1, rows)
-    effects = predictions[0] - predictions[1:]  # (attribute, record)
-    factors = [_top_factors(X.iloc[row], effects[:, row], features, top_k) for row in range(rows)]
-    return predictions[0], factors, encoded.iloc[:rows]
+    columns = {name: X[name].to_numpy() for name in features}
+    variants, (attribute, row) = _variants(columns, rows, step.reference_)
+    encoded = pipeline[:-1].transform(variants)
+    predictions = pipeline[-1].predict(encoded)
+    grades = predictions[:rows]
+    effects = np.zeros((len(features), rows))  # (attribute, record)
+    effects[attribute, row] = grades[row] - predictions[rows:]
+    factors = [_top_factors(columns, features, r, effects[:, r], top_k) for r in range(rows)]
+    return grades, factors, encoded.iloc[:rows]
 
 
-def _variants(X: pd.DataFrame, features: list[str], reference: dict) -> pd.DataFrame:
-    """`X` itself, then for each attribute in turn a copy of `X` with that attribute at its reference."""
-    rows = len(X)
-    columns = {}
-    for position, name in enumerate(features, start=1):
-        column = np.tile(X[name].to_numpy(), len(features) + 1)
-        column[position * rows:(position + 1) * rows] = reference[name]
-        columns[name] = column
-    return pd.DataFrame(columns)
+def _variants(columns: dict[str, np.ndarray], rows: int, reference: dict) -> tuple[pd.DataFrame, tuple]:
+    """The records themselves, then for each attribute in turn the records whose value of it is not the
+    reference, with it set to the reference; and which (attribute, record) each of those variants is."""
+    differs = np.array([values != reference[name] for name, values in columns.items()], dtype=bool)
+    differs = differs.reshape(len(columns), rows)
+    attribute, row = np.nonzero(differs)  # attribute-major: each attribute's variants are one block
+    take = np.concatenate([np.arange(rows), row])
+    ends = rows + np.cumsum(differs.sum(axis=1))
+    starts = ends - differs.sum(axis=1)
+    variants = {}
+    for position, (name, values) in enumerate(columns.items()):
+        column = values[take]
+        column[starts[position]:ends[position]] = reference[name]
+        variants[name] = column
+    return pd.DataFrame(variants), (attribute, row)
 
 
-def _top_factors(record: pd.Series, effects: np.ndarray, features: list[str], top_k: int) -> list[dict]:
+def _top_factors(
+    columns: dict[str, np.ndarray], features: list[str], row: int, effects: np.ndarray, top_k: int
+) -> list[dict]:
     order = np.argsort(-np.abs(effects), kind="stable")[:top_k]
     return [
         {
             "feature": features[i],
-            "value": _plain(record[features[i]]),
+            "value": _plain(columns[features[i]][row]),
             "effect": round(float(effects[i]), 2),
             "direction": "raises" if effects[i] > 0 else "lowers",
         }

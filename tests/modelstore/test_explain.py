@@ -54,3 +54,30 @@ def test_top_k_keeps_the_largest_effects_in_order(trained_pipelines, dataset):
         assert factors == everything[:3]
         sizes = [abs(factor["effect"]) for factor in everything]
         assert sizes == sorted(sizes, reverse=True)
+
+
+def test_every_effect_is_the_change_from_swapping_in_the_typical_value(trained_pipelines, dataset):
+    # Variants equal to the record (it already holds the typical value) are skipped: their effect must be 0,
+    # and every other effect what swapping that one attribute in gives.
+    pipeline = trained_pipelines["A"]
+    typical = _typical(pipeline)
+    records = dataset.head(6).reset_index(drop=True)
+    _, explanations, _ = predict_and_explain(pipeline, records, top_k=len(typical))
+    for position, factors in enumerate(explanations):
+        record = records.iloc[[position]]
+        base = pipeline.predict(record)[0]
+        effects = {name: base - pipeline.predict(record.assign(**{name: value}))[0] for name, value in typical.items()}
+        expected = {name: round(float(effect), 2) for name, effect in effects.items() if round(float(effect), 2) != 0}
+        assert {factor["feature"]: factor["effect"] for factor in factors} == expected
+        for factor in factors:
+            assert factor["value"] == record.iloc[0][factor["feature"]]
+
+
+def test_a_batch_explains_each_record_as_alone(trained_pipelines, dataset):
+    pipeline = trained_pipelines["B"]
+    records = dataset.head(12).reset_index(drop=True)
+    grades, explanations, _ = predict_and_explain(pipeline, records, top_k=5)
+    for position in range(len(records)):
+        (grade,), (factors,), _ = predict_and_explain(pipeline, records.iloc[[position]], top_k=5)
+        assert grade == grades[position]
+        assert factors == explanations[position]

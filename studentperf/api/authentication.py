@@ -1,0 +1,54 @@
+"""API-key authentication: `Authorization: Api-Key <prefix>.<secret>`.
+
+A key is found by its prefix (one indexed query) and checked against its SHA-512 hash (microseconds), so
+checking it costs about as much as reading a session. Only the hash is stored.
+"""
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth.models import AnonymousUser
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_api_key.permissions import KeyParser
+
+from predictions.models import ApiKey
+
+KEYWORD = KeyParser.keyword  # "Api-Key"
+# What `create_key` makes: an 8-character prefix, a dot, a 32-character secret (letters and digits).
+_KEY_FORMAT = re.compile(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}")
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """`request.auth` is the `ApiKey` and `request.user` an `AnonymousUser` on success.
+
+    No `Authorization` header: None, so session authentication may try. A header of another scheme, a
+    malformed, unknown, revoked or expired key: 401.
+    """
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        keyword, _, key = header.partition(" ")
+        if keyword.lower() != KEYWORD.lower():
+            raise AuthenticationFailed(f"Send the API key as 'Authorization: {KEYWORD} <key>'.")
+        key = key.strip()
+        if not _KEY_FORMAT.fullmatch(key):
+            raise AuthenticationFailed("The API key is malformed: expected <8-character prefix>.<32-character secret>.")
+        try:
+            api_key = ApiKey.objects.get_from_key(key)  # unrevoked keys only; verifies the hash
+        except ApiKey.DoesNotExist:
+            raise AuthenticationFailed("The API key is unknown or has been revoked.") from None
+        if api_key.has_expired:
+            raise AuthenticationFailed(f"The API key expired on {api_key.expiry_date:%Y-%m-%d %H:%M} UTC.")
+        return AnonymousUser(), api_key
+
+    def authenticate_header(self, request) -> str:
+        # A value here makes DRF answer 401 (not 403) to unauthenticated requests.
+        return KEYWORD
+
+
+def request_api_key(request) -> ApiKey | None:
+    """The API key a request was authenticated with, if any."""
+    return request.auth if isinstance(request.auth, ApiKey) else None

@@ -1,0 +1,52 @@
+"""Liveness and readiness: no key needed; ready only with a database and a loadable active model."""
+from __future__ import annotations
+
+import pytest
+from django.db import OperationalError
+
+
+def test_live_answers_ok(client):
+    response = client.get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_live_refuses_other_methods(client):
+    assert client.post("/health/live").status_code == 405
+
+
+@pytest.mark.django_db
+def test_ready_is_503_without_an_active_model(client):
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["error"] == "unavailable"
+    assert "model" in body["fields"]
+    assert "No model version is active" in body["message"]
+
+
+def test_ready_is_200_with_the_active_model(client, active_version):
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "model_version": active_version.version}
+
+
+def test_ready_is_503_when_the_database_does_not_answer(client, active_version, monkeypatch):
+    class DownDatabase:
+        def cursor(self):
+            raise OperationalError("connection refused")
+
+    monkeypatch.setattr("studentperf.health.connection", DownDatabase())
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert "database" in response.json()["fields"]
+
+
+def test_ready_is_503_when_the_active_package_is_refused(client, active_version, settings):
+    from modelstore import selectors
+
+    selectors._loaded = None  # this process must load the package again
+    (settings.MODEL_STORE_DIR / active_version.artifact_file).write_bytes(b"tampered")
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert "cannot be loaded" in response.json()["fields"]["model"][0]
