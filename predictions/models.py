@@ -36,6 +36,7 @@ class Student(models.Model):
 
     class Meta:
         ordering = ["school", "external_id"]
+        permissions = [("view_all_students", "Can see every teacher's students")]
         constraints = [
             models.UniqueConstraint(fields=["school", "external_id"], name="predictions_student_unique_per_school"),
             models.CheckConstraint(condition=Q(G2__isnull=True) | Q(G1__isnull=False), name="predictions_g2_needs_g1"),

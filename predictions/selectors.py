@@ -1,25 +1,30 @@
 """Reads: what a person, or an API key, may see of predictions, students and outcomes."""
 from __future__ import annotations
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from studentperf.errors import ApplicationError
 
 from .models import Outcome, Prediction, Student
+from .roles import STUDENT_VIEW, VIEW_ALL_STUDENTS
 
 
 def prediction_list_for_user(*, user) -> QuerySet[Prediction]:
-    """The predictions a person requested, newest first; a superuser sees all of them."""
+    """The predictions a person may see, newest first: with VIEW_ALL_STUDENTS (model admins, superusers)
+    all of them; otherwise the ones they requested and those of their own students."""
     predictions = Prediction.objects.select_related("model_version", "student")
-    if user.is_superuser:
+    if user.has_perm(VIEW_ALL_STUDENTS):
         return predictions
-    return predictions.filter(requested_by=user)
+    return predictions.filter(Q(requested_by=user) | Q(student__teacher=user))
 
 
 def student_list_for_user(*, user) -> QuerySet[Student]:
-    """The students a teacher looks after; a superuser sees all of them."""
-    if user.is_superuser:
+    """The students a person may see: every one with VIEW_ALL_STUDENTS, their own as a teacher, none
+    without a role."""
+    if user.has_perm(VIEW_ALL_STUDENTS):
         return Student.objects.all()
+    if not user.has_perm(STUDENT_VIEW):
+        return Student.objects.none()
     return Student.objects.filter(teacher=user)
 
 

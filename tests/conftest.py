@@ -53,9 +53,39 @@ def active_version(db, small_pipelines):
     return services.model_version_activate(version=version, user=None)
 
 
+PASSWORD = "a-long-test-password"
+
+
 @pytest.fixture
-def user(db, django_user_model):
-    return django_user_model.objects.create_user(username="teacher", password="a-long-test-password")
+def make_user(db, django_user_model):
+    """make_user(username, role) -> an account with the password PASSWORD. role: "teacher", "model_admin"
+    (through predictions.roles.user_create, as `create_user` makes them), "superuser", or None (no role)."""
+    from predictions.roles import user_create
+
+    def make(username, role="teacher"):
+        if role == "superuser":
+            return django_user_model.objects.create_superuser(username=username, password=PASSWORD, email="")
+        if role is None:
+            return django_user_model.objects.create_user(username=username, password=PASSWORD)
+        return user_create(username=username, password=PASSWORD, role=role)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    """A teacher."""
+    return make_user("teacher")
+
+
+@pytest.fixture
+def model_admin(make_user):
+    return make_user("modeladmin", "model_admin")
+
+
+@pytest.fixture
+def superuser(make_user):
+    return make_user("root", "superuser")
 
 
 @pytest.fixture

@@ -3,15 +3,19 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
+from predictions.roles import PREDICTION_ADD, STUDENT_CHANGE, STUDENT_VIEW
+
 from .authentication import request_api_key
+
+# The role permission a session user needs for each API scope: teachers hold all three; model admins read
+# and predict but do not write students or outcomes; an account without a role holds none.
+SCOPE_PERMISSIONS = {"predict": PREDICTION_ADD, "read": STUDENT_VIEW, "write": STUDENT_CHANGE}
 
 
 class HasScope(BasePermission):
-    """An API key needs the view's `required_scope` among its scopes (403 otherwise); a session user must
-    be logged in; anyone else gets 401.
-
-    For now any logged-in user holds every scope: roles (teacher, model_admin) and their rights arrive with
-    issue 4 and will be checked here.
+    """An API key needs the view's `required_scope` among its scopes (403 otherwise); a person signed in
+    with a session needs the permission their role gives for that scope (SCOPE_PERMISSIONS, 403 otherwise);
+    anyone else gets 401. Which students they then see is the selectors' business.
     """
 
     message = "This API key lacks the scope this endpoint needs."
@@ -25,5 +29,9 @@ class HasScope(BasePermission):
                 self.message = f"This API key lacks the '{scope}' scope this endpoint needs."
                 return False
             return True
-        # DRF answers 401 (NotAuthenticated) when this is False for a request that is not authenticated.
-        return bool(request.user and request.user.is_authenticated)
+        if not (request.user and request.user.is_authenticated):
+            return False  # DRF answers 401 (NotAuthenticated) for a request that is not authenticated
+        if not request.user.has_perm(SCOPE_PERMISSIONS[scope]):
+            self.message = f"Your role does not allow this ('{scope}' access)."
+            return False
+        return True

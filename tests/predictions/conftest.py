@@ -25,5 +25,6 @@ def session_client(user):
 
 
 @pytest.fixture
-def colleague(django_user_model):
-    return django_user_model.objects.create_user(username="colleague", password="another-long-password")
+def colleague(make_user):
+    """Another teacher."""
+    return make_user("colleague")
