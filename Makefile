@@ -28,7 +28,8 @@ model: migrate
 	$(PY) manage.py train_model --activate --if-none-active
 
 run: model
-	$(PY) manage.py ensure_dev_admin
+	$(PY) scripts/make_dev_env.py --complete .env
+	$(PY) manage.py ensure_demo_users
 	@echo "Serving studentperf on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

@@ -23,6 +23,9 @@ class ModelVersion(models.Model):
     library_versions = models.JSONField(default=dict)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.VALIDATED)
     rejection_reason = models.TextField(blank=True)
+    validation_report = models.JSONField(
+        default=dict, blank=True, help_text='{"checks": [{"check", "passed", "detail"}, ...]} in the order they ran.'
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -38,10 +41,19 @@ class ModelVersion(models.Model):
                 condition=~Q(status="rejected") | ~Q(rejection_reason=""),
                 name="modelstore_rejected_has_reason",
             ),
+            # A rejected version keeps its reason, so it can never be the active one, whatever the code path.
+            models.CheckConstraint(
+                condition=~Q(status="active") | Q(rejection_reason=""), name="modelstore_active_not_rejected"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"v{self.version} {self.name} ({self.status})"
+
+    @property
+    def can_be_activated(self) -> bool:
+        """Only a validated or retired version may be served; a rejected one never, the active one already is."""
+        return self.status in (self.Status.VALIDATED, self.Status.RETIRED)
 
 
 class ModelActivation(models.Model):

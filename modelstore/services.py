@@ -1,6 +1,7 @@
-"""Model versions: register, train, import, export, activate and roll back."""
+"""Model versions: register, train, import, upload, export, activate and roll back."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import platform
 import re
@@ -20,9 +21,9 @@ from modelstore.ml.evaluation import evaluate
 from modelstore.ml.recipe import train_pipelines
 from modelstore.models import ModelActivation, ModelVersion
 from modelstore.schema import SETUP_FEATURES, feature_schema
-from modelstore.selectors import model_version_active
+from modelstore.selectors import model_version_active, model_version_rollback_target
 from modelstore.storage import artifact_load, artifact_save, package_dumps, package_loads
-from modelstore.validation import pipelines_validate
+from modelstore.validation import CHECK_READABLE, ValidationReport, package_open, pipelines_validate
 from studentperf.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,9 @@ def model_version_register(
     """Package, validate and store pipelines as a new version: VALIDATED, or REJECTED with the reason.
 
     The validation runs on the pipelines loaded back from the package bytes (through the allow-list), never
-    on the objects passed in, so what is checked is what will be served. `metrics` (e.g. cross-validation
-    from training) are kept beside the `reference` metrics computed here.
+    on the objects passed in, so what is checked is what will be served; each check is recorded, in order, in
+    the version's `validation_report`. `metrics` (e.g. cross-validation from training) are kept beside the
+    `reference` metrics computed here.
     """
     setups = sorted(str(setup) for setup in pipelines)
     # The version's descriptive fields, stored in the package too so that an exported file describes itself.
@@ -57,26 +59,32 @@ def model_version_register(
         "training_data_sha256": training_data_sha256,
         "library_versions": _library_versions(),
     }
+    report = ValidationReport()
     try:
         data = package_dumps(pipelines, metadata)
     except ApplicationError:
         raise  # metadata that is not JSON: the caller's mistake, and nothing to store
     # skops raises whatever the object makes it raise; an object it cannot store is simply not a model.
     except Exception as exc:  # noqa: BLE001
+        reason = f"Cannot be packaged: {exc!r}"
+        report.add(CHECK_READABLE, passed=False, detail=reason)
         return _version_create(
-            **metadata, created_by=created_by, status=Status.REJECTED, rejection_reason=f"Cannot be packaged: {exc!r}"
+            **metadata, created_by=created_by, status=Status.REJECTED, rejection_reason=reason,
+            validation_report=report.as_dict(),
         )
     artifact_file, artifact_sha256, artifact_size = artifact_save(data)
     stored = {**metadata, "artifact_file": artifact_file, "artifact_sha256": artifact_sha256,
               "artifact_size": artifact_size, "created_by": created_by}
     try:
-        loaded, _ = package_loads(data)
-        reference = pipelines_validate(pipelines=loaded)
+        loaded, _ = package_open(data=data, report=report)
+        reference = pipelines_validate(pipelines=loaded, report=report)
     except ApplicationError as exc:
         logger.warning("model version rejected", extra={"model_name": name, "reason": exc.message})
-        return _version_create(**stored, status=Status.REJECTED, rejection_reason=exc.message)
+        return _version_create(
+            **stored, status=Status.REJECTED, rejection_reason=exc.message, validation_report=report.as_dict()
+        )
     stored["metrics"] = {**metadata["metrics"], "reference": reference}
-    return _version_create(**stored, status=Status.VALIDATED)
+    return _version_create(**stored, status=Status.VALIDATED, validation_report=report.as_dict())
 
 
 def model_version_train(
@@ -126,17 +134,52 @@ def model_version_import(
     Metrics the package claims are kept; the reference metrics are always recomputed here.
     """
     pipelines, metadata = package_loads(data)
+    version = _package_register(
+        pipelines=pipelines, metadata=metadata, name=name, description=None, created_by=created_by
+    )
+    return _activated_if(version, activate=activate, user=created_by)
+
+
+def model_version_upload(
+    *, data: bytes, name: str, description: str = "", created_by: AbstractBaseUser | None = None
+) -> ModelVersion:
+    """Register an uploaded skops package; every attempt is recorded as a version with its validation report.
+
+    Like `model_version_import`, except that a file which cannot be opened safely (not a skops package, a type
+    outside the allow-list, not our package structure) is not an error but a REJECTED version: its reason, its
+    report and the file's sha256 and size are kept, its bytes are not (no artifact is stored).
+    """
+    report = ValidationReport()
+    try:
+        pipelines, metadata = package_open(data=data, report=report)
+    except ApplicationError as exc:
+        logger.warning("uploaded model refused", extra={"model_name": name, "reason": exc.message})
+        return _version_create(
+            name=name[:100], description=description, created_by=created_by, status=Status.REJECTED,
+            rejection_reason=exc.message, validation_report=report.as_dict(),
+            artifact_sha256=hashlib.sha256(data).hexdigest(), artifact_size=len(data),
+        )
+    return _package_register(
+        pipelines=pipelines, metadata=metadata, name=name, description=description, created_by=created_by
+    )
+
+
+def _package_register(
+    *, pipelines: dict[str, Pipeline], metadata: dict, name: str | None, description: str | None,
+    created_by: AbstractBaseUser | None,
+) -> ModelVersion:
+    """Register pipelines loaded from an outside package: the package's own name and description unless given,
+    the metrics it claims kept (never its reference metrics, which are recomputed)."""
     claimed_sha256 = str(metadata.get("training_data_sha256", ""))
     metrics = metadata.get("metrics")
-    version = model_version_register(
+    return model_version_register(
         pipelines=pipelines,
         name=(name or str(metadata.get("name") or "imported"))[:100],
-        description=str(metadata.get("description", "")),
+        description=description or str(metadata.get("description", "")),
         created_by=created_by,
         metrics={key: value for key, value in metrics.items() if key != "reference"} if isinstance(metrics, dict) else {},
         training_data_sha256=claimed_sha256 if re.fullmatch(r"[0-9a-f]{64}", claimed_sha256) else "",
     )
-    return _activated_if(version, activate=activate, user=created_by)
 
 
 def model_version_export(*, version: ModelVersion, out_path: str | Path) -> Path:
@@ -172,12 +215,12 @@ def model_version_rollback(*, user: AbstractBaseUser | None) -> ModelVersion:
     current = model_version_active()
     if current is None:
         raise ApplicationError("No version is active, so there is nothing to roll back.", kind="conflict")
-    latest = current.activations.select_related("previous_version").first()
-    if latest is None or latest.previous_version is None:
+    target = model_version_rollback_target()
+    if target is None:
         raise ApplicationError(
             f"v{current.version} has no previously active version to roll back to.", kind="conflict"
         )
-    return _active_switch(target=latest.previous_version, user=user, action=ModelActivation.Action.ROLLBACK)
+    return _active_switch(target=target, user=user, action=ModelActivation.Action.ROLLBACK)
 
 
 def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, action: str) -> ModelVersion:
@@ -186,7 +229,7 @@ def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, actio
     try:
         with transaction.atomic():
             target = ModelVersion.objects.select_for_update().get(pk=target.pk)
-            if target.status not in (Status.VALIDATED, Status.RETIRED):
+            if not target.can_be_activated:
                 raise ApplicationError(f"v{target.version} is {target.status} and cannot be activated.", kind="conflict")
             previous = ModelVersion.objects.select_for_update().filter(status=Status.ACTIVE).first()
             if previous is not None:

@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import skops.io as sio
@@ -52,18 +53,38 @@ def package_dumps(pipelines: dict[str, Pipeline], metadata: dict) -> bytes:
     return sio.dumps(package)
 
 
+@dataclass(frozen=True)
+class PackageTypes:
+    """The types a package holds that skops does not trust by default, and those of them not in ALLOWED_TYPES."""
+
+    untrusted: tuple[str, ...]
+    refused: tuple[str, ...]
+
+    def require_allowed(self) -> None:
+        if self.refused:
+            raise ApplicationError(
+                f"The package was refused and not loaded: it holds types that are not allowed: {', '.join(self.refused)}."
+            )
+
+
 def package_loads(data: bytes) -> tuple[dict[str, Pipeline], dict]:
     """(pipelines, metadata) of a package, loaded only after its types passed the allow-list."""
+    package_types(data).require_allowed()
+    return package_build(data)
+
+
+def package_types(data: bytes) -> PackageTypes:
+    """What `data` would make skops build, read without building anything; ApplicationError if unreadable."""
     try:
         untrusted = sio.get_untrusted_types(data=data)
     # The bytes may come from anywhere; whatever makes skops fail to even list them means "not a package".
     except Exception as exc:  # noqa: BLE001
         raise ApplicationError(f"The file is not a readable skops model package ({exc}).") from exc
-    refused = sorted(set(untrusted) - set(ALLOWED_TYPES))
-    if refused:
-        raise ApplicationError(
-            f"The package was refused and not loaded: it holds types that are not allowed: {', '.join(refused)}."
-        )
+    return PackageTypes(untrusted=tuple(sorted(set(untrusted))), refused=tuple(sorted(set(untrusted) - set(ALLOWED_TYPES))))
+
+
+def package_build(data: bytes) -> tuple[dict[str, Pipeline], dict]:
+    """(pipelines, metadata) of a package whose types passed; skops itself refuses any other untrusted type."""
     try:
         package = sio.loads(data, trusted=list(ALLOWED_TYPES))
     except Exception as exc:  # noqa: BLE001  (an allowed object may still fail to rebuild, e.g. other versions)

@@ -1,7 +1,9 @@
-"""The checks a package must pass before it may be served, and the reference metrics they produce."""
+"""The checks a package must pass before it may be served, the report recording them, and the reference metrics."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 from django.conf import settings
@@ -10,6 +12,7 @@ from sklearn.pipeline import Pipeline
 from modelstore.ml.data import DEFAULT_DATA_PATH, load_dataset
 from modelstore.ml.inference import predict_records
 from modelstore.schema import ATTRIBUTE_NAMES, GRADE_MAX, GRADE_MIN, PASS_MARK, SETUP_FEATURES, SETUPS, TARGET
+from modelstore.storage import PACKAGE_FORMAT, package_build, package_types
 from studentperf.errors import ApplicationError
 
 REFERENCE_PROTOCOL = (
@@ -17,18 +20,78 @@ REFERENCE_PROTOCOL = (
     "setup with the later period grades removed (in-sample for models trained on it, so optimistic)"
 )
 
+# The checks of a validation report, in the order they run.
+CHECK_READABLE = "package readable"
+CHECK_TYPES = "types allowed"
+CHECK_STRUCTURE = "package structure"
+CHECK_SCHEMA = "schema"
+CHECK_REFERENCE = "reference predictions"
 
-def pipelines_validate(*, pipelines: dict[str, Pipeline]) -> dict:
+T = TypeVar("T")
+
+
+class ValidationReport:
+    """The checks a package went through, in order, each `{"check", "passed", "detail"}`; stored on its version.
+
+    The first failed check is the last one: what it refused is the version's rejection reason.
+    """
+
+    def __init__(self) -> None:
+        self.checks: list[dict] = []
+
+    def add(self, check: str, *, passed: bool, detail: str) -> None:
+        self.checks.append({"check": check, "passed": passed, "detail": detail})
+
+    def run(self, check: str, step: Callable[[], tuple[T, str]]) -> T:
+        """`step()` -> (result, detail when passed); an ApplicationError it raises is recorded as failed, then raised."""
+        try:
+            result, detail = step()
+        except ApplicationError as exc:
+            self.add(check, passed=False, detail=exc.message)
+            raise
+        self.add(check, passed=True, detail=detail)
+        return result
+
+    def as_dict(self) -> dict:
+        return {"checks": self.checks}
+
+
+def package_open(*, data: bytes, report: ValidationReport) -> tuple[dict[str, Pipeline], dict]:
+    """`storage.package_loads`, one recorded check at a time: readable, types allowed, structure."""
+    types = report.run(CHECK_READABLE, lambda: (package_types(data), f"{len(data):,} bytes read by skops."))
+    found = ", ".join(types.untrusted) or "none"
+    report.add(
+        CHECK_TYPES,
+        passed=not types.refused,
+        detail=f"Types beyond skops' defaults: {found}. Refused (not in the allow-list): {', '.join(types.refused) or 'none'}.",
+    )
+    types.require_allowed()
+    return report.run(
+        CHECK_STRUCTURE,
+        lambda: (package_build(data), f"A {PACKAGE_FORMAT} package of scikit-learn pipelines and its metadata."),
+    )
+
+
+def pipelines_validate(*, pipelines: dict[str, Pipeline], report: ValidationReport | None = None) -> dict:
     """Reference metrics of pipelines loaded from a package; ApplicationError saying why they cannot be served.
 
-    Every setup must be served, each pipeline must take exactly the setup's attributes, and its predictions
-    on the reference sample must be finite and in range.
+    Every setup must be served, each pipeline must take exactly the setup's attributes (the schema check), and
+    its predictions on the reference sample must be finite and in range (the reference check).
     """
+    report = report if report is not None else ValidationReport()
+    report.run(CHECK_SCHEMA, lambda: (_schema_check(pipelines), f"Setups {', '.join(SETUPS)}, each with its attributes."))
+    return report.run(CHECK_REFERENCE, lambda: _reference_metrics(pipelines))
+
+
+def _schema_check(pipelines: dict[str, Pipeline]) -> None:
     missing = [setup for setup in SETUPS if setup not in pipelines]
     if missing:
         raise ApplicationError(f"The package does not serve setup(s) {', '.join(missing)}.")
     for setup in SETUPS:
         _features_check(setup, pipelines[setup])
+
+
+def _reference_metrics(pipelines: dict[str, Pipeline]) -> tuple[dict, str]:
     df = load_dataset(DEFAULT_DATA_PATH)
     coverage = settings.PREDICTION_INTERVAL_COVERAGE
     per_setup = {}
@@ -40,7 +103,13 @@ def pipelines_validate(*, pipelines: dict[str, Pipeline]) -> dict:
         except Exception as exc:  # noqa: BLE001
             raise ApplicationError(f"Setup {setup} failed to predict the reference sample: {exc!r}") from exc
         per_setup[setup] = _setup_metrics(setup, outputs, df[TARGET].to_numpy(), expected_rows=len(records))
-    return {"protocol": REFERENCE_PROTOCOL, "rows": len(df), "interval_coverage_stated": coverage, "setups": per_setup}
+    detail = f"{len(df)} rows per setup, every prediction finite and in range. " + "; ".join(
+        f"{setup}: RMSE {metrics['rmse']}, pass accuracy {metrics['pass_accuracy']}, "
+        f"interval coverage {metrics['interval_coverage']}"
+        for setup, metrics in per_setup.items()
+    ) + "."
+    reference = {"protocol": REFERENCE_PROTOCOL, "rows": len(df), "interval_coverage_stated": coverage, "setups": per_setup}
+    return reference, detail
 
 
 def _features_check(setup: str, pipeline: Pipeline) -> None:

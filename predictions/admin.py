@@ -13,7 +13,10 @@ from .validation import record_clean
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """List and detail only: rows are written by the services, never by hand."""
+    """List and detail only, superusers included: rows are written by the services, never by hand.
+
+    Without the delete permission Django offers no "delete selected" action either.
+    """
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -31,7 +34,7 @@ class PredictionAdmin(ReadOnlyAdmin):
         "created_at", "setup", "predicted_grade", "pass_probability", "risk", "model_version", "source",
         "requested_by", "api_key_prefix", "latency_ms",
     )
-    list_filter = ("risk", "setup", "source", "model_version")
+    list_filter = ("model_version", "source", "created_at", "setup", "risk")
     search_fields = ("=id", "api_key_prefix", "student__external_id", "requested_by__username")
     date_hierarchy = "created_at"
     list_select_related = ("model_version", "requested_by")
@@ -42,8 +45,9 @@ class OutcomeAdmin(ReadOnlyAdmin):
     """The history of recorded final grades; a correction is made through the outcome service (API)."""
 
     list_display = ("student", "final_grade", "is_current", "supersedes", "recorded_by", "recorded_at")
-    list_filter = ("is_current",)
-    search_fields = ("student__external_id",)
+    list_filter = ("is_current", "recorded_at")
+    search_fields = ("student__external_id", "recorded_by__username")
+    date_hierarchy = "recorded_at"
     list_select_related = ("student", "supersedes", "recorded_by")
 
 
@@ -64,11 +68,22 @@ class StudentAdminForm(forms.ModelForm):
 
 @admin.register(Student)
 class StudentAdmin(admin.ModelAdmin):
+    """Read only except for superusers: teachers edit their students in the web app, through the services."""
+
     form = StudentAdminForm
     list_display = ("external_id", "school", "teacher", "G1", "G2", "updated_at")
     list_filter = ("school",)
     search_fields = ("external_id",)
     list_select_related = ("teacher",)
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
 
 
 # The package registers its own (unused) APIKey model; studentperf's keys are predictions.ApiKey.
@@ -77,9 +92,7 @@ if admin.site.is_registered(PackageApiKey):
 
 
 class ApiKeyAdminForm(forms.ModelForm):
-    scopes = forms.MultipleChoiceField(
-        choices=[(scope, scope) for scope in ApiKey.SCOPES], widget=forms.CheckboxSelectMultiple, required=False
-    )
+    scopes = forms.MultipleChoiceField(choices=[(scope, scope) for scope in ApiKey.SCOPES], widget=forms.CheckboxSelectMultiple)
 
     class Meta:
         model = ApiKey
@@ -88,14 +101,19 @@ class ApiKeyAdminForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(APIKeyModelAdmin):
-    """Creating a key shows it once (a warning message); only its hash is stored. Revoking cannot be undone."""
+    """Creating a key shows it once (a warning message); only its hash is stored. Revoking cannot be undone:
+    a revoked key's fields are read only (the package makes name, expiry and revoked so; scopes added here)."""
 
     form = ApiKeyAdminForm
     list_display = ("name", "prefix", "scopes", "created", "expiry_date", "_has_expired", "revoked")
     list_filter = ("revoked", "created")
     actions = ["revoke"]
 
-    @admin.action(description="Revoke the selected API keys (cannot be undone)")
+    def get_readonly_fields(self, request, obj=None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields + ("scopes",) if obj is not None and obj.revoked else fields
+
+    @admin.action(description="Revoke the selected API keys (cannot be undone)", permissions=("change",))
     def revoke(self, request, queryset) -> None:
         count = api_key_revoke_many(keys=queryset)
         self.message_user(request, f"Revoked {count} API key(s).")

@@ -1,16 +1,68 @@
-"""The student record form, one field per attribute, generated from modelstore.schema.
+"""The student record forms, one field per attribute, generated from modelstore.schema.
 
-The fields only carry the raw text; the record's one validator (predictions.validation.record_clean) judges
-it, and each reason it gives is shown beside its field.
+The fields only carry the raw text; the record's one validator (predictions.validation.record_clean, through
+the services) judges it, and each reason it gives is shown beside its field.
 """
 from __future__ import annotations
 
 from django import forms
 
-from modelstore.schema import ATTRIBUTES, PERIOD_GRADES, Feature
+from modelstore.schema import ATTRIBUTES, FEATURES, GRADE_MAX, GRADE_MIN, PERIOD_GRADES, Feature
 from studentperf.errors import ApplicationError
 
 from .validation import record_clean
+
+# What each attribute means (data/student.txt), said once beside its field.
+MEANINGS = {
+    "school": "The student's school.",
+    "sex": "The student's sex.",
+    "age": "The student's age in years.",
+    "address": "Whether the student's home is in a town or in the countryside.",
+    "famsize": "How many people live in the student's family.",
+    "Pstatus": "Whether the student's parents live together.",
+    "Medu": "The highest education the student's mother completed.",
+    "Fedu": "The highest education the student's father completed.",
+    "Mjob": "The mother's job: teacher, health care, civil services (e.g. administrative or police), at home or other.",
+    "Fjob": "The father's job: teacher, health care, civil services (e.g. administrative or police), at home or other.",
+    "reason": "Why this school was chosen: close to home, its reputation, a course preference or other.",
+    "guardian": "Who is the student's guardian.",
+    "traveltime": "How long the trip from home to school takes.",
+    "studytime": "How much the student studies in a week, outside lessons.",
+    "failures": "How many classes the student failed before (3 or more: enter 4).",
+    "schoolsup": "Whether the student gets extra educational support from the school.",
+    "famsup": "Whether the student's family supports their studies.",
+    "paid": "Whether the student takes extra paid classes in mathematics.",
+    "activities": "Whether the student takes part in extra-curricular activities.",
+    "nursery": "Whether the student attended nursery school.",
+    "higher": "Whether the student wants to go on to higher education.",
+    "internet": "Whether the student has Internet access at home.",
+    "romantic": "Whether the student is in a romantic relationship.",
+    "famrel": "How good the relationships in the student's family are.",
+    "freetime": "How much free time the student has after school.",
+    "goout": "How often the student goes out with friends.",
+    "Dalc": "How much alcohol the student drinks on workdays.",
+    "Walc": "How much alcohol the student drinks at the weekend.",
+    "health": "The student's current health.",
+    "absences": "How many school days the student missed.",
+    "G1": "The mathematics grade of the first period, out of 20.",
+    "G2": "The mathematics grade of the second period, out of 20.",
+}
+# The form's sections: (legend, note, attribute names). Every attribute appears in exactly one.
+FIELDSETS = (
+    ("School and family", "", (
+        "school", "sex", "age", "address", "famsize", "Pstatus", "Medu", "Fedu", "Mjob", "Fjob", "guardian",
+        "famrel", "famsup", "internet",
+    )),
+    ("Studies", "", (
+        "reason", "traveltime", "studytime", "failures", "schoolsup", "paid", "nursery", "higher", "absences",
+    )),
+    ("Life outside school", "", ("activities", "romantic", "freetime", "goout", "Dalc", "Walc", "health")),
+    ("Period grades", (
+        "Optional. With both grades the prediction uses setup A (the most accurate), with the first one only "
+        "setup B, and with neither setup C (the start of the year, the least accurate). Fill each grade in "
+        "as soon as it is known: the prediction becomes more accurate."
+    ), tuple(feature.name for feature in PERIOD_GRADES)),
+)
 
 
 def choice_text(feature: Feature, value) -> str:
@@ -20,10 +72,9 @@ def choice_text(feature: Feature, value) -> str:
 
 
 def _help_text(feature: Feature, *, optional: bool) -> str:
-    if feature.kind == "category" or feature.choice_labels:
-        text = ""
-    else:
-        text = f"A whole number from {feature.minimum} to {feature.maximum}."
+    text = MEANINGS.get(feature.name, "")
+    if feature.kind != "category" and not feature.choice_labels:
+        text += f" A whole number from {feature.minimum} to {feature.maximum}."
     if optional:
         text += " Leave empty while it is not known yet."
     return text.strip()
@@ -55,11 +106,19 @@ def application_error_add(form: forms.Form, error: ApplicationError) -> None:
                 form.add_error(None, f"{name} {reason}.")
 
 
-class StudentRecordForm(forms.Form):
-    """All 30 attributes and the optional period grades G1 and G2; `cleaned_data` is the validated record."""
+class _RecordFields(forms.Form):
+    """All 30 attributes and the optional period grades G1 and G2, shown in FIELDSETS."""
 
     locals().update({feature.name: _attribute_field(feature) for feature in ATTRIBUTES})
     locals().update({feature.name: _attribute_field(feature, optional=True) for feature in PERIOD_GRADES})
+
+    def fieldsets(self) -> list[tuple[str, str, list[forms.BoundField]]]:
+        """(legend, note, bound fields) per section, for the templates."""
+        return [(legend, note, [self[name] for name in names]) for legend, note, names in FIELDSETS]
+
+
+class StudentRecordForm(_RecordFields):
+    """A record to predict once (nothing saved); `cleaned_data` is the validated record."""
 
     def clean(self) -> dict:
         raw = super().clean()
@@ -68,3 +127,55 @@ class StudentRecordForm(forms.Form):
         except ApplicationError as exc:
             application_error_add(self, exc)
             return raw
+
+
+class StudentForm(_RecordFields):
+    """A student to create or edit: the school's student id and the record.
+
+    `cleaned_data` is the raw text for student_create / student_update, which validate it; the view shows
+    their ApplicationError with application_error_add. With `instance`, the fields start from that student.
+    """
+
+    external_id = forms.CharField(
+        label="Student id", required=False,
+        widget=forms.TextInput(attrs={"required": True, "maxlength": 64, "autocomplete": "off"}),
+        help_text="The school's own id for this student (unique within a school).",
+    )
+    field_order = ["external_id"]
+
+    def __init__(self, data=None, *, instance=None, **kwargs):
+        if instance is not None and data is None:
+            kwargs.setdefault("initial", {
+                "external_id": instance.external_id,
+                **{name: getattr(instance, name) for name in FEATURES},
+            })
+        super().__init__(data, **kwargs)
+        self.instance = instance
+
+    def fieldsets(self) -> list[tuple[str, str, list[forms.BoundField]]]:
+        return [("Student", "", [self["external_id"]]), *super().fieldsets()]
+
+
+class OutcomeForm(forms.Form):
+    """The final grade a student obtained; outcome_record validates it."""
+
+    final_grade = forms.CharField(
+        label="Final grade (G3)", required=False,
+        widget=forms.NumberInput(attrs={"min": GRADE_MIN, "max": GRADE_MAX, "step": 1, "required": True}),
+        help_text=f"The grade the student obtained at the end of the year, a whole number from {GRADE_MIN} to "
+                  f"{GRADE_MAX}. Recording it again corrects the earlier one; both are kept.",
+    )
+
+
+class StudentFilterForm(forms.Form):
+    """The dashboard's search and filters (GET). Only rendered: the selector ignores values it does not know."""
+
+    q = forms.CharField(label="Student id", required=False, widget=forms.TextInput(attrs={"type": "search"}))
+    risk = forms.ChoiceField(label="Risk", required=False, choices=[
+        ("", "Any risk"), ("high", "High risk"), ("medium", "Medium risk"), ("low", "Low risk"),
+        ("none", "Not predicted yet"),
+    ])
+    setup = forms.ChoiceField(label="Setup", required=False, choices=[
+        ("", "Any setup"), ("A", "A: both period grades"), ("B", "B: first period grade only"),
+        ("C", "C: no period grade"),
+    ])

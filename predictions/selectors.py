@@ -1,8 +1,9 @@
 """Reads: what a person, or an API key, may see of predictions, students and outcomes."""
 from __future__ import annotations
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 
+from modelstore.schema import SETUPS
 from studentperf.errors import ApplicationError
 
 from .models import Outcome, Prediction, Student
@@ -81,3 +82,97 @@ def student_get_for_requester(*, pk, user=None, api_key=None) -> Student:
     if student is None:
         raise ApplicationError(f"There is no student with id {pk}.", kind="not_found")
     return student
+
+
+# The teacher dashboard: each student with their latest prediction and current final grade, in one query.
+
+NOT_PREDICTED = "none"  # the risk "band" of a student without any prediction yet
+RISK_BANDS = (Prediction.Risk.HIGH, Prediction.Risk.MEDIUM, Prediction.Risk.LOW, NOT_PREDICTED)
+# ?sort= key -> the annotation or field it orders by ("-key" reverses). Anything else keeps the default.
+STUDENT_SORTS = {
+    "external_id": "external_id",
+    "school": "school",
+    "grade": "latest_grade",
+    "pass_probability": "latest_pass_probability",
+    "risk": "latest_risk_rank",
+    "setup": "latest_setup",
+    "predicted_at": "latest_predicted_at",
+    "final_grade": "current_final_grade",
+}
+DEFAULT_STUDENT_SORT = "external_id"
+
+
+def student_sort_clean(sort: str | None) -> str:
+    """The ?sort= value if it names a known column ("grade", "-grade", ...), otherwise the default."""
+    sort = sort or ""
+    return sort if sort.removeprefix("-") in STUDENT_SORTS else DEFAULT_STUDENT_SORT
+
+
+def _with_latest_prediction(students: QuerySet[Student]) -> QuerySet[Student]:
+    latest = Prediction.objects.filter(student=OuterRef("pk")).order_by("-created_at")
+    current_outcome = Outcome.objects.filter(student=OuterRef("pk"), is_current=True)
+    return students.annotate(
+        latest_prediction_id=Subquery(latest.values("pk")[:1]),
+        latest_grade=Subquery(latest.values("predicted_grade")[:1]),
+        latest_pass_probability=Subquery(latest.values("pass_probability")[:1]),
+        latest_risk=Subquery(latest.values("risk")[:1]),
+        latest_setup=Subquery(latest.values("setup")[:1]),
+        latest_predicted_at=Subquery(latest.values("created_at")[:1]),
+        latest_model_version=Subquery(latest.values("model_version__version")[:1]),
+        current_final_grade=Subquery(current_outcome.values("final_grade")[:1]),
+    )
+
+
+def student_list_with_latest_prediction(
+    *, user, q: str = "", risk: str = "", setup: str = "", sort: str = ""
+) -> QuerySet[Student]:
+    """The students a person may see, each annotated with their latest prediction (`latest_grade`,
+    `latest_pass_probability`, `latest_risk`, `latest_setup`, `latest_predicted_at`, `latest_model_version`,
+    `latest_prediction_id`; None when never predicted) and `current_final_grade`.
+
+    `q` searches the school's student id; `risk` is a band or "none" (never predicted); `setup` is the latest
+    prediction's setup; `sort` a key of STUDENT_SORTS, "-" for descending. Unknown values are ignored.
+    Students never predicted come last whatever the direction.
+    """
+    students = _with_latest_prediction(student_list_for_user(user=user))
+    students = students.annotate(
+        latest_risk_rank=Case(
+            When(latest_risk=Prediction.Risk.LOW, then=Value(1)),
+            When(latest_risk=Prediction.Risk.MEDIUM, then=Value(2)),
+            When(latest_risk=Prediction.Risk.HIGH, then=Value(3)),
+            default=None,
+            output_field=IntegerField(),
+        )
+    )
+    if q and q.strip():
+        students = students.filter(external_id__icontains=q.strip())
+    if risk == NOT_PREDICTED:
+        students = students.filter(latest_prediction_id__isnull=True)
+    elif risk in Prediction.Risk.values:
+        students = students.filter(latest_risk=risk)
+    if setup in SETUPS:
+        students = students.filter(latest_setup=setup)
+    sort = student_sort_clean(sort)
+    column = F(STUDENT_SORTS[sort.removeprefix("-")])
+    order = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_last=True)
+    return students.order_by(order, "school", "external_id", "pk")
+
+
+def risk_counts_for_user(*, user) -> dict[str, int]:
+    """How many of the students a person may see fall in each risk band of their latest prediction:
+    {"high": n, "medium": n, "low": n, "none": n} ("none": never predicted)."""
+    rows = (
+        _with_latest_prediction(student_list_for_user(user=user))
+        .order_by()
+        .values("latest_risk")
+        .annotate(count=Count("pk"))
+    )
+    counts = dict.fromkeys(RISK_BANDS, 0)
+    for row in rows:
+        counts[row["latest_risk"] or NOT_PREDICTED] += row["count"]
+    return {str(band): count for band, count in counts.items()}
+
+
+def quick_prediction_list_for_user(*, user, limit: int = 5) -> QuerySet[Prediction]:
+    """A person's own latest predictions made without a student (the quick prediction form), newest first."""
+    return Prediction.objects.filter(requested_by=user, student__isnull=True).select_related("model_version")[:limit]

@@ -1,29 +1,178 @@
-"""The teacher pages: dashboard, the prediction form and a prediction's result."""
+"""The teacher pages: dashboard, students (create, edit, predict, record the final grade), predictions.
+
+Every view checks on the server, in this order: signed in (else to the login page), the permission (else
+403), then that the person may see the object (else 404, so another teacher's student does not exist).
+"""
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
-from modelstore.schema import SETUP_DESCRIPTIONS
-from modelstore.selectors import active_model_get
+from modelstore.schema import setup_for
+from modelstore.selectors import active_model_get, model_version_accuracy_text, model_version_active
 from studentperf.errors import ApplicationError
 
-from .forms import StudentRecordForm, application_error_add
-from .models import Prediction
-from .selectors import prediction_list_for_user
-from .services import prediction_create
+from .forms import OutcomeForm, StudentFilterForm, StudentForm, StudentRecordForm, application_error_add
+from .models import Prediction, Student
+from .roles import OUTCOME_ADD, PREDICTION_ADD, STUDENT_ADD, STUDENT_CHANGE, STUDENT_VIEW
+from .selectors import (
+    outcome_history,
+    prediction_list_for_student,
+    prediction_list_for_user,
+    quick_prediction_list_for_user,
+    risk_counts_for_user,
+    student_list_for_user,
+    student_list_with_latest_prediction,
+    student_sort_clean,
+)
+from .services import outcome_record, prediction_create, student_create, student_record, student_update
 
-RECENT_PREDICTIONS = 10
+STUDENTS_PER_PAGE = 50
+
+
+def _requires(permission: str) -> Callable:
+    return permission_required(permission, raise_exception=True)
+
+
+def _visible_student(request: HttpRequest, pk: int) -> Student:
+    return get_object_or_404(student_list_for_user(user=request.user), pk=pk)
 
 
 @login_required
+@_requires(STUDENT_VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    predictions = prediction_list_for_user(user=request.user)[:RECENT_PREDICTIONS]
-    return render(request, "predictions/dashboard.html", {"predictions": predictions})
+    query = {name: request.GET.get(name, "") for name in ("q", "risk", "setup")}
+    sort = student_sort_clean(request.GET.get("sort"))
+    students = student_list_with_latest_prediction(user=request.user, sort=sort, **query)
+    counts = risk_counts_for_user(user=request.user)
+    context = {
+        "page_obj": Paginator(students, STUDENTS_PER_PAGE).get_page(request.GET.get("page")),
+        "counts": counts,
+        "has_students": sum(counts.values()) > 0,
+        "filtered": any(query.values()),
+        "filter_form": StudentFilterForm(initial=query),
+        "sort": sort,
+        "model_active": model_version_active() is not None,
+        "quick_predictions": quick_prediction_list_for_user(user=request.user),
+    }
+    return render(request, "predictions/dashboard.html", context)
+
+
+def _student_saved(request: HttpRequest, student: Student, *, verb: str) -> HttpResponse:
+    """After a save, predict at once; without an active model the student stays saved and the page says so."""
+    try:
+        prediction_create(
+            record=student_record(student=student), source=Prediction.Source.WEB, user=request.user, student=student
+        )
+    except ApplicationError as exc:
+        if exc.kind != "unavailable":
+            raise
+        messages.warning(request, f"Student {student.external_id} {verb}. Predictions are unavailable right now: "
+                                  "no prediction model is active.")
+    else:
+        messages.success(request, f"Student {student.external_id} {verb} and predicted.")
+    return redirect("predictions:student-detail", pk=student.pk)
+
+
+def _student_form_page(request: HttpRequest, form: StudentForm, *, student: Student | None = None) -> HttpResponse:
+    context = {"form": form, "student": student, "model_active": model_version_active() is not None}
+    return render(request, "predictions/student_form.html", context)
 
 
 @login_required
+@_requires(STUDENT_ADD)
+def student_new(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _student_form_page(request, StudentForm())
+    form = StudentForm(request.POST)
+    form.is_valid()  # collects the raw text: student_create judges it
+    try:
+        student = student_create(data=form.cleaned_data, teacher=request.user)
+    except ApplicationError as exc:
+        application_error_add(form, exc)
+        return _student_form_page(request, form)
+    return _student_saved(request, student, verb="added")
+
+
+@login_required
+@_requires(STUDENT_CHANGE)
+def student_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    student = _visible_student(request, pk)
+    if request.method != "POST":
+        return _student_form_page(request, StudentForm(instance=student), student=student)
+    form = StudentForm(request.POST, instance=student)
+    form.is_valid()
+    try:
+        student = student_update(student=student, data=form.cleaned_data)
+    except ApplicationError as exc:
+        application_error_add(form, exc)
+        # student_update may have changed the object before the database refused it: show it as stored.
+        return _student_form_page(request, form, student=_visible_student(request, pk))
+    return _student_saved(request, student, verb="saved")
+
+
+def _student_page(request: HttpRequest, student: Student, *, outcome_form: OutcomeForm | None = None) -> HttpResponse:
+    predictions = list(prediction_list_for_student(student=student))
+    latest = predictions[0] if predictions else None
+    context = {
+        "student": student,
+        "setup": setup_for(student_record(student=student)),
+        "prediction": latest,
+        "predictions": predictions,
+        "accuracy_text": latest and model_version_accuracy_text(version=latest.model_version, setup=latest.setup),
+        "outcomes": outcome_history(student=student),
+        "outcome_form": outcome_form or OutcomeForm(),
+        "model_active": model_version_active() is not None,
+    }
+    return render(request, "predictions/student_detail.html", context)
+
+
+@login_required
+@_requires(STUDENT_VIEW)
+def student_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _student_page(request, _visible_student(request, pk))
+
+
+@login_required
+@require_POST
+@_requires(PREDICTION_ADD)
+def student_predict(request: HttpRequest, pk: int) -> HttpResponse:
+    student = _visible_student(request, pk)
+    try:
+        prediction_create(
+            record=student_record(student=student), source=Prediction.Source.WEB, user=request.user, student=student
+        )
+    except ApplicationError as exc:
+        messages.error(request, f"No new prediction: {exc.message}")
+    else:
+        messages.success(request, f"Student {student.external_id} predicted again.")
+    return redirect("predictions:student-detail", pk=student.pk)
+
+
+@login_required
+@require_POST
+@_requires(OUTCOME_ADD)
+def student_outcome(request: HttpRequest, pk: int) -> HttpResponse:
+    student = _visible_student(request, pk)
+    form = OutcomeForm(request.POST)
+    form.is_valid()  # collects the raw text: outcome_record judges it
+    try:
+        outcome = outcome_record(student=student, final_grade=form.cleaned_data["final_grade"], user=request.user)
+    except ApplicationError as exc:
+        application_error_add(form, exc)
+        return _student_page(request, student, outcome_form=form)
+    messages.success(request, f"Final grade {outcome.final_grade} recorded for student {student.external_id}.")
+    return redirect("predictions:student-detail", pk=student.pk)
+
+
+@login_required
+@_requires(PREDICTION_ADD)
 def prediction_new(request: HttpRequest) -> HttpResponse:
     form = StudentRecordForm(request.POST or None)
     try:
@@ -42,5 +191,13 @@ def prediction_new(request: HttpRequest) -> HttpResponse:
 @login_required
 def prediction_detail(request: HttpRequest, pk) -> HttpResponse:
     prediction = get_object_or_404(prediction_list_for_user(user=request.user), pk=pk)
-    context = {"prediction": prediction, "setup_description": SETUP_DESCRIPTIONS[prediction.setup]}
+    student_visible = (
+        prediction.student_id is not None
+        and student_list_for_user(user=request.user).filter(pk=prediction.student_id).exists()
+    )
+    context = {
+        "prediction": prediction,
+        "accuracy_text": model_version_accuracy_text(version=prediction.model_version, setup=prediction.setup),
+        "student": prediction.student if student_visible else None,
+    }
     return render(request, "predictions/prediction_detail.html", context)

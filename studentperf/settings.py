@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,7 @@ if not DEBUG and (SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a real secret of 32+ characters in production.")
 MODEL_ENCRYPTION_KEY = _encryption_key(_required("MODEL_ENCRYPTION_KEY"))
 MODEL_STORE_DIR = Path(os.environ.get("MODEL_STORE_DIR", "") or BASE_DIR / "var" / "models")
+MODEL_UPLOAD_MAX_BYTES = int(os.environ.get("MODEL_UPLOAD_MAX_BYTES", "") or 50 * 1024 * 1024)  # admin model uploads
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 
 INSTALLED_APPS = [
@@ -118,6 +120,19 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login lockout (django-axes; docs/security.md): after LOGIN_FAILURE_LIMIT wrong passwords for one username from
+# one IP address, that pair is refused for LOGIN_LOCKOUT_MINUTES (each further attempt starts the wait again), on
+# every form that authenticates with the request: /accounts/login/ and /admin/login/. The IP address is REMOTE_ADDR
+# (django-ipware is not installed), which a client cannot forge with an X-Forwarded-For header.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes requires: it turns a refused login into its page
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "") or 5)
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "") or 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

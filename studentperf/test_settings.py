@@ -1,5 +1,6 @@
 """Settings for the test suite: throw-away secrets and model store, the database from DATABASE_URL."""
 import base64
+import datetime
 import os
 import tempfile
 
@@ -26,3 +27,9 @@ STATIC_ROOT = tempfile.mkdtemp(prefix="studentperf-static-")
 
 # One process, no cache table to create: rate-limit counters in memory.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "studentperf-tests"}}
+
+# The login lockout (django-axes) stays on, for tests/studentperf/test_login.py, with the production defaults
+# whatever a developer's .env says. Its backend needs the request: tests log in with force_login (or
+# Client.login(request=HttpRequest(), ...)), as Client.login alone raises AxesBackendRequestParameterRequired.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=15)

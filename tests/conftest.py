@@ -43,6 +43,15 @@ def small_pipelines(dataset):
 
 
 @pytest.fixture
+def record() -> dict:
+    """A valid record with both period grades (setup A): the first student of data/student-mat.csv without
+    G3, also the API documentation's example; a fresh copy for each test."""
+    from predictions.api.examples import RECORD
+
+    return dict(RECORD)
+
+
+@pytest.fixture
 def active_version(db, small_pipelines):
     """A version registered and activated through the real services, serving the small pipelines."""
     from modelstore import services

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django import template
 
-from modelstore.schema import ATTRIBUTES, FEATURES, PERIOD_GRADES
+from modelstore.schema import ATTRIBUTES, FEATURES, PERIOD_GRADES, SETUP_DESCRIPTIONS
 
 from ..forms import choice_text
 
@@ -36,3 +36,33 @@ def record_rows(record: dict) -> list[tuple[str, str, str]]:
         (feature.name, feature.label, _value_text(feature.name, record.get(feature.name)))
         for feature in ATTRIBUTES + PERIOD_GRADES
     ]
+
+
+@register.filter
+def factor_bars(factors: list[dict]) -> list[dict]:
+    """Each factor as a bar of a chart centred on "no effect": `label`, `value` (in words), `effect_text`
+    ("+1.0 points"), `sentence`, `raises`, and `x`/`width` on a 0-100 scale (50 is no effect, the largest
+    effect reaches an edge)."""
+    largest = max((abs(float(factor["effect"])) for factor in factors), default=0.0) or 1.0
+    bars = []
+    for factor in factors:
+        effect = float(factor["effect"])
+        feature = FEATURES.get(factor["feature"])
+        width = round(50 * abs(effect) / largest, 2)
+        bars.append({
+            "feature": factor["feature"],
+            "label": feature.label if feature else factor["feature"],
+            "value": _value_text(factor["feature"], factor["value"]),
+            "effect_text": f"{effect:+.1f} points",
+            "sentence": factor_sentence(factor),
+            "raises": effect > 0,
+            "x": 50 if effect > 0 else 50 - width,
+            "width": width,
+        })
+    return bars
+
+
+@register.filter
+def setup_text(setup: str) -> str:
+    """ "A" -> "G1 and G2 known (end of the second period)" """
+    return SETUP_DESCRIPTIONS.get(setup, "")

@@ -1,14 +1,32 @@
 from __future__ import annotations
 
+import hashlib
+import os
+
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from sklearn.pipeline import Pipeline
 
-from modelstore import services
+from modelstore import services, storage
 from modelstore.models import ModelActivation, ModelVersion
+from modelstore.validation import CHECK_READABLE, CHECK_REFERENCE, CHECK_SCHEMA, CHECK_STRUCTURE, CHECK_TYPES
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/modelstore/modelversion/"
+UPLOAD = f"{CHANGELIST}upload/"
+ROLLBACK = f"{CHANGELIST}rollback/"
+ADMIN_LOGIN = "/admin/login/"
+
+
+def _activate_url(version: ModelVersion) -> str:
+    return f"{CHANGELIST}{version.pk}/activate/"
+
+
+def _page_url(version: ModelVersion) -> str:
+    return f"{CHANGELIST}{version.pk}/change/"
 
 
 def _statuses() -> dict[int, str]:
@@ -95,3 +113,252 @@ def test_activation_history_is_read_only(admin_client, register):
     detail = admin_client.get(f"/admin/modelstore/modelactivation/{activation.pk}/change/").content.decode()
     assert 'name="_save"' not in detail
     assert admin_client.get(f"/admin/modelstore/modelactivation/{activation.pk}/delete/").status_code == 403
+
+
+# -- upload, activate, rollback pages -------------------------------------------------------------------------
+
+
+class _Custom:
+    """A class no allow-list knows: what an untrusted package would hold."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X
+
+
+@pytest.fixture
+def admin_session(client, model_admin):
+    client.force_login(model_admin)
+    return client
+
+
+@pytest.fixture
+def good_package(small_pipelines) -> bytes:
+    return storage.package_dumps(small_pipelines, {"name": "from outside", "metrics": {"claimed": {"rmse": 1.0}}})
+
+
+def _upload(client, data: bytes, name="uploaded", **extra):
+    payload = {"file": SimpleUploadedFile("model.skops", data), "name": name, "description": "a try", **extra}
+    return client.post(UPLOAD, payload)
+
+
+def test_changelist_offers_upload_to_model_admins(admin_session):
+    page = admin_session.get(CHANGELIST).content.decode()
+
+    assert f'href="{UPLOAD}"' in page and "Upload a model" in page
+
+
+def test_upload_of_a_good_package_is_validated_with_every_check_passed_and_activatable(
+    admin_session, model_admin, active_version, good_package
+):
+    response = _upload(admin_session, good_package, name="candidate")
+
+    uploaded = ModelVersion.objects.get(version=2)
+    assert response.status_code == 302 and response.url == _page_url(uploaded)
+    assert (uploaded.status, uploaded.name, uploaded.description, uploaded.created_by) == (
+        "validated", "candidate", "a try", model_admin
+    )
+    checks = uploaded.validation_report["checks"]
+    assert [check["check"] for check in checks] == [
+        CHECK_READABLE, CHECK_TYPES, CHECK_STRUCTURE, CHECK_SCHEMA, CHECK_REFERENCE
+    ]
+    assert all(check["passed"] for check in checks)
+    assert uploaded.metrics["claimed"] == {"rmse": 1.0} and "reference" in uploaded.metrics
+    page = admin_session.get(response.url).content.decode()
+    assert 'id="validation-report"' in page and "failed" not in page
+    assert "Activate this version" in page and _activate_url(uploaded) in page
+
+    admin_session.post(_activate_url(uploaded))
+
+    assert _statuses() == {1: "retired", 2: "active"}
+
+
+def test_version_page_shows_reference_metrics_beside_the_active_versions(admin_session, active_version, register):
+    candidate = register(name="candidate")
+
+    page = admin_session.get(_page_url(candidate)).content.decode()
+
+    comparison = page[page.index('id="metrics-comparison"'):page.index("</table>", page.index('id="metrics-comparison"'))]
+    assert "v2" in comparison and "v1 (active)" in comparison
+    for setup in ("A", "B", "C"):
+        assert str(candidate.metrics["reference"]["setups"][setup]["rmse"]) in comparison
+        assert str(active_version.metrics["reference"]["setups"][setup]["interval_coverage"]) in comparison
+
+
+def test_upload_holding_an_untrusted_type_is_rejected_naming_it_and_the_active_version_stays(
+    admin_session, active_version, small_pipelines, model_store_dir
+):
+    pipelines = small_pipelines | {"A": Pipeline([("custom", _Custom())] + small_pipelines["A"].steps)}
+    data = storage.package_dumps(pipelines, {})
+
+    response = _upload(admin_session, data)
+
+    rejected = ModelVersion.objects.get(version=2)
+    assert rejected.status == "rejected" and f"{__name__}._Custom" in rejected.rejection_reason
+    readable, types = rejected.validation_report["checks"]
+    assert readable["passed"] and (types["check"], types["passed"]) == (CHECK_TYPES, False)
+    assert f"{__name__}._Custom" in types["detail"] and "sklearn.tree._tree.Tree" in types["detail"]
+    assert rejected.artifact_file == "" and rejected.artifact_size == len(data)
+    assert rejected.artifact_sha256 == hashlib.sha256(data).hexdigest()
+    assert sorted(path.name for path in model_store_dir.iterdir()) == [active_version.artifact_file]
+    assert _statuses() == {1: "active", 2: "rejected"}
+    page = admin_session.get(response.url).content.decode()
+    assert 'id="rejection-reason"' in page and f"{__name__}._Custom" in page
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [lambda good: os.urandom(4096), lambda good: good[: len(good) // 2]],
+    ids=["random-bytes", "truncated-package"],
+)
+def test_upload_of_a_corrupt_file_is_rejected_with_the_reason_and_the_active_version_stays(
+    admin_session, active_version, good_package, corrupt
+):
+    response = _upload(admin_session, corrupt(good_package))
+
+    rejected = ModelVersion.objects.get(version=2)
+    assert response.url == _page_url(rejected)
+    assert rejected.status == "rejected" and "not a readable skops model package" in rejected.rejection_reason
+    assert rejected.validation_report["checks"] == [
+        {"check": CHECK_READABLE, "passed": False, "detail": rejected.rejection_reason}
+    ]
+    assert rejected.artifact_file == "" and _statuses() == {1: "active", 2: "rejected"}
+
+
+def test_upload_larger_than_the_limit_is_refused_beside_the_field_and_not_recorded(admin_session, settings):
+    settings.MODEL_UPLOAD_MAX_BYTES = 1000
+
+    response = _upload(admin_session, b"x" * 1001)
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert list(errors) == ["file"] and "at most 1000" in errors["file"][0]
+    assert "at most 1000" in response.content.decode()
+    assert not ModelVersion.objects.exists()
+
+
+def test_activate_page_only_confirms_on_get_and_post_switches_the_active_version(
+    admin_session, model_admin, active_version, register
+):
+    candidate = register(name="candidate")
+
+    confirmation = admin_session.get(_activate_url(candidate))
+
+    assert confirmation.status_code == 200 and "Yes, activate v2" in confirmation.content.decode()
+    assert _statuses() == {1: "active", 2: "validated"}
+
+    response = admin_session.post(_activate_url(candidate), follow=True)
+
+    assert _statuses() == {1: "retired", 2: "active"}
+    assert ModelActivation.objects.first().activated_by == model_admin
+    assert "Now serving v2." in response.content.decode()
+
+
+def test_activate_view_refuses_a_post_without_csrf_token(model_admin, register):
+    version = register()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(model_admin)
+
+    assert client.post(_activate_url(version)).status_code == 403
+    assert _statuses() == {1: "validated"}
+
+
+def test_rollback_is_confirmed_then_returns_to_the_previous_version(admin_session, model_admin, register):
+    assert "Roll back to" not in admin_session.get(CHANGELIST).content.decode()
+    first, second = register(), register()
+    services.model_version_activate(version=first, user=None)
+    services.model_version_activate(version=second, user=None)
+
+    listing = admin_session.get(CHANGELIST).content.decode()
+    confirmation = admin_session.get(ROLLBACK)
+
+    assert f'href="{ROLLBACK}"' in listing and "Roll back to v1" in listing
+    assert confirmation.status_code == 200 and "Yes, roll back to v1" in confirmation.content.decode()
+    assert _statuses() == {1: "retired", 2: "active"}
+
+    response = admin_session.post(ROLLBACK, follow=True)
+
+    assert _statuses() == {1: "active", 2: "retired"}
+    assert "Rolled back: now serving v1 again." in response.content.decode()
+    latest = ModelActivation.objects.first()
+    assert (latest.action, latest.activated_by) == ("rollback", model_admin)
+
+
+def test_rollback_page_without_a_previous_version_changes_nothing(admin_session, active_version):
+    response = admin_session.get(ROLLBACK, follow=True)
+    admin_session.post(ROLLBACK)
+
+    assert "no previously active version" in response.content.decode()
+    assert _statuses() == {1: "active"} and ModelActivation.objects.count() == 1
+
+
+def test_rejected_version_has_no_activate_button_and_cannot_be_activated_through_its_url(
+    admin_session, active_version, register, small_pipelines
+):
+    rejected = register(pipelines={"A": small_pipelines["A"]})
+
+    page = admin_session.get(_page_url(rejected)).content.decode()
+    confirmation = admin_session.get(_activate_url(rejected), follow=True).content.decode()
+    refused = admin_session.post(_activate_url(rejected), follow=True).content.decode()
+
+    assert rejected.status == "rejected" and "Activate this version" not in page
+    assert "is rejected and cannot be activated" in confirmation and "Yes, activate" not in confirmation
+    assert "V2 was rejected and cannot be activated" in refused
+    assert _statuses() == {1: "active", 2: "rejected"} and ModelActivation.objects.count() == 1
+
+
+def test_active_version_has_no_activate_button(admin_session, active_version):
+    page = admin_session.get(_page_url(active_version)).content.decode()
+
+    assert 'id="validation-report"' in page and "Activate this version" not in page
+
+
+def test_rejected_versions_are_listed_with_their_reason_and_filtered_by_status(admin_session, register, small_pipelines):
+    register(name="kept")
+    register(name="broken", pipelines={"A": small_pipelines["A"]})
+
+    rejected_only = admin_session.get(CHANGELIST, {"status__exact": "rejected"}).content.decode()
+
+    assert "broken" in rejected_only and "kept" not in rejected_only
+    assert "does not serve setup(s) B, C" in rejected_only
+
+
+def test_version_page_lists_its_activations(admin_session, model_admin, register):
+    first, second = register(), register()
+    services.model_version_activate(version=first, user=model_admin)
+    services.model_version_activate(version=second, user=None)
+    services.model_version_rollback(user=model_admin)
+
+    page = admin_session.get(_page_url(first)).content.decode()
+
+    history = page[page.index("Activation history"):]
+    assert history.count('<td class="field-action">') == 2
+    assert "Rollback" in history and "v2 small (retired)" in history and model_admin.username in history
+
+
+@pytest.mark.parametrize("url", [CHANGELIST, UPLOAD, ROLLBACK, "activate"])
+def test_a_teacher_is_sent_to_the_admin_login_from_every_model_page(client, user, active_version, url):
+    client.force_login(user)
+    url = _activate_url(active_version) if url == "activate" else url
+
+    for response in (client.get(url), client.post(url)):
+        assert response.status_code == 302 and response.url.startswith(f"{ADMIN_LOGIN}?next=")
+    assert _statuses() == {1: "active"}
+
+
+def test_staff_without_model_admin_rights_gets_403_and_no_buttons(client, staff, register, good_package):
+    first, second = register(), register()
+    services.model_version_activate(version=first, user=None)
+
+    listing = client.get(CHANGELIST).content.decode()
+    services.model_version_activate(version=second, user=None)
+
+    assert "Upload a model" not in listing
+    assert "Activate this version" not in client.get(_page_url(first)).content.decode()
+    assert client.get(UPLOAD).status_code == 403
+    assert client.post(UPLOAD, {"file": SimpleUploadedFile("m.skops", good_package), "name": "x"}).status_code == 403
+    assert client.get(_activate_url(first)).status_code == 403 and client.post(_activate_url(first)).status_code == 403
+    assert client.get(ROLLBACK).status_code == 403 and client.post(ROLLBACK).status_code == 403
+    assert _statuses() == {1: "retired", 2: "active"} and ModelVersion.objects.count() == 2

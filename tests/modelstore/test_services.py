@@ -255,3 +255,92 @@ def test_import_of_refused_file_stores_nothing(db, model_store_dir):
     with pytest.raises(ApplicationError, match="not a readable skops model package"):
         services.model_version_import(data=b"\x00garbage")
     assert not ModelVersion.objects.exists() and not model_store_dir.exists()
+
+
+def test_register_records_every_check_as_passed_in_its_validation_report(register):
+    version = register()
+
+    checks = version.validation_report["checks"]
+    assert [check["check"] for check in checks] == [
+        "package readable", "types allowed", "package structure", "schema", "reference predictions"
+    ]
+    assert all(check["passed"] for check in checks)
+    rmse = version.metrics["reference"]["setups"]["C"]["rmse"]
+    assert f"C: RMSE {rmse}" in checks[-1]["detail"]
+
+
+def test_rejection_report_ends_with_the_failed_check_holding_the_reason(register, small_pipelines):
+    version = register(pipelines={"A": small_pipelines["A"]})
+
+    *passed, failed = version.validation_report["checks"]
+    assert [check["check"] for check in passed] == ["package readable", "types allowed", "package structure"]
+    assert all(check["passed"] for check in passed)
+    assert failed == {"check": "schema", "passed": False, "detail": version.rejection_reason}
+
+
+def test_register_of_an_unpackable_pipeline_reports_the_package_unreadable(register, small_pipelines):
+    unpicklable = Pipeline([("custom", _Custom(state=(x for x in [])))] + small_pipelines["A"].steps)
+
+    version = register(pipelines=small_pipelines | {"A": unpicklable})
+
+    assert version.validation_report["checks"] == [
+        {"check": "package readable", "passed": False, "detail": version.rejection_reason}
+    ]
+
+
+def test_upload_of_a_good_package_registers_it_under_the_given_name(register, user, tmp_path):
+    original = register(name="exported", metrics={"cross_validation": {"rmse": 2}})
+    data = services.model_version_export(version=original, out_path=tmp_path / "m.skops").read_bytes()
+
+    uploaded = services.model_version_upload(data=data, name="uploaded", description="", created_by=user)
+
+    assert (uploaded.version, uploaded.status, uploaded.name, uploaded.created_by) == (2, VALIDATED, "uploaded", user)
+    assert uploaded.description == original.description and uploaded.metrics == original.metrics
+    assert all(check["passed"] for check in uploaded.validation_report["checks"])
+
+
+@pytest.mark.parametrize(
+    ("data", "failed_check", "reason"),
+    [
+        (b"\x00garbage", "package readable", "not a readable skops model package"),
+        (storage.sio.dumps({"format": storage.PACKAGE_FORMAT, "pipelines": {"A": _Custom()}, "metadata": {}}),
+         "types allowed", f"not allowed: {__name__}._Custom"),
+        (storage.sio.dumps({"pipelines": {}}), "package structure", "not a studentperf-model/1 package"),
+    ],
+    ids=["unreadable", "untrusted-type", "wrong-structure"],
+)
+def test_upload_of_a_refused_file_records_a_rejected_version_without_storing_it(
+    db, model_store_dir, user, data, failed_check, reason
+):
+    version = services.model_version_upload(data=data, name="attempt", description="tried", created_by=user)
+
+    assert (version.status, version.name, version.description, version.created_by) == (REJECTED, "attempt", "tried", user)
+    assert reason in version.rejection_reason
+    failed = version.validation_report["checks"][-1]
+    assert (failed["check"], failed["passed"]) == (failed_check, False)
+    assert version.artifact_file == "" and not model_store_dir.exists()
+    assert (version.artifact_sha256, version.artifact_size) == (hashlib.sha256(data).hexdigest(), len(data))
+    with pytest.raises(ApplicationError, match="was rejected and cannot be activated"):
+        services.model_version_activate(version=version, user=None)
+
+
+def test_database_refuses_an_active_version_that_was_rejected(register, small_pipelines):
+    rejected = register(pipelines={"A": small_pipelines["A"]})
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelVersion.objects.filter(pk=rejected.pk).update(status=ACTIVE)
+
+
+def test_rollback_target_is_the_version_a_rollback_returns_to(register):
+    from modelstore.selectors import model_version_rollback_target
+
+    assert model_version_rollback_target() is None
+    first, second = register(), register()
+    services.model_version_activate(version=first, user=None)
+    assert model_version_rollback_target() is None
+    services.model_version_activate(version=second, user=None)
+    assert model_version_rollback_target() == first
+
+    services.model_version_rollback(user=None)
+
+    assert model_version_rollback_target() == second

@@ -169,3 +169,18 @@ def test_artifact_of_unknown_format_is_refused(model_store_dir, content):
 @pytest.mark.parametrize("file_name", ["missing.skops.enc", "../outside.skops.enc", ""])
 def test_artifact_missing_or_outside_the_store_is_refused(file_name):
     _integrity_refusal(file_name=file_name, sha256="0" * 64)
+
+
+def test_package_types_lists_untrusted_and_refused_types_without_building_anything(tmp_path, plain_pipeline):
+    marker = tmp_path / "pwned"
+    data = _package(pipelines={"C": plain_pipeline}, metadata={"note": Exploit(marker)})
+
+    types = storage.package_types(data)
+
+    assert types.refused == (f"{__name__}.Exploit",) and f"{__name__}.Exploit" in types.untrusted
+    assert not marker.exists()
+    with pytest.raises(ApplicationError, match=f"not allowed: {__name__}.Exploit"):
+        types.require_allowed()
+    with pytest.raises(ApplicationError, match="could not be loaded"):  # skops keeps refusing it on its own
+        storage.package_build(data)
+    assert not marker.exists()

@@ -9,8 +9,9 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from modelstore.schema import FEATURES, SETUP_DESCRIPTIONS
-from predictions.models import Prediction
-from predictions.services import prediction_create
+from modelstore.selectors import model_version_accuracy_text
+from predictions.models import Outcome, Prediction, Student
+from predictions.services import prediction_create, student_create
 from predictions.templatetags.prediction_text import factor_sentence
 
 NEW = "/predictions/new/"
@@ -26,14 +27,14 @@ def error_beside(content: str, name: str) -> str:
     return re.sub(r"<[^>]+>", " ", found.group(1)).strip() if found else ""
 
 
-@pytest.fixture
-def colleague(django_user_model):
-    return django_user_model.objects.create_user(username="colleague", password="another-long-password")
-
-
-@pytest.mark.parametrize("path", ["/", NEW, f"/predictions/{uuid.uuid4()}/"])
-def test_anonymous_visitors_are_sent_to_the_login_page(client, db, path):
-    response = client.get(path)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/"), ("get", NEW), ("get", f"/predictions/{uuid.uuid4()}/"), ("get", "/students/new/"),
+     ("get", "/students/1/"), ("get", "/students/1/edit/"), ("post", "/students/1/predict/"),
+     ("post", "/students/1/outcome/")],
+)
+def test_anonymous_visitors_are_sent_to_the_login_page(client, db, method, path):
+    response = getattr(client, method)(path)
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=")
@@ -133,17 +134,6 @@ def test_without_an_active_model_the_form_page_says_so(client, user, record, met
     assert not Prediction.objects.exists()
 
 
-def test_the_dashboard_lists_my_recent_predictions_only(client, user, colleague, active_version, record):
-    mine = prediction_create(record=record, source="web", user=user)
-    theirs = prediction_create(record=record, source="web", user=colleague)
-    client.force_login(user)
-
-    content = client.get("/").content.decode()
-
-    assert reverse("predictions:detail", kwargs={"pk": mine.pk}) in content
-    assert reverse("predictions:detail", kwargs={"pk": theirs.pk}) not in content
-
-
 @pytest.mark.parametrize(
     ("factor", "sentence"),
     [
@@ -154,3 +144,464 @@ def test_the_dashboard_lists_my_recent_predictions_only(client, user, colleague,
 )
 def test_factors_read_as_plain_sentences(factor, sentence):
     assert factor_sentence(factor) == sentence
+
+
+# ---- Students: helpers --------------------------------------------------------------------------------------
+
+
+def student_of(teacher, external_id: str, record: dict, **changes):
+    return student_create(data={"external_id": external_id, **dict(record, **changes)}, teacher=teacher)
+
+
+def prediction_row(student, version, *, grade: float, pass_probability: float, risk: str, setup: str = "A"):
+    """A prediction written straight to the audit log, for pages that list given grades and risks."""
+    return Prediction.objects.create(
+        student=student, model_version=version, setup=setup, input={}, predicted_grade=grade,
+        pass_probability=pass_probability, confidence=0.8, risk=risk, interval_low=max(grade - 2, 0),
+        interval_high=min(grade + 2, 20), interval_coverage=0.9, top_factors=[], source="web", latency_ms=1.0,
+    )
+
+
+def url(name: str, student=None) -> str:
+    return reverse(f"predictions:{name}", kwargs={"pk": student.pk} if student is not None else None)
+
+
+def typed_value_kept(content: str, name: str, value) -> bool:
+    """Whether the page shows `value` in the input or select named `name`."""
+    if value is None or value == "":
+        return True
+    as_input = re.search(rf'<input[^>]*name="{name}"[^>]*value="{re.escape(escape(str(value)))}"', content)
+    select = re.search(rf'<select name="{name}".*?</select>', content, re.S)
+    return bool(as_input) or bool(select and f'<option value="{escape(value)}" selected>' in select.group(0))
+
+
+def bad_value(name: str) -> str:
+    feature = FEATURES[name]
+    return "nonsense" if feature.kind == "category" else str(feature.maximum + 1)
+
+
+def rows_of(content: str) -> list[str]:
+    """The external ids of the dashboard table's rows, in order."""
+    table = re.search(r'<table id="students">(.*?)</table>', content, re.S)
+    return re.findall(r'<th scope="row"><a href="[^"]+">([^<]+)</a></th>', table.group(1)) if table else []
+
+
+# ---- Permissions and visibility ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["dashboard", "student-new", "new"])
+def test_an_account_without_a_role_is_refused_the_teacher_pages(client, make_user, name):
+    client.force_login(make_user("norole", None))
+
+    assert client.get(url(name)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [("get", "student-detail"), ("get", "student-edit"), ("post", "student-edit"), ("post", "student-predict"),
+     ("post", "student-outcome")],
+)
+def test_another_teachers_student_does_not_exist_for_a_teacher(client, user, colleague, record, method, name):
+    student = student_of(colleague, "theirs", record)
+    client.force_login(user)
+
+    response = getattr(client, method)(url(name, student), {"final_grade": "12", **form_data(record)})
+
+    assert response.status_code == 404
+    assert not Prediction.objects.exists() and not Outcome.objects.exists()
+
+
+def test_a_model_admin_reads_any_student_but_cannot_edit_or_record_grades(client, user, model_admin, record):
+    student = student_of(user, "s-1", record)
+    client.force_login(model_admin)
+
+    page = client.get(url("student-detail", student))
+
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert url("student-edit", student) not in content and 'id="outcome-form"' not in content
+    assert client.get(url("student-edit", student)).status_code == 403
+    assert client.post(url("student-edit", student), form_data(dict(record, external_id="x"))).status_code == 403
+    assert client.post(url("student-outcome", student), {"final_grade": "12"}).status_code == 403
+    assert client.get(url("student-new")).status_code == 403
+    assert not Outcome.objects.exists() and Student.objects.get().external_id == "s-1"
+
+
+def test_a_teacher_sees_the_edit_link_and_the_outcome_form_of_their_student(client, user, record):
+    student = student_of(user, "s-1", record)
+    client.force_login(user)
+
+    content = client.get(url("student-detail", student)).content.decode()
+
+    assert url("student-edit", student) in content and 'id="outcome-form"' in content
+
+
+def test_predicting_a_student_takes_a_post(client, user, record):
+    student = student_of(user, "s-1", record)
+    client.force_login(user)
+
+    assert client.get(url("student-predict", student)).status_code == 405
+    assert client.get(url("student-outcome", student)).status_code == 405
+
+
+# ---- Student form --------------------------------------------------------------------------------------------
+
+
+def test_the_student_form_groups_every_attribute_under_legends(client, user):
+    client.force_login(user)
+
+    content = client.get(url("student-new")).content.decode()
+
+    assert 'id="student-form"' in content
+    for legend in ("Student", "School and family", "Studies", "Life outside school", "Period grades"):
+        assert f"<legend>{legend}</legend>" in content
+    for name, feature in FEATURES.items():
+        assert f'<label for="id_{name}">{escape(feature.label)}:</label>' in content, name
+    assert 'name="external_id"' in content
+
+
+def test_a_good_record_creates_the_student_predicts_and_audits_it(client, user, active_version, record):
+    client.force_login(user)
+
+    response = client.post(url("student-new"), form_data({"external_id": "2024-001", **record}))
+
+    student = Student.objects.get()
+    prediction = Prediction.objects.get()
+    assert response.status_code == 302 and response["Location"] == url("student-detail", student)
+    assert (student.external_id, student.teacher, student.G2) == ("2024-001", user, record["G2"])
+    assert (prediction.student, prediction.source, prediction.requested_by, prediction.setup) == (
+        student, "web", user, "A"
+    )
+    page = client.get(response["Location"]).content.decode()
+    assert "Student 2024-001 added and predicted." in page
+    assert f"{floatformat(prediction.predicted_grade, 1)} / 20" in page
+
+
+def test_without_an_active_model_the_student_is_saved_and_the_page_says_predictions_are_unavailable(
+    client, user, record
+):
+    client.force_login(user)
+    assert 'id="no-model"' in client.get(url("student-new")).content.decode()
+
+    response = client.post(url("student-new"), form_data({"external_id": "2024-001", **record}), follow=True)
+
+    content = response.content.decode()
+    assert Student.objects.count() == 1 and not Prediction.objects.exists()
+    assert "Predictions are unavailable right now" in content
+    assert 'id="predictions-unavailable"' in content
+
+
+@pytest.mark.parametrize("name", list(FEATURES))
+def test_a_bad_value_shows_its_error_beside_the_field_and_keeps_the_rest(client, user, record, name):
+    client.force_login(user)
+    typed = {"external_id": "2024-001", **dict(record, **{name: bad_value(name)})}
+
+    response = client.post(url("student-new"), form_data(typed))
+
+    content = response.content.decode()
+    assert response.status_code == 200 and not Student.objects.exists()
+    assert error_beside(content, name).startswith(escape(FEATURES[name].label)), name
+    assert f'aria-invalid="true" aria-describedby="id_{name}_helptext id_{name}_error" id="id_{name}"' in content
+    assert f'<a href="#id_{name}">' in re.search(r'class="error-summary".*?</div>', content, re.S).group(0)
+    others = {key: value for key, value in typed.items() if key != name}
+    assert all(error_beside(content, other) == "" for other in others)
+    assert all(typed_value_kept(content, other, value) for other, value in others.items()), name
+    is_select = FEATURES[name].kind == "category" or FEATURES[name].choice_labels
+    assert is_select or typed_value_kept(content, name, typed[name])  # a select has no option for a bad value
+
+
+def test_a_student_id_already_used_at_the_school_is_refused_beside_the_id(client, user, colleague, record):
+    student_of(colleague, "2024-001", record)
+    client.force_login(user)
+
+    response = client.post(url("student-new"), form_data({"external_id": "2024-001", **record}))
+
+    assert "is already used by another student of school GP" in error_beside(response.content.decode(), "external_id")
+    assert Student.objects.count() == 1
+
+
+def test_editing_shows_the_stored_values(client, user, record):
+    student = student_of(user, "s-1", record, G2=None)
+    client.force_login(user)
+
+    content = client.get(url("student-edit", student)).content.decode()
+
+    assert typed_value_kept(content, "external_id", "s-1") and typed_value_kept(content, "G1", record["G1"])
+    assert re.search(r'<input type="number" name="G2"(?![^>]*value=)[^>]*>', content)
+
+
+def test_clearing_g2_changes_the_setup_of_the_next_prediction(client, user, active_version, record):
+    student = student_of(user, "s-1", record)
+    client.force_login(user)
+
+    response = client.post(url("student-edit", student), form_data(dict(record, external_id="s-1", G2=None)))
+
+    student.refresh_from_db()
+    assert response.status_code == 302 and student.G2 is None
+    assert Prediction.objects.get(student=student).setup == "B"
+    page = client.get(url("student-detail", student)).content.decode()
+    assert "setup B: " in page and "Student s-1 saved and predicted." in page
+
+
+def test_an_invalid_edit_changes_nothing(client, user, record):
+    student = student_of(user, "s-1", record)
+    client.force_login(user)
+
+    response = client.post(url("student-edit", student), form_data(dict(record, external_id="s-2", G1=None)))
+
+    assert error_beside(response.content.decode(), "G1") == "First period grade is required when G2 is given."
+    assert typed_value_kept(response.content.decode(), "external_id", "s-2")
+    student.refresh_from_db()
+    assert (student.external_id, student.G1) == ("s-1", record["G1"])
+
+
+# ---- Student page --------------------------------------------------------------------------------------------
+
+
+def test_the_student_page_shows_the_latest_prediction_its_accuracy_and_factor_chart(
+    client, user, active_version, record
+):
+    student = student_of(user, "s-1", record)
+    older = prediction_create(record=dict(record), source="web", user=user, student=student)
+    latest = prediction_create(record=dict(record), source="web", user=user, student=student)
+    client.force_login(user)
+
+    content = client.get(url("student-detail", student)).content.decode()
+
+    section = re.search(r'<section id="latest-prediction".*?</section>', content, re.S).group(0)
+    assert f"{floatformat(latest.predicted_grade, 1)} / 20" in section
+    assert f"{floatformat(latest.interval_low, 1)} to {floatformat(latest.interval_high, 1)}" in section
+    assert f'class="risk risk-{latest.risk}"' in section and SETUP_DESCRIPTIONS["A"] in section
+    assert escape(model_version_accuracy_text(version=active_version, setup="A")) in section
+    chart = re.search(r'<figure class="factors" id="factors".*?</figure>', section, re.S).group(0)
+    for factor in latest.top_factors:
+        assert escape(FEATURES[factor["feature"]].label) in chart
+        assert f"{factor['effect']:+.1f} points" in chart
+        assert escape(factor_sentence(factor)) in chart  # the text alternative
+    assert "<svg" in chart and "<script" not in content
+    for prediction in (older, latest):
+        assert url("detail", prediction) in content
+    assert 'action="' + url("student-predict", student) + '"' in content
+
+
+def test_predict_again_adds_a_prediction_to_the_history(client, user, active_version, record):
+    student = student_of(user, "s-1", record)
+    client.force_login(user)
+
+    response = client.post(url("student-predict", student), follow=True)
+
+    prediction = Prediction.objects.get()
+    assert (prediction.student, prediction.source) == (student, "web")
+    assert "predicted again" in response.content.decode()
+
+
+def test_predict_again_without_a_model_says_so_and_writes_nothing(client, user, record):
+    student = student_of(user, "s-1", record)
+    client.force_login(user)
+
+    response = client.post(url("student-predict", student), follow=True)
+
+    assert "No new prediction" in response.content.decode() and not Prediction.objects.exists()
+
+
+@pytest.mark.parametrize("grade", ["21", "-1", "abc", "", "12.5"])
+def test_a_bad_final_grade_shows_the_error_and_saves_nothing(client, user, record, grade):
+    student = student_of(user, "s-1", record)
+    client.force_login(user)
+
+    response = client.post(url("student-outcome", student), {"final_grade": grade})
+
+    content = response.content.decode()
+    assert response.status_code == 200 and not Outcome.objects.exists()
+    assert error_beside(content, "final_grade") == "Final grade (G3) must be an integer from 0 to 20."
+    assert 'id="outcome-form"' in content and typed_value_kept(content, "final_grade", grade)
+
+
+def test_a_corrected_final_grade_keeps_the_history(client, user, record):
+    student = student_of(user, "s-1", record)
+    client.force_login(user)
+
+    client.post(url("student-outcome", student), {"final_grade": "11"})
+    response = client.post(url("student-outcome", student), {"final_grade": "13"}, follow=True)
+
+    content = response.content.decode()
+    history = re.search(r'<table id="outcome-history">(.*?)</table>', content, re.S).group(1)
+    rows = re.findall(r"<tr(.*?)</tr>", history, re.S)[1:]
+    assert len(rows) == 2
+    assert "13 / 20" in rows[0] and "corrects 11" in rows[0] and "teacher" in rows[0]
+    assert "11 / 20" in rows[1] and "corrected" in rows[1] and 'data-corrected="true"' in rows[1]
+    assert "Final grade 13 recorded" in content
+    assert Outcome.objects.get(is_current=True).final_grade == 13
+
+
+def test_the_prediction_page_links_back_to_the_student_and_says_how_accurate(client, user, active_version, record):
+    student = student_of(user, "s-1", record, G2=None)
+    prediction = prediction_create(record=dict(record, G2=None), source="web", user=user, student=student)
+    client.force_login(user)
+
+    content = client.get(url("detail", prediction)).content.decode()
+
+    assert f'href="{url("student-detail", student)}"' in content
+    assert escape(model_version_accuracy_text(version=active_version, setup="B")) in content
+    assert 'id="factors"' in content
+
+
+# ---- Dashboard -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_students(user, colleague, active_version, record):
+    """s-a (high risk, grade 6, setup A), s-b (low, 15, B), s-c (never predicted), and a colleague's student."""
+    a = student_of(user, "s-a", record)
+    b = student_of(user, "s-b", record, G2=None)
+    c = student_of(user, "s-c", record)
+    theirs = student_of(colleague, "their-1", record)
+    prediction_row(a, active_version, grade=9.0, pass_probability=0.6, risk="medium")  # superseded by the next one
+    prediction_row(a, active_version, grade=6.0, pass_probability=0.1, risk="high")
+    prediction_row(b, active_version, grade=15.0, pass_probability=0.95, risk="low", setup="B")
+    prediction_row(theirs, active_version, grade=8.0, pass_probability=0.2, risk="high")
+    return a, b, c
+
+
+def test_the_dashboard_lists_my_students_with_their_latest_prediction_only(client, user, three_students):
+    client.force_login(user)
+
+    content = client.get(url("dashboard")).content.decode()
+
+    assert rows_of(content) == ["s-a", "s-b", "s-c"]
+    assert "their-1" not in content
+    row_a = re.search(r'<tr data-student="\d+">\s*<th scope="row"><a[^>]*>s-a</a>.*?</tr>', content, re.S).group(0)
+    assert "6.0 / 20" in row_a and "10 %" in row_a and "risk-high" in row_a and "9.0" not in row_a
+
+
+def test_the_dashboard_counts_my_students_per_risk_band(client, user, three_students):
+    client.force_login(user)
+
+    content = client.get(url("dashboard")).content.decode()
+
+    counts = dict(re.findall(r'<li data-risk="(\w+)"><a[^>]*>\s*<span class="count">(\d+)</span>', content))
+    assert counts == {"high": "1", "medium": "0", "low": "1", "none": "1"}
+
+
+def test_a_model_admin_sees_every_student_on_the_dashboard(client, model_admin, three_students):
+    client.force_login(model_admin)
+
+    content = client.get(url("dashboard")).content.decode()
+
+    assert rows_of(content) == ["s-a", "s-b", "s-c", "their-1"]
+    assert "Add student" not in content
+
+
+@pytest.mark.parametrize(
+    ("sort", "order"),
+    [("external_id", ["s-a", "s-b", "s-c"]), ("-external_id", ["s-c", "s-b", "s-a"]),
+     ("grade", ["s-a", "s-b", "s-c"]), ("-grade", ["s-b", "s-a", "s-c"]),
+     ("pass_probability", ["s-a", "s-b", "s-c"]), ("-pass_probability", ["s-b", "s-a", "s-c"]),
+     ("-risk", ["s-a", "s-b", "s-c"]), ("risk", ["s-b", "s-a", "s-c"]),
+     ("setup", ["s-a", "s-b", "s-c"]), ("-setup", ["s-b", "s-a", "s-c"]),
+     ("-predicted_at", ["s-b", "s-a", "s-c"])],
+)
+def test_the_dashboard_sorts_by_column(client, user, three_students, sort, order):
+    client.force_login(user)
+
+    content = client.get(url("dashboard"), {"sort": sort}).content.decode()
+
+    assert rows_of(content) == order
+    assert re.search(rf'<th scope="col" aria-sort="(ascending|descending)"><a href="\?sort=[^"]*" data-sort="{sort.lstrip("-")}"', content)
+
+
+def test_a_column_header_links_to_the_other_direction_and_keeps_the_filters(client, user, three_students):
+    client.force_login(user)
+
+    content = client.get(url("dashboard"), {"sort": "grade", "q": "s-", "page": "1"}).content.decode()
+
+    assert 'aria-sort="ascending"><a href="?sort=-grade&amp;q=s-" data-sort="grade"' in content
+    assert '<a href="?sort=pass_probability&amp;q=s-" data-sort="pass_probability"' in content
+
+
+@pytest.mark.parametrize("sort", ["bogus", "-", "latest_grade", "pk; drop table", "--grade"])
+def test_an_unknown_sort_is_ignored(client, user, three_students, sort):
+    client.force_login(user)
+
+    response = client.get(url("dashboard"), {"sort": sort})
+
+    assert response.status_code == 200 and rows_of(response.content.decode()) == ["s-a", "s-b", "s-c"]
+
+
+@pytest.mark.parametrize(
+    ("query", "rows"),
+    [({"risk": "high"}, ["s-a"]), ({"risk": "low"}, ["s-b"]), ({"risk": "none"}, ["s-c"]), ({"risk": "medium"}, []),
+     ({"setup": "B"}, ["s-b"]), ({"setup": "A", "risk": "high"}, ["s-a"]), ({"q": "S-B"}, ["s-b"]),
+     ({"q": "their"}, []), ({"risk": "extreme", "setup": "Z"}, ["s-a", "s-b", "s-c"])],
+)
+def test_the_dashboard_filters_by_risk_and_setup_and_searches_the_student_id(client, user, three_students, query, rows):
+    client.force_login(user)
+
+    response = client.get(url("dashboard"), query)
+
+    content = response.content.decode()
+    assert response.status_code == 200 and rows_of(content) == rows
+    assert ('id="no-match"' in content) == (not rows)
+
+
+def test_the_dashboard_shows_fifty_students_a_page(client, user, record):
+    Student.objects.bulk_create(
+        [Student(external_id=f"s-{number:03}", teacher=user, **dict(record, G1=None, G2=None)) for number in range(51)]
+    )
+    client.force_login(user)
+
+    first = client.get(url("dashboard")).content.decode()
+    second = client.get(url("dashboard"), {"page": "2"}).content.decode()
+
+    assert len(rows_of(first)) == 50 and rows_of(second) == ["s-050"]
+    assert "Page 1 of 2" in first and 'href="?page=2"' in first
+    assert rows_of(client.get(url("dashboard"), {"page": "nonsense"}).content.decode())[0] == "s-000"
+
+
+def test_an_empty_dashboard_says_to_add_the_first_student(client, user, active_version):
+    client.force_login(user)
+
+    content = client.get(url("dashboard")).content.decode()
+
+    assert 'id="empty-state"' in content and "Add your first student" in content
+    assert f'href="{url("student-new")}"' in content
+    assert 'id="students"' not in content and 'id="no-model"' not in content
+
+
+def test_an_empty_dashboard_without_a_model_says_none_is_active(client, user):
+    client.force_login(user)
+
+    content = client.get(url("dashboard")).content.decode()
+
+    assert 'id="no-model"' in content and "No prediction model is active yet" in content
+
+
+# ---- Look and feel -------------------------------------------------------------------------------------------
+
+
+def test_the_stylesheet_is_a_static_file_linked_from_every_page(client, user):
+    from django.contrib.staticfiles import finders
+    from django.templatetags.static import static
+
+    found = finders.find("css/studentperf.css")
+    client.force_login(user)
+
+    content = client.get(url("dashboard")).content.decode()
+
+    assert found and ".risk-high" in open(found).read() and ":focus-visible" in open(found).read()
+    assert f'<link rel="stylesheet" href="{static("css/studentperf.css")}">' in content
+    assert re.search(r"<style>\s*</style>", content)  # no CSS left in the page itself
+    assert "https://" not in re.search(r"<head>.*?</head>", content, re.S).group(0)
+
+
+def test_the_navigation_marks_the_current_page_and_offers_what_the_account_may_do(client, user, model_admin):
+    client.force_login(user)
+
+    content = client.get(url("student-new")).content.decode()
+
+    assert f'<a href="{url("student-new")}" aria-current="page">Add student</a>' in content
+    assert f'href="{reverse("password_change")}"' in content and 'action="/accounts/logout/"' in content
+    assert 'href="/admin/"' not in content and 'class="skip" href="#content"' in content
+    client.force_login(model_admin)
+    content = client.get(url("dashboard")).content.decode()
+    assert 'href="/admin/"' in content and "Add student" not in content
