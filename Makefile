@@ -51,3 +51,8 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 bench: $(VENV)/.installed $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
 	$(PY) bench/api.py $(BENCH_ARGS)
+
+# Screenshots of the main pages for the README (docs/screenshots/), taken by the browser tests.
+.PHONY: screenshots
+screenshots: $(VENV)/.installed
+	SCREENSHOT_DIR=docs/screenshots $(VENV)/bin/pytest tests/browser -q

@@ -78,10 +78,13 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     list_filter = ("status",)
     search_fields = ("name", "description", "rejection_reason")
     list_select_related = ("created_by",)
-    fields = (
-        "version", "name", "description", "status", "rejection_reason", "setups", "metrics", "created_by",
-        "created_at", "artifact_sha256", "artifact_size", "artifact_file", "training_data_sha256",
-        "library_versions", "feature_schema",
+    # The report and the metrics table above say what matters; the raw JSON stays one click away.
+    fieldsets = (
+        (None, {"fields": ("version", "name", "description", "status", "rejection_reason", "setups", "created_by",
+                           "created_at")}),
+        ("Package", {"classes": ("collapse",), "fields": (
+            "artifact_sha256", "artifact_size", "artifact_file", "training_data_sha256", "library_versions")}),
+        ("Raw metrics and feature schema (JSON)", {"classes": ("collapse",), "fields": ("metrics", "feature_schema")}),
     )
     inlines = (ModelActivationInline,)
     change_list_template = "admin/modelstore/modelversion/change_list.html"

@@ -12,41 +12,6 @@ from studentperf.errors import ApplicationError
 
 from .validation import record_clean
 
-# What each attribute means (data/student.txt), said once beside its field.
-MEANINGS = {
-    "school": "The student's school.",
-    "sex": "The student's sex.",
-    "age": "The student's age in years.",
-    "address": "Whether the student's home is in a town or in the countryside.",
-    "famsize": "How many people live in the student's family.",
-    "Pstatus": "Whether the student's parents live together.",
-    "Medu": "The highest education the student's mother completed.",
-    "Fedu": "The highest education the student's father completed.",
-    "Mjob": "The mother's job: teacher, health care, civil services (e.g. administrative or police), at home or other.",
-    "Fjob": "The father's job: teacher, health care, civil services (e.g. administrative or police), at home or other.",
-    "reason": "Why this school was chosen: close to home, its reputation, a course preference or other.",
-    "guardian": "Who is the student's guardian.",
-    "traveltime": "How long the trip from home to school takes.",
-    "studytime": "How much the student studies in a week, outside lessons.",
-    "failures": "How many classes the student failed before (3 or more: enter 4).",
-    "schoolsup": "Whether the student gets extra educational support from the school.",
-    "famsup": "Whether the student's family supports their studies.",
-    "paid": "Whether the student takes extra paid classes in mathematics.",
-    "activities": "Whether the student takes part in extra-curricular activities.",
-    "nursery": "Whether the student attended nursery school.",
-    "higher": "Whether the student wants to go on to higher education.",
-    "internet": "Whether the student has Internet access at home.",
-    "romantic": "Whether the student is in a romantic relationship.",
-    "famrel": "How good the relationships in the student's family are.",
-    "freetime": "How much free time the student has after school.",
-    "goout": "How often the student goes out with friends.",
-    "Dalc": "How much alcohol the student drinks on workdays.",
-    "Walc": "How much alcohol the student drinks at the weekend.",
-    "health": "The student's current health.",
-    "absences": "How many school days the student missed.",
-    "G1": "The mathematics grade of the first period, out of 20.",
-    "G2": "The mathematics grade of the second period, out of 20.",
-}
 # The form's sections: (legend, note, attribute names). Every attribute appears in exactly one.
 FIELDSETS = (
     ("School and family", "", (
@@ -72,7 +37,7 @@ def choice_text(feature: Feature, value) -> str:
 
 
 def _help_text(feature: Feature, *, optional: bool) -> str:
-    text = MEANINGS.get(feature.name, "")
+    text = feature.meaning
     if feature.kind != "category" and not feature.choice_labels:
         text += f" A whole number from {feature.minimum} to {feature.maximum}."
     if optional:

@@ -4,8 +4,8 @@ import re
 
 from django.utils.html import escape
 
-from modelstore.schema import ATTRIBUTES, FEATURES, PERIOD_GRADES
-from predictions.forms import FIELDSETS, MEANINGS, OutcomeForm, StudentForm, StudentRecordForm, application_error_add
+from modelstore.schema import ATTRIBUTES, FEATURES, MEANINGS, PERIOD_GRADES
+from predictions.forms import FIELDSETS, OutcomeForm, StudentForm, StudentRecordForm, application_error_add
 from studentperf.errors import ApplicationError
 
 

@@ -1,0 +1,94 @@
+"""A teacher, in a real browser: logs in, adds a student (fixing a mistake on the way), sees the prediction
+and its reasons, records the final grade, and finds the student on the dashboard; also on a phone."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from predictions.models import Outcome, Prediction, Student
+
+PHONE = {"width": 375, "height": 800}
+
+
+def _fill_record(page, record: dict) -> None:
+    form = page.locator("#student-form")
+    for name, value in record.items():
+        field = form.locator(f"[name='{name}']")
+        if field.evaluate("element => element.tagName") == "SELECT":
+            field.select_option("" if value is None else str(value))
+        else:
+            field.fill("" if value is None else str(value))
+
+
+def test_teacher_adds_a_student_sees_the_prediction_and_records_the_final_grade(
+    page, log_in, make_user, active_version, record, screenshot
+):
+    make_user("teacher")
+    log_in(page, "teacher")
+    expect(page.locator("#empty-state")).to_be_visible()
+    screenshot(page, "dashboard-empty")
+
+    page.locator("#empty-state").get_by_role("link", name="Add your first student").click()
+    page.get_by_label("Student id").fill("S-17")
+    _fill_record(page, {**record, "age": 99})
+    page.get_by_role("button", name="Add student and predict").click()
+
+    # The mistake is named beside its field and in the summary; everything typed is still there.
+    age = page.locator("#student-form [name='age']")
+    expect(age).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#error-summary")).to_contain_text("Age")
+    expect(page.get_by_label("Student id")).to_have_value("S-17")
+    expect(page.locator("#student-form [name='Mjob']")).to_have_value(record["Mjob"])
+    expect(page.locator("#student-form [name='absences']")).to_have_value(str(record["absences"]))
+    screenshot(page, "student-form-errors")
+    assert not Student.objects.exists()
+
+    age.fill(str(record["age"]))
+    page.get_by_role("button", name="Add student and predict").click()
+
+    latest = page.locator("#latest-prediction")
+    expect(latest).to_contain_text("/ 20")
+    expect(latest).to_contain_text("correct pass/fail call")  # the version's accuracy in words
+    expect(page.locator("#factors [data-feature]").first).to_be_visible()
+    screenshot(page, "student")
+    student = Student.objects.get(external_id="S-17")
+    prediction = Prediction.objects.get()
+    assert (prediction.student, prediction.source, prediction.setup) == (student, "web", "A")
+    assert prediction.top_factors, "the page showed factors, so the audit row must hold them"
+
+    outcome_form = page.locator("#outcome-form")
+    outcome_form.get_by_label(re.compile("final grade", re.I)).fill("14")
+    outcome_form.get_by_role("button").click()
+    expect(page.locator("#outcome-history")).to_contain_text("14")
+    assert Outcome.objects.get(is_current=True).final_grade == 14
+
+    page.get_by_role("navigation").get_by_role("link", name="Dashboard").click()
+    row = page.locator("#students").get_by_role("row").filter(has_text="S-17")
+    expect(row).to_contain_text(prediction.get_risk_display())
+    screenshot(page, "dashboard")
+
+
+def _too_wide(page) -> list[str]:
+    """The outermost elements sticking out of the viewport (to name the culprit in a failure)."""
+    return page.evaluate("""() => {
+        const width = document.documentElement.clientWidth;
+        return [...document.querySelectorAll("body *")]
+            .filter(e => e.getBoundingClientRect().right > width + 1 && !e.parentElement.closest(".table-scroll"))
+            .filter(e => !(e.parentElement.getBoundingClientRect().right > width + 1))
+            .slice(0, 5).map(e => `${e.tagName.toLowerCase()}#${e.id}.${e.className} (${Math.round(e.getBoundingClientRect().right)}px)`);
+    }""")
+
+
+def test_dashboard_and_student_page_fit_a_phone_screen(browser, live_server, page, log_in, make_user, active_version, record):
+    from predictions.services import prediction_create, student_create
+
+    teacher = make_user("teacher")
+    student = student_create(data={"external_id": "S-1", **record}, teacher=teacher)
+    prediction_create(record=record, source="web", user=teacher, student=student)
+    log_in(page, "teacher")
+    page.set_viewport_size(PHONE)
+    for path in ("/", f"/students/{student.pk}/", "/students/new/"):
+        page.goto(path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a 375px screen: {_too_wide(page)}"
