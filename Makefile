@@ -27,11 +27,12 @@ migrate: setup
 model: migrate
 	$(PY) manage.py train_model --activate --if-none-active
 
+# The web server, a Celery worker and Celery beat together (scripts/dev_server.py): one Ctrl-C stops all three.
+# Redis: REDIS_URL if set, else a local redis-server if installed, else kombu's filesystem transport.
 run: model
 	$(PY) scripts/make_dev_env.py --complete .env
 	$(PY) manage.py ensure_demo_users
-	@echo "Serving studentperf on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) scripts/dev_server.py --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest
@@ -39,18 +40,26 @@ test: $(VENV)/.installed
 clean:
 	rm -rf $(VENV) var db.sqlite3
 
-# The API benchmark (bench/README.md): gunicorn with 2 workers on loopback under wrk, next to in-process
-# figures; about 2 minutes on 2 cores. wrk comes from Debian (root, or sudo). BENCH_ARGS: e.g. --profile.
+# The benchmarks (bench/README.md), each next to its baseline measured in the same run:
+# - bench-api: gunicorn with 2 workers on loopback under wrk, and in-process figures (about 2 minutes);
+# - bench-batch: a 100,000-row CSV through the API and a real Celery worker on Redis (about 3 minutes).
+# wrk and redis-server come from Debian (root, or sudo). BENCH_ARGS: e.g. --profile (api), --rows N (batch).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-.PHONY: bench
+.PHONY: bench bench-api bench-batch
 
 $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	touch $@
 
-bench: $(VENV)/.installed $(VENV)/.bench-installed
+bench: bench-api bench-batch
+
+bench-api: $(VENV)/.installed $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
 	$(PY) bench/api.py $(BENCH_ARGS)
+
+bench-batch: $(VENV)/.installed $(VENV)/.bench-installed
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }
+	$(PY) bench/batch.py $(BENCH_ARGS)
 
 # Screenshots of the main pages for the README (docs/screenshots/), taken by the browser tests.
 .PHONY: screenshots

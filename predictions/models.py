@@ -160,3 +160,135 @@ class ApiKey(AbstractAPIKey):
 
     def has_scope(self, scope: str) -> bool:
         return scope in (self.scopes or [])
+
+
+class BatchJob(models.Model):
+    """A CSV of student records predicted in the background: the file as uploaded, progress and outcome.
+
+    Rows are processed in chunks of `chunk_size`; each chunk's audit rows, BatchRows and BatchChunk marker are
+    committed together, so a job picked up again after a crash skips what is done and duplicates nothing.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    source = models.CharField(max_length=8, choices=Prediction.Source.choices)
+    file_name = models.CharField(max_length=255, help_text="The uploaded file's name.")
+    input_data = models.BinaryField(help_text="The uploaded file, byte for byte (kept with the results).")
+    input_sha256 = models.CharField(max_length=64)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0, help_text="Rows processed: predicted or rejected.")
+    rows_failed = models.PositiveIntegerField(default=0, help_text="Rows rejected, each with its reason.")
+    chunk_size = models.PositiveIntegerField()
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started on this job.")
+    error = models.TextField(blank=True, help_text="Why the job failed as a whole.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key_prefix = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, help_text="Last progress: a running job's heartbeat.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rows_done__lte=models.F("rows_total")), name="predictions_batch_done_le_total"),
+            models.CheckConstraint(condition=Q(rows_failed__lte=models.F("rows_done")), name="predictions_batch_failed_le_done"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.id} ({self.status})"
+
+
+class BatchChunk(models.Model):
+    """Marks one chunk of a job as done; its unique index is what makes processing a chunk happen once."""
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    rows = models.PositiveIntegerField()
+    failed = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="predictions_batch_chunk_once")]
+
+
+class BatchRow(models.Model):
+    """One data row of a batch file: its prediction, or the reasons it was rejected; and G3 when the file gave it."""
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="rows")
+    row_number = models.PositiveIntegerField(help_text="1 for the first data row after the header.")
+    external_id = models.CharField(max_length=64, blank=True)
+    prediction = models.OneToOneField(
+        Prediction, null=True, blank=True, on_delete=models.PROTECT, related_name="batch_row"
+    )
+    errors = models.JSONField(default=dict, blank=True, help_text="field -> reasons, for a rejected row.")
+    final_grade = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(20)], help_text="G3 when the file gave it."
+    )
+
+    class Meta:
+        ordering = ["job", "row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "row_number"], name="predictions_batch_row_once"),
+            models.CheckConstraint(
+                condition=Q(final_grade__isnull=True) | Q(final_grade__lte=20), name="predictions_batch_g3_range"
+            ),
+        ]
+
+
+class AccuracyCheck(models.Model):
+    """One run of the accuracy and drift check for one model version, over the outcomes known at that time.
+
+    `metrics`: pass/fail accuracy, precision, recall, f1, roc_auc; grade rmse, mae; interval_coverage;
+    counts. `subgroups`: the same per value of sex, school and address. `drift`: per feature, the test, its
+    statistic and p-value of recent inputs against the training data.
+    """
+
+    model_version = models.ForeignKey(
+        "modelstore.ModelVersion", on_delete=models.PROTECT, related_name="accuracy_checks"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    pairs = models.PositiveIntegerField(help_text="Predictions whose final grade is known.")
+    metrics = models.JSONField(default=dict)
+    subgroups = models.JSONField(default=dict)
+    drift = models.JSONField(default=dict)
+    failed_share = models.FloatField(null=True, blank=True, help_text="Share of batch rows rejected recently.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class Alert(models.Model):
+    """Something an accuracy check found wrong; sent by e-mail and webhook, acknowledged by a model admin."""
+
+    class Kind(models.TextChoices):
+        ACCURACY = "accuracy", "Accuracy below threshold"
+        COVERAGE = "coverage", "Interval coverage below its promise"
+        DRIFT = "drift", "Input drift"
+        FAILURES = "failures", "Failed predictions rising"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    model_version = models.ForeignKey(
+        "modelstore.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
+    )
+    check_run = models.ForeignKey(AccuracyCheck, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
+    message = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+    notified = models.JSONField(default=dict, blank=True, help_text="How each notification went (email, webhook).")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

@@ -27,6 +27,11 @@ STUDENT_CHANGE = "predictions.change_student"
 PREDICTION_ADD = "predictions.add_prediction"
 OUTCOME_ADD = "predictions.add_outcome"
 MODEL_VERSION_CHANGE = "modelstore.change_modelversion"
+BATCH_ADD = "predictions.add_batchjob"
+BATCH_VIEW = "predictions.view_batchjob"
+ACCURACY_CHECK_VIEW = "predictions.view_accuracycheck"
+ACCURACY_CHECK_RUN = "predictions.add_accuracycheck"
+ALERT_ACKNOWLEDGE = "predictions.change_alert"
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     # A teacher works with their own students: create, edit, predict, record final grades.
@@ -35,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "predictions.view_prediction", "predictions.add_prediction",
         "predictions.view_outcome", "predictions.add_outcome",
         "modelstore.view_modelversion",
+        "predictions.view_batchjob", "predictions.add_batchjob",
     ),
     # A model administrator sees every student, prediction and outcome (read only, plus trying the model),
     # and manages model versions and API keys in the admin.
@@ -45,6 +51,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "modelstore.view_modelversion", "modelstore.add_modelversion", "modelstore.change_modelversion",
         "modelstore.view_modelactivation",
         "predictions.view_apikey", "predictions.add_apikey", "predictions.change_apikey",
+        "predictions.view_batchjob",
+        "predictions.view_accuracycheck", "predictions.add_accuracycheck",
+        "predictions.view_alert", "predictions.change_alert",
     ),
 }
 # Model admins work in the Django admin, which requires is_staff; teachers never enter it.
@@ -63,13 +72,26 @@ def roles_sync(*, apps) -> None:
         app_config.models_module = None
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")
+    defined = _permissions_defined(apps)
     for group_name, codenames in ROLE_PERMISSIONS.items():
         permissions = []
         for dotted in codenames:
+            if dotted not in defined:
+                continue  # a model a later migration creates; that migration calls roles_sync again
             app_label, codename = dotted.split(".")
             permissions.append(permission_model.objects.get(content_type__app_label=app_label, codename=codename))
         group, _ = group_model.objects.get_or_create(name=group_name)
         group.permissions.set(permissions)
+
+
+def _permissions_defined(apps) -> set[str]:
+    """Every "app_label.codename" the models of this (possibly historical) app registry define."""
+    defined = set()
+    for model in apps.get_models():
+        opts = model._meta
+        defined.update(f"{opts.app_label}.{action}_{opts.model_name}" for action in opts.default_permissions)
+        defined.update(f"{opts.app_label}.{codename}" for codename, _ in opts.permissions)
+    return defined
 
 
 def user_role(*, user) -> str | None:

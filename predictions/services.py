@@ -37,7 +37,7 @@ def prediction_create(
     """
     started = time.perf_counter()
     cleaned = record_clean(record)
-    [prediction] = _predictions_serve(
+    [prediction] = predictions_serve(
         records=[cleaned], students=[student], source=source, user=user, api_key_prefix=api_key_prefix,
         started=started,
     )
@@ -69,15 +69,21 @@ def prediction_create_many(
         )
     if not cleaned:
         return []
-    return _predictions_serve(
+    return predictions_serve(
         records=cleaned, students=students or [None] * len(cleaned), source=source, user=user,
         api_key_prefix=api_key_prefix, started=started,
     )
 
 
-def _predictions_serve(
+def predictions_serve(
     *, records: list[dict], students: Sequence[Student | None], source: str, user, api_key_prefix: str, started: float
 ) -> list[Prediction]:
+    """Predict validated records (record_clean's output) with the active model, one pipeline call per setup,
+    and write their audit rows in one bulk insert; `started` (time.perf_counter()) dates the latency logged.
+
+    Raises ApplicationError(kind="unavailable") without an active model. Callers validate first and hold the
+    transaction: CSV batches commit these rows together with their chunk's own.
+    """
     if source not in Prediction.Source.values:
         raise ValueError(f"source must be one of {', '.join(Prediction.Source.values)}.")
     loaded = active_model_get()

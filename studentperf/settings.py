@@ -109,6 +109,16 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default is shared by the web server and the Celery worker: WAL lets pages read while a
+    # worker commits a chunk, writers queue for the lock (up to `timeout` seconds) instead of failing with
+    # "database is locked", and IMMEDIATE transactions take the write lock up front, so two writers never
+    # deadlock upgrading a read lock. synchronous=NORMAL is WAL's recommended durability trade-off.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=int(os.environ.get("SQLITE_TIMEOUT", "30")),
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -154,6 +164,33 @@ RISK_MEDIUM_BELOW = float(os.environ.get("RISK_MEDIUM_BELOW", "0.8"))
 # Stated coverage of the grade interval (split-conformal).
 PREDICTION_INTERVAL_COVERAGE = float(os.environ.get("PREDICTION_INTERVAL_COVERAGE", "0.9"))
 TOP_FACTORS = 5
+
+# Accuracy and drift checks, and their alerts (docs/monitoring.md). Beat runs the check every
+# ACCURACY_CHECK_INTERVAL_HOURS (in the Celery block); `manage.py check_accuracy` and the monitoring page run it now.
+DRIFT_WINDOW_DAYS = int(os.environ.get("DRIFT_WINDOW_DAYS", "") or 30)  # "recent" predictions and batch rows
+DRIFT_MIN_SAMPLES = int(os.environ.get("DRIFT_MIN_SAMPLES", "") or 30)  # fewer recent records: "not enough data"
+DRIFT_P_VALUE = float(os.environ.get("DRIFT_P_VALUE", "") or 0.01)  # family-wise, Bonferroni-corrected per feature
+ALERT_ACCURACY_BELOW = float(os.environ.get("ALERT_ACCURACY_BELOW", "") or 0.80)
+ALERT_MIN_PAIRS = int(os.environ.get("ALERT_MIN_PAIRS", "") or 30)  # fewer pairs (or batch rows): no alert
+ALERT_COVERAGE_TOLERANCE = float(os.environ.get("ALERT_COVERAGE_TOLERANCE", "") or 0.05)
+ALERT_FAILED_SHARE_ABOVE = float(os.environ.get("ALERT_FAILED_SHARE_ABOVE", "") or 0.2)
+ALERT_EMAILS = env_list("ALERT_EMAILS")  # comma-separated; empty: no e-mail
+ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "").strip()  # a JSON POST per alert; empty: none
+ALERT_WEBHOOK_TIMEOUT = float(os.environ.get("ALERT_WEBHOOK_TIMEOUT", "") or 5)
+
+# Outgoing e-mail (alerts). SMTP when EMAIL_HOST is set; otherwise mail is printed on the console, so that
+# nothing is silently lost in development. EMAIL_BACKEND overrides both.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip()
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "") or 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "") or 10)
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip() or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "") or "studentperf@localhost"
 
 # The REST API (docs/api.md).
 REST_FRAMEWORK = {
@@ -214,11 +251,68 @@ CACHES = {
     )
 }
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-CELERY_BROKER_URL = REDIS_URL
-CELERY_RESULT_BACKEND = REDIS_URL
+# --- Celery and Redis (studentperf/celery.py, docs/deployment.md) ---------------------------------------------
+# Redis is the broker and the result backend. CELERY_BROKER_URL / CELERY_RESULT_BACKEND in the environment win
+# over REDIS_URL: `make run` sets them for its no-Redis fallback (kombu's filesystem transport).
+REDIS_URL = os.environ.get("REDIS_URL", "") or "redis://127.0.0.1:6379/0"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or REDIS_URL
+# How long Redis keeps a delivered but unacknowledged task before it hands it to another worker (a worker
+# that died mid-task). Longer than any task may run (see the time limits below), or a slow task runs twice.
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "") or 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport: one folder of messages that every process on this machine shares.
+    _CELERY_FILES = BASE_DIR / "var" / "celery"
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "data_folder_in": str(_CELERY_FILES / "queue"),
+        "data_folder_out": str(_CELERY_FILES / "queue"),
+        "control_folder": str(_CELERY_FILES / "control"),
+        "store_processed": False,
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task is acknowledged when it has finished, not when it starts: a worker killed mid-task leaves it in Redis
+# for another worker. Tasks are idempotent (docs/architecture.md), so running one twice is safe.
 CELERY_TASK_ACKS_LATE = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# The worker's connection to Redis dropped: its unacknowledged tasks go back to the queue, so stop running them.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a long batch job does not hold other tasks back on its worker
+CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_TRACK_STARTED = True
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+# A batch job of the largest allowed file takes minutes; a task still running after these is stuck. Both stay
+# under the visibility timeout, so a stuck task is stopped before Redis would hand it out again.
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "") or 25 * 60)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 5 * 60
+CELERY_TIMEZONE = TIME_ZONE
+ACCURACY_CHECK_INTERVAL_HOURS = float(os.environ.get("ACCURACY_CHECK_INTERVAL_HOURS", "") or 24)
+# Celery beat (exactly one per deployment) queues these. A message no worker took before the next one is due
+# expires rather than piling up while the workers are down.
+CELERY_BEAT_SCHEDULE = {
+    "accuracy-check": {
+        "task": "predictions.tasks.accuracy_check_run",
+        "schedule": timedelta(hours=ACCURACY_CHECK_INTERVAL_HOURS),
+        "options": {"expires": ACCURACY_CHECK_INTERVAL_HOURS * 3600},
+    },
+    "batch-jobs-resume-stale": {
+        "task": "predictions.tasks.batch_jobs_resume_stale",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+}
+# --- end of Celery and Redis --------------------------------------------------------------------------------
+
+# --- CSV batch predictions (docs/api.md, docs/web.md) ---------------------------------------------------------
+BATCH_MAX_BYTES = int(os.environ.get("BATCH_MAX_BYTES", "") or 20 * 1024 * 1024)  # larger uploads: 413
+BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", "") or 200_000)
+# Rows predicted and committed together: a worker killed mid-job loses at most one chunk's work, never a row.
+BATCH_CHUNK_SIZE = int(os.environ.get("BATCH_CHUNK_SIZE", "") or 1000)
+# A running job whose progress is older than this is taken to have lost its worker, and is queued again.
+BATCH_STALE_SECONDS = int(os.environ.get("BATCH_STALE_SECONDS", "") or 120)
+# Workers started on one job at most (retries and resumptions): a file that keeps killing workers fails instead.
+BATCH_MAX_ATTEMPTS = int(os.environ.get("BATCH_MAX_ATTEMPTS", "") or 10)
 
 LOGGING = {
     "version": 1,

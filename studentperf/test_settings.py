@@ -19,9 +19,20 @@ STORAGES = {
 }
 
 # A file (not in-memory) SQLite test database, so that a second process can open it in the tests
-# that check what other processes see.
+# that check what other processes see. Two processes writing (the tests and a Celery worker) wait for each
+# other's lock rather than failing at once with "database is locked".
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.mkdtemp(prefix="studentperf-db-"), "test.sqlite3")}  # noqa: F405
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=60, transaction_mode="IMMEDIATE")  # noqa: F405
+# A process the tests start (a Celery worker, tests/integration) is pointed at the test database by its name:
+# the SQLite file, or PostgreSQL's test_<name>.
+if os.environ.get("STUDENTPERF_TEST_DB_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["STUDENTPERF_TEST_DB_NAME"]  # noqa: F405
+
+# Celery: tests never reach a developer's Redis. Messages stay in this process (kombu's memory transport)
+# unless the integration fixtures start a redis-server and a worker (STUDENTPERF_TEST_BROKER_URL).
+CELERY_BROKER_URL = os.environ.get("STUDENTPERF_TEST_BROKER_URL", "") or "memory://"
+CELERY_RESULT_BACKEND = os.environ.get("STUDENTPERF_TEST_BROKER_URL", "") or "cache+memory://"
 
 STATIC_ROOT = tempfile.mkdtemp(prefix="studentperf-static-")
 

@@ -98,6 +98,17 @@ def superuser(make_user):
 
 
 @pytest.fixture
+def roles(transactional_db):
+    """The role groups again, for tests with real transactions (a worker process or a live server must see
+    committed rows): such a test flushes every table afterwards, the migration's groups included."""
+    from django.apps import apps
+
+    from predictions.roles import roles_sync
+
+    roles_sync(apps=apps)
+
+
+@pytest.fixture
 def make_api_key(db):
     """make_api_key(scopes=("predict", "read", "write"), **fields) -> (ApiKey, key): a stored key and its secret."""
     from predictions.models import ApiKey

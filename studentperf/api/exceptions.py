@@ -26,6 +26,7 @@ KIND_STATUS = {
     "forbidden": 403,
     "not_found": 404,
     "conflict": 409,
+    "too_large": 413,
     "unavailable": 503,
     "integrity": 503,
 }

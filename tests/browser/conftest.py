@@ -42,18 +42,9 @@ def browser():
 
 
 @pytest.fixture
-def roles(transactional_db):
-    """The role groups again: a transactional test flushes every table, the migration's groups included."""
-    from django.apps import apps
-
-    from predictions.roles import roles_sync
-
-    roles_sync(apps=apps)
-
-
-@pytest.fixture
 def page(browser, live_server, roles):
-    """A fresh browser context (no cookies) whose relative URLs go to the live server."""
+    """A fresh browser context (no cookies) whose relative URLs go to the live server; `roles` (tests/conftest.py)
+    re-creates the role groups the previous transactional test flushed."""
     context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()

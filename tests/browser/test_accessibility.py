@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.predictions.batch_support import broker  # noqa: F401 (fixture used by name)
+
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
@@ -45,6 +47,34 @@ def test_teacher_pages_have_no_accessibility_violations(page, log_in, student):
                  f"/predictions/{prediction.pk}/", "/predictions/new/", "/accounts/password_change/"):
         page.goto(path)
         assert _violations(page) == [], path
+
+
+@pytest.fixture
+def finished_batch(student, broker, record):  # noqa: F811
+    """A batch job of the teacher's, run in-process: two rows predicted, one rejected."""
+    from predictions.batches import batch_job_create, batch_job_process
+    from tests.predictions.batch_support import csv_text
+
+    rows = [record, {**record, "age": 99}, {**record, "G1": None, "G2": None}]
+    job = batch_job_create(data=csv_text(rows).encode(), file_name="class.csv", source="web", user=student.teacher)
+    return batch_job_process(job_id=job.pk)
+
+
+def test_batch_pages_have_no_accessibility_violations(page, log_in, finished_batch):
+    log_in(page, "teacher")
+    for path in ("/batches/", "/batches/new/", f"/batches/{finished_batch.pk}/"):
+        page.goto(path)
+        assert _violations(page) == [], path
+
+
+def test_monitoring_page_has_no_accessibility_violations(page, log_in, make_user, student):
+    from predictions.accuracy import accuracy_check_run
+
+    accuracy_check_run()
+    make_user("modeladmin", "model_admin")
+    log_in(page, "modeladmin")
+    page.goto("/monitoring/accuracy/")
+    assert _violations(page) == []
 
 
 def test_form_with_errors_has_no_accessibility_violations(page, log_in, student):

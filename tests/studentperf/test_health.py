@@ -1,4 +1,5 @@
-"""Liveness and readiness: no key needed; ready only with a database and a loadable active model."""
+"""Liveness and readiness: no key needed; ready only with a database and a loadable active model. The broker is
+reported, not required (tests/integration/test_worker.py checks it against a real Redis)."""
 from __future__ import annotations
 
 import pytest
@@ -28,7 +29,21 @@ def test_ready_is_503_without_an_active_model(client):
 def test_ready_is_200_with_the_active_model(client, active_version):
     response = client.get("/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "model_version": active_version.version}
+    assert response.json() == {
+        "status": "ok", "database": "ok", "model_version": active_version.version, "broker": "ok"
+    }
+
+
+def test_ready_reports_the_broker_down_but_stays_ready(client, active_version, monkeypatch):
+    """Without Redis only batch uploads stop; single predictions, the API and the site keep working."""
+    asked = []
+    monkeypatch.setattr("studentperf.health.broker_ping", lambda timeout: asked.append(timeout) or False)
+
+    response = client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.json()["broker"] == "unavailable"
+    assert asked == [0.5]  # probed often: half a second at most
 
 
 def test_ready_is_503_when_the_database_does_not_answer(client, active_version, monkeypatch):

@@ -17,7 +17,7 @@ from django.test import Client
 
 from modelstore import services as model_services
 from modelstore.models import ModelVersion
-from predictions.models import Outcome, Prediction
+from predictions.models import Alert, BatchJob, Outcome, Prediction
 from predictions.services import outcome_record, prediction_create, student_create, student_record
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +32,8 @@ class World:
     outcome: object
     candidate: object  # a validated, not yet active model version
     api_key: object
+    batch: object  # the teacher's finished batch job
+    alert: object  # an open alert
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,32 @@ ROWS = (
     Row("prediction page", "get", lambda w: f"/predictions/{w.prediction.pk}/",
         _app(teacher=200, other_teacher=404, model_admin=200, superuser=200, no_role=404, staff_no_rights=404)),
     Row("change password", "get", lambda w: "/accounts/password_change/", _app(**_all(200, anonymous="login"))),
+    # -- batch jobs and monitoring ---------------------------------------------------------------------------
+    Row("my batch jobs", "get", lambda w: "/batches/",
+        _app(teacher=200, other_teacher=200, model_admin=200, superuser=200, no_role=403, staff_no_rights=403)),
+    Row("upload a class", "get", lambda w: "/batches/new/",
+        _app(teacher=200, other_teacher=200, model_admin=403, superuser=200, no_role=403, staff_no_rights=403)),
+    Row("upload a class post (no file)", "post", lambda w: "/batches/new/",
+        _app(teacher=200, other_teacher=200, model_admin=403, superuser=200, no_role=403, staff_no_rights=403),
+        data=lambda w: {}),
+    Row("batch job page", "get", lambda w: f"/batches/{w.batch.pk}/",
+        _app(teacher=200, other_teacher=404, model_admin=200, superuser=200, no_role=403, staff_no_rights=403)),
+    Row("batch job status", "get", lambda w: f"/batches/{w.batch.pk}/status.json",
+        _app(teacher=200, other_teacher=404, model_admin=200, superuser=200, no_role=403, staff_no_rights=403)),
+    Row("batch results", "get", lambda w: f"/batches/{w.batch.pk}/results.csv",
+        _app(teacher=200, other_teacher=404, model_admin=200, superuser=200, no_role=403, staff_no_rights=403)),
+    Row("monitoring page", "get", lambda w: "/monitoring/accuracy/",
+        _app(teacher=403, other_teacher=403, model_admin=200, superuser=200, no_role=403, staff_no_rights=403)),
+    Row("run the accuracy check", "post", lambda w: "/monitoring/accuracy/run/",
+        _app(teacher=403, other_teacher=403, model_admin=302, superuser=302, no_role=403, staff_no_rights=403),
+        data=lambda w: {}),
+    Row("acknowledge an alert", "post", lambda w: f"/monitoring/alerts/{w.alert.pk}/acknowledge/",
+        _app(teacher=403, other_teacher=403, model_admin=302, superuser=302, no_role=403, staff_no_rights=403),
+        data=lambda w: {}),
+    Row("api batch job", "get", lambda w: f"/api/v1/batches/{w.batch.pk}",
+        _all(200, anonymous=401, other_teacher=404, no_role=403, staff_no_rights=403)),
+    Row("api accuracy checks", "get", lambda w: "/api/v1/monitoring/accuracy",
+        _all(403, anonymous=401, model_admin=200, superuser=200)),
     # -- the API with a session --------------------------------------------------------------------------------
     Row("api students", "get", lambda w: "/api/v1/students",
         _all(200, anonymous=401, no_role=403, staff_no_rights=403)),
@@ -163,7 +191,12 @@ def world(make_user, active_version, small_pipelines, make_api_key, record) -> W
     outcome = outcome_record(student=student, final_grade=12, user=owner)
     candidate = model_services.model_version_register(pipelines=small_pipelines, name="candidate")
     api_key, _ = make_api_key(scopes=["read"])
-    return World(student, prediction, outcome, candidate, api_key)
+    batch = BatchJob.objects.create(
+        source="web", file_name="class.csv", input_data=b"", input_sha256="0" * 64, rows_total=0, chunk_size=1000,
+        status=BatchJob.Status.DONE, created_by=owner,
+    )
+    alert = Alert.objects.create(kind=Alert.Kind.DRIFT, model_version=active_version, message="absences drift")
+    return World(student, prediction, outcome, candidate, api_key, batch, alert)
 
 
 def _client_for(actor: str, make_user) -> Client:
@@ -208,23 +241,24 @@ def test_every_page_and_action_answers_each_account_as_its_role_allows(actor, wo
     assert got == expected
 
 
+def _state(world: World) -> tuple:
+    world.api_key.refresh_from_db()
+    world.alert.refresh_from_db()
+    return (
+        Prediction.objects.count(), Outcome.objects.count(), ModelVersion.objects.count(), BatchJob.objects.count(),
+        dict(ModelVersion.objects.values_list("pk", "status")), world.api_key.revoked, world.alert.acknowledged_at,
+    )
+
+
 def test_refused_requests_change_nothing(world, make_user):
     """What the refused accounts sent above left no trace: no prediction, outcome, version or key change."""
-    before = (
-        Prediction.objects.count(), Outcome.objects.count(), ModelVersion.objects.count(),
-        dict(ModelVersion.objects.values_list("pk", "status")), world.api_key.revoked,
-    )
+    before = _state(world)
     for actor in ("anonymous", "other_teacher", "no_role", "staff_no_rights"):
         client = _client_for(actor, make_user)
         for row in ROWS:
             if row.method == "post":
                 client.post(row.url(world), row.data(world) if row.data else {})
-    world.api_key.refresh_from_db()
-    after = (
-        Prediction.objects.count(), Outcome.objects.count(), ModelVersion.objects.count(),
-        dict(ModelVersion.objects.values_list("pk", "status")), world.api_key.revoked,
-    )
-    assert after == before
+    assert _state(world) == before
 
 
 def test_model_admin_rights_come_from_the_group_not_from_staff_status(world, make_user):

@@ -54,3 +54,18 @@ def test_database_url_selects_postgresql_and_default_is_sqlite():
     postgres = load_settings({**env, "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db"})
     assert postgres.returncode == 0, postgres.stderr
     assert postgres.stdout.split()[0] == "django.db.backends.postgresql"
+
+
+def test_sqlite_lets_a_worker_write_while_a_page_reads_and_waits_for_the_lock(db):
+    """The web server and a Celery worker share the embedded SQLite file: WAL, a busy timeout, and write
+    transactions that take the lock up front (a reader never has to upgrade, so two writers cannot deadlock)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    with connection.cursor() as cursor:
+        journal = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+        busy_ms = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+    assert journal == "wal"
+    assert busy_ms >= 20_000
+    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"

@@ -1,0 +1,190 @@
+"""GET /api/v1/monitoring/accuracy: the latest accuracy and drift check of each model version, and the history.
+
+API keys with the read scope see it (a key belongs to the installation); a person signed in needs the read
+scope's permission and ACCURACY_CHECK_VIEW (model admins): teachers get 403.
+"""
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from predictions.accuracy import accuracy_check_latest, accuracy_check_list
+from predictions.roles import ACCURACY_CHECK_VIEW
+from studentperf.api.authentication import request_api_key
+from studentperf.api.base import ApiView
+from studentperf.api.permissions import HasScope
+from studentperf.api.schema import error_responses, page_of
+
+
+class MetricsSerializer(serializers.Serializer):
+    accuracy = serializers.FloatField(allow_null=True, help_text="Share of right pass/fail calls.")
+    precision = serializers.FloatField(allow_null=True, help_text="Of the students flagged at risk, the share who failed.")
+    recall = serializers.FloatField(allow_null=True, help_text="Of the students who failed, the share flagged at risk.")
+    f1 = serializers.FloatField(allow_null=True, help_text="Harmonic mean of precision and recall.")
+    roc_auc = serializers.FloatField(allow_null=True, help_text="From pass_probability; null with one class only.")
+    rmse = serializers.FloatField(allow_null=True, help_text="Root mean squared error of the grade, in points.")
+    mae = serializers.FloatField(allow_null=True, help_text="Mean absolute error of the grade, in points.")
+    interval_coverage = serializers.FloatField(allow_null=True, help_text="Share of final grades inside the interval.")
+    stated_coverage = serializers.FloatField(allow_null=True, help_text="The coverage the intervals promise.")
+    pairs = serializers.IntegerField(help_text="Predictions whose final grade is known.")
+    passes = serializers.IntegerField(help_text="Of them, final grades of 10 or more.")
+    fails = serializers.IntegerField(help_text="Of them, final grades below 10.")
+    flagged = serializers.IntegerField(help_text="Of them, predictions that called a fail (pass_probability < 0.5).")
+    positive_class = serializers.CharField(help_text='"fail": precision, recall and F1 are about failing students.')
+
+    class Meta:
+        ref_name = "AccuracyMetrics"
+
+
+class CheckMetricsSerializer(MetricsSerializer):
+    sources = serializers.DictField(child=serializers.IntegerField(), help_text="Pairs from students and batch rows.")
+    recent_batch_rows = serializers.IntegerField(help_text="Batch rows of the window that failed_share is over.")
+
+    class Meta:
+        ref_name = "AccuracyCheckMetrics"
+
+
+class SubgroupsSerializer(serializers.Serializer):
+    sex = serializers.DictField(child=MetricsSerializer(), help_text="Per value of sex.")
+    school = serializers.DictField(child=MetricsSerializer(), help_text="Per school.")
+    address = serializers.DictField(child=MetricsSerializer(), help_text="Per home address (U urban, R rural).")
+
+
+class DriftFeatureSerializer(serializers.Serializer):
+    test = serializers.ChoiceField(choices=["ks", "chi2"], help_text="Kolmogorov-Smirnov or chi-squared.")
+    samples = serializers.IntegerField(help_text="Recent values tested.")
+    statistic = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+    drifting = serializers.BooleanField(help_text="p_value below the corrected threshold.")
+    status = serializers.CharField(required=False, help_text='"not enough data" when the feature was not tested.')
+    recent = serializers.DictField(required=False, help_text="Recent mean (numeric) or shares (categories).")
+    reference = serializers.DictField(required=False, help_text="The same on the training data.")
+
+
+class DriftReferenceSerializer(serializers.Serializer):
+    file = serializers.CharField()
+    rows = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    matches_training_data = serializers.BooleanField(allow_null=True, help_text="null: the version does not say.")
+    note = serializers.CharField()
+
+
+class DriftSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "drifting", "not enough data"])
+    window_days = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    samples = serializers.IntegerField(help_text="Records the version predicted in the window.")
+    min_samples = serializers.IntegerField()
+    p_value = serializers.FloatField(help_text="DRIFT_P_VALUE, for all features together.")
+    correction = serializers.CharField(help_text='"bonferroni": threshold = p_value / features tested.')
+    threshold = serializers.FloatField(allow_null=True)
+    drifting = serializers.ListField(child=serializers.CharField(), help_text="The features that drift.")
+    features = serializers.DictField(child=DriftFeatureSerializer())
+    reference = DriftReferenceSerializer()
+
+
+class CheckAlertSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["accuracy", "coverage", "drift", "failures"])
+    message = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+
+
+class AccuracyCheckSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model_version = serializers.IntegerField(source="model_version.version")
+    created_at = serializers.DateTimeField()
+    pairs = serializers.IntegerField()
+    metrics = CheckMetricsSerializer()
+    subgroups = SubgroupsSerializer()
+    drift = DriftSerializer()
+    failed_share = serializers.FloatField(allow_null=True, help_text="Share of recent batch rows rejected.")
+    alerts = CheckAlertSerializer(many=True, source="alerts.all", help_text="Alerts this check raised or renewed.")
+
+
+class AccuracyFilterSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, required=False, help_text="Only this model version's checks.")
+
+
+class AccuracyMonitoringSerializer(page_of(AccuracyCheckSerializer)):
+    latest = AccuracyCheckSerializer(many=True, help_text="The newest check of each version, newest version first.")
+
+    class Meta:
+        ref_name = "AccuracyMonitoring"
+
+
+class CanViewAccuracyChecks(BasePermission):
+    message = "Your role does not allow this: accuracy checks are for model administrators."
+
+    def has_permission(self, request, view) -> bool:
+        return request_api_key(request) is not None or request.user.has_perm(ACCURACY_CHECK_VIEW)
+
+
+_METRICS = {
+    "accuracy": 0.9, "precision": 0.85, "recall": 0.81, "f1": 0.83, "roc_auc": 0.95, "rmse": 1.62, "mae": 1.1,
+    "interval_coverage": 0.91, "stated_coverage": 0.9, "pairs": 120, "passes": 82, "fails": 38, "flagged": 36,
+    "positive_class": "fail",
+}
+_CHECK = {
+    "id": 42, "model_version": 3, "created_at": "2026-11-27T03:00:00Z", "pairs": 120,
+    "metrics": {**_METRICS, "sources": {"student": 95, "batch": 25}, "recent_batch_rows": 400},
+    "subgroups": {
+        "sex": {"F": {**_METRICS, "pairs": 64}, "M": {**_METRICS, "pairs": 56}},
+        "school": {"GP": {**_METRICS, "pairs": 101}, "MS": {**_METRICS, "pairs": 19}},
+        "address": {"U": {**_METRICS, "pairs": 90}, "R": {**_METRICS, "pairs": 30}},
+    },
+    "drift": {
+        "status": "drifting", "window_days": 30, "since": "2026-10-28T03:00:00Z", "samples": 412, "min_samples": 30,
+        "p_value": 0.01, "correction": "bonferroni", "threshold": 0.0003125, "drifting": ["absences"],
+        "features": {
+            "absences": {"test": "ks", "samples": 412, "statistic": 0.41, "p_value": 2.1e-9, "drifting": True,
+                         "recent": {"mean": 14.2}, "reference": {"mean": 5.7}},
+            "school": {"test": "chi2", "samples": 412, "statistic": 1.3, "p_value": 0.25, "drifting": False,
+                       "recent": {"shares": {"GP": 0.85, "MS": 0.15}}, "reference": {"shares": {"GP": 0.88, "MS": 0.12}}},
+        },
+        "reference": {"file": "student-mat.csv", "rows": 395, "sha256": "3a7c" + "0" * 60,
+                      "matches_training_data": True, "note": "The version was trained on this file."},
+    },
+    "failed_share": 0.02,
+    "alerts": [{"id": 7, "kind": "drift", "message": "Model v3: the inputs of the last 30 days differ from the "
+                "training data in 1 feature(s): absences.", "created_at": "2026-11-27T03:00:01Z",
+                "acknowledged_at": None}],
+}
+
+
+class AccuracyMonitoringApi(ApiView):
+    required_scope = "read"
+    permission_classes = [HasScope, CanViewAccuracyChecks]
+
+    @extend_schema(
+        operation_id="monitoring_accuracy",
+        summary="Accuracy and drift checks: the latest per model version, and the history",
+        description=(
+            "Each check compares a version's predictions with the final grades recorded since (pass/fail with "
+            "fail as the positive class, grade errors, interval coverage, per sex, school and address) and the "
+            "inputs of the last DRIFT_WINDOW_DAYS with the training data. `latest` holds the newest check of each "
+            "version; `results` pages through all checks, newest first. API keys need the read scope; people "
+            "signed in need the Model admin role. See docs/monitoring.md."
+        ),
+        parameters=[
+            AccuracyFilterSerializer,
+            OpenApiParameter("page", int, description="Page number, from 1."),
+            OpenApiParameter("page_size", int, description="Checks per page (default 50, at most 500)."),
+        ],
+        responses={200: AccuracyMonitoringSerializer, **error_responses(400, 404)},
+        examples=[OpenApiExample(
+            "Latest and history", response_only=True,
+            value={"count": 1, "next": None, "previous": None, "results": [_CHECK], "latest": [_CHECK]},
+        )],
+        tags=["monitoring"],
+    )
+    def get(self, request):
+        filters = AccuracyFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        version = filters.validated_data.get("version")
+        latest = AccuracyCheckSerializer(accuracy_check_latest(version=version), many=True).data
+        page = self.paginate(accuracy_check_list(version=version), AccuracyCheckSerializer)
+        return Response({**page.data, "latest": latest})

@@ -1,0 +1,213 @@
+"""The accuracy check: its figures are scikit-learn's on the same pairs, per subgroup too; drift; counts."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+from scipy.stats import chi2_contingency, ks_2samp
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    mean_absolute_error,
+    mean_squared_error,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+from modelstore import services as model_services
+from predictions.accuracy import accuracy_check_latest, accuracy_check_list, accuracy_check_run
+from predictions.models import AccuracyCheck, Prediction
+from predictions.services import outcome_record, prediction_create, student_record, student_update
+
+from .accuracy_helpers import batch_predict, check_of, dataset_records, outcomes_record, students_predict
+
+pytestmark = pytest.mark.django_db
+
+
+def expected_metrics(pairs: list[tuple[Prediction, int]]) -> dict:
+    """The figures computed here, independently, with scikit-learn on (prediction, final grade) pairs."""
+    grades = np.array([grade for _, grade in pairs])
+    probability = np.array([prediction.pass_probability for prediction, _ in pairs])
+    predicted = np.array([prediction.predicted_grade for prediction, _ in pairs])
+    truth, called = (grades < 10).astype(int), (probability < 0.5).astype(int)  # positive class: fail
+    low = np.array([prediction.interval_low for prediction, _ in pairs])
+    high = np.array([prediction.interval_high for prediction, _ in pairs])
+    return {
+        "accuracy": accuracy_score(truth, called),
+        "precision": precision_score(truth, called),
+        "recall": recall_score(truth, called),
+        "f1": f1_score(truth, called),
+        "roc_auc": roc_auc_score(truth, 1 - probability),
+        "rmse": mean_squared_error(grades, predicted) ** 0.5,
+        "mae": mean_absolute_error(grades, predicted),
+        "interval_coverage": float(np.mean((low <= grades) & (grades <= high))),
+        "stated_coverage": 0.9,
+        "pairs": len(pairs),
+        "passes": int((grades >= 10).sum()),
+        "fails": int((grades < 10).sum()),
+        "flagged": int(called.sum()),
+    }
+
+
+def assert_figures(actual: dict, expected: dict) -> None:
+    for name, value in expected.items():
+        assert actual[name] == pytest.approx(value, rel=1e-12, abs=1e-12), name
+
+
+@pytest.fixture
+def known_pairs(active_version, dataset, user):
+    """Students and batch rows with final grades, built through the real services: the pairs the check must use.
+
+    Student 0 is predicted again after a change (its later prediction counts), student 1 again after the grade
+    was recorded (not a forecast: ignored), student 2's grade is corrected (the current one counts). The batch
+    has rows with G3, rows without G3 and rejected rows (neither is a pair).
+    """
+    records, grades = dataset_records(dataset, n=40, seed=1)
+    predictions = students_predict(records, teacher=user)
+    student = student_update(student=predictions[0].student, data={"G2": 18, "absences": 0})
+    predictions[0] = prediction_create(
+        record=student_record(student=student), source=Prediction.Source.WEB, user=user, student=student
+    )
+    outcomes_record(predictions, grades, user=user)
+    prediction_create(record=student_record(student=predictions[1].student), source="web", student=predictions[1].student)
+    corrected = 20 - grades[2]
+    outcome_record(student=predictions[2].student, final_grade=corrected, user=user)
+    grades[2] = corrected
+
+    batch_records, batch_grades = dataset_records(dataset, n=30, seed=2)
+    batch = batch_predict(batch_records, batch_grades[:25] + [None] * 5, rejected=3)
+    return list(zip(predictions, grades)) + list(zip(batch[:25], batch_grades[:25]))
+
+
+def test_accuracy_figures_equal_scikit_learn_on_the_same_pairs(known_pairs, active_version):
+    check = check_of(accuracy_check_run(), active_version)
+
+    assert check.pairs == 65
+    assert_figures(check.metrics, expected_metrics(known_pairs))
+    assert check.metrics["positive_class"] == "fail"
+    assert check.metrics["sources"] == {"student": 40, "batch": 25}
+
+
+def test_subgroup_figures_equal_the_metrics_on_each_subgroups_pairs(known_pairs, active_version):
+    check = check_of(accuracy_check_run(), active_version)
+
+    for feature in ("sex", "school", "address"):
+        values = {prediction.input[feature] for prediction, _ in known_pairs}
+        assert set(check.subgroups[feature]) == values
+        for value in values:
+            group = [(prediction, grade) for prediction, grade in known_pairs if prediction.input[feature] == value]
+            expected = expected_metrics(group)
+            if len({grade < 10 for _, grade in group}) < 2:
+                expected["roc_auc"] = None
+            actual = check.subgroups[feature][value]
+            assert actual["pairs"] == len(group)
+            for name, figure in expected.items():
+                if figure is None:
+                    assert actual[name] is None, (feature, value, name)
+                else:
+                    assert actual[name] == pytest.approx(figure, rel=1e-12, abs=1e-12), (feature, value, name)
+
+
+def test_figures_that_need_both_classes_are_none_with_one_class(active_version, dataset, user):
+    records, _ = dataset_records(dataset, n=5, seed=3)
+    predictions = students_predict(records, teacher=user)
+    outcomes_record(predictions, [15] * 5, user=user)  # everybody passed
+
+    metrics = check_of(accuracy_check_run(), active_version).metrics
+
+    assert metrics["roc_auc"] is None
+    assert metrics["recall"] is None  # no student failed: recall of "fail" is undefined
+    assert metrics["fails"] == 0 and metrics["passes"] == 5
+
+
+def test_the_active_version_without_outcomes_is_checked_for_drift_only(active_version):
+    [check] = accuracy_check_run()
+
+    assert check.model_version == active_version
+    assert check.pairs == 0
+    assert check.metrics["accuracy"] is None and check.metrics["pairs"] == 0
+    assert check.subgroups == {"sex": {}, "school": {}, "address": {}}
+    assert check.drift["status"] == "not enough data"
+
+
+def test_every_version_with_pairs_gets_its_own_check(active_version, small_pipelines, dataset, user):
+    records, grades = dataset_records(dataset, n=6, seed=4)
+    old = students_predict(records[:3], teacher=user, prefix="old")
+    newer = model_services.model_version_activate(
+        version=model_services.model_version_register(pipelines=small_pipelines, name="newer"), user=None
+    )
+    new = students_predict(records[3:], teacher=user, prefix="new")
+    outcomes_record(old + new, grades, user=user)
+
+    checks = accuracy_check_run()
+
+    assert [check.model_version for check in checks] == [active_version, newer]
+    assert [check.pairs for check in checks] == [3, 3]
+    old_mae = mean_absolute_error(grades[:3], [prediction.predicted_grade for prediction in old])
+    assert check_of(checks, active_version).metrics["mae"] == pytest.approx(old_mae)
+
+
+def test_each_run_adds_a_timestamped_check(active_version):
+    first = accuracy_check_run()
+    second = accuracy_check_run()
+
+    assert AccuracyCheck.objects.count() == 2
+    assert list(accuracy_check_list()) == second + first
+    assert accuracy_check_latest() == second
+
+
+def test_drift_none_for_a_sample_of_the_training_data(active_version, dataset):
+    records, _ = dataset_records(dataset, n=120, seed=5)
+    batch_predict(records, [None] * len(records))
+
+    drift = check_of(accuracy_check_run(), active_version).drift
+
+    assert drift["status"] == "ok", {name: f["p_value"] for name, f in drift["features"].items() if f["drifting"]}
+    assert drift["samples"] == 120 and drift["drifting"] == []
+    assert drift["threshold"] == pytest.approx(0.01 / 32)  # Bonferroni over the 30 attributes, G1 and G2
+    assert drift["reference"]["file"] == "student-mat.csv"
+
+
+def test_drift_found_when_absences_rise_and_everyone_is_at_ms(active_version, dataset):
+    records, _ = dataset_records(dataset, n=60, seed=6)
+    shifted = [{**record, "absences": min(record["absences"] + 20, 93), "school": "MS"} for record in records]
+    batch_predict(shifted, [None] * len(shifted))
+
+    drift = check_of(accuracy_check_run(), active_version).drift
+
+    assert drift["status"] == "drifting"
+    assert {"absences", "school"} <= set(drift["drifting"])
+    absences = ks_2samp([record["absences"] for record in shifted], dataset["absences"].astype(float))
+    assert drift["features"]["absences"]["test"] == "ks"
+    assert drift["features"]["absences"]["statistic"] == pytest.approx(absences.statistic)
+    assert drift["features"]["absences"]["p_value"] == pytest.approx(absences.pvalue)
+    counts = dataset["school"].value_counts()
+    school = chi2_contingency([[0, len(shifted)], [counts["GP"], counts["MS"]]])
+    assert drift["features"]["school"]["test"] == "chi2"
+    assert drift["features"]["school"]["p_value"] == pytest.approx(school.pvalue)
+    assert drift["features"]["school"]["recent"]["shares"] == {"MS": 1.0}
+
+
+def test_drift_needs_enough_recent_records(active_version, dataset, settings):
+    settings.DRIFT_MIN_SAMPLES = 50
+    records, _ = dataset_records(dataset, n=49, seed=7)
+    batch_predict(records, [None] * len(records))
+
+    drift = check_of(accuracy_check_run(), active_version).drift
+    assert drift["status"] == "not enough data" and drift["samples"] == 49 and drift["features"] == {}
+
+    later = check_of(accuracy_check_run(now=timezone.now() + timedelta(days=31)), active_version).drift
+    assert later["samples"] == 0  # outside the 30-day window
+
+
+def test_failed_share_counts_the_rejected_batch_rows_of_the_window(active_version, dataset):
+    records, _ = dataset_records(dataset, n=6, seed=8)
+    batch_predict(records, [None] * 6, rejected=2)
+
+    check = check_of(accuracy_check_run(), active_version)
+    assert check.failed_share == pytest.approx(2 / 8)
+    assert check.metrics["recent_batch_rows"] == 8
+    assert check_of(accuracy_check_run(now=timezone.now() + timedelta(days=31)), active_version).failed_share is None

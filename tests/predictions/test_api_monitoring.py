@@ -1,0 +1,111 @@
+"""GET /api/v1/monitoring/accuracy: who may read it, and what it answers."""
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from modelstore import services as model_services
+from predictions.accuracy import accuracy_check_run
+
+from .accuracy_helpers import graded_students, opposite_grades
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/monitoring/accuracy"
+
+
+def session(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def checked(active_version, dataset, user):
+    """Two runs over 30 pairs whose grades contradict the predictions: two checks and an accuracy alert."""
+    graded_students(dataset, teacher=user, n=30, grades_for=opposite_grades, seed=21)
+    accuracy_check_run()
+    return accuracy_check_run()
+
+
+def test_a_model_admin_session_reads_the_latest_check_and_the_history(checked, model_admin, active_version):
+    response = session(model_admin).get(URL)
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["count"] == 2 and body["next"] is None
+    [latest] = body["latest"]
+    assert latest["id"] == checked[0].pk == body["results"][0]["id"]
+    assert latest["model_version"] == active_version.version
+    assert latest["pairs"] == 30 and latest["metrics"]["accuracy"] == 0 and latest["metrics"]["pairs"] == 30
+    assert set(latest["subgroups"]) == {"sex", "school", "address"}
+    assert latest["drift"]["status"] == "ok" and latest["drift"]["samples"] == 30
+    assert "accuracy" in {alert["kind"] for alert in latest["alerts"]}
+    assert "student" not in str(latest["alerts"]).lower()
+
+
+def test_a_teacher_session_is_refused(checked, user):
+    response = session(user).get(URL)
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "forbidden"
+
+
+def test_a_superuser_session_reads_it(checked, superuser):
+    assert session(superuser).get(URL).status_code == 200
+
+
+def test_an_api_key_with_the_read_scope_reads_it(checked, api_client):
+    response = api_client("read").get(URL)
+
+    assert response.status_code == 200
+    assert len(response.json()["latest"]) == 1
+
+
+def test_an_api_key_without_the_read_scope_is_refused(checked, api_client):
+    response = api_client("predict", "write").get(URL)
+
+    assert response.status_code == 403
+    assert "'read' scope" in response.json()["message"]
+
+
+def test_anonymous_is_unauthenticated(checked):
+    assert APIClient().get(URL).status_code == 401
+
+
+def test_version_filters_latest_and_history(checked, active_version, small_pipelines, api_client):
+    newer = model_services.model_version_activate(
+        version=model_services.model_version_register(pipelines=small_pipelines, name="newer"), user=None
+    )
+    accuracy_check_run()  # checks both: the old one has pairs, the new one is active
+    client = api_client("read")
+
+    everything = client.get(URL).json()
+    assert [check["model_version"] for check in everything["latest"]] == [newer.version, active_version.version]
+    assert everything["count"] == 4
+
+    old_only = client.get(URL, {"version": active_version.version}).json()
+    assert [check["model_version"] for check in old_only["latest"]] == [active_version.version]
+    assert old_only["count"] == 3 and {check["model_version"] for check in old_only["results"]} == {active_version.version}
+
+    assert client.get(URL, {"version": 999}).status_code == 404
+    assert client.get(URL, {"version": "x"}).json()["fields"] == {"version": ["A valid integer is required."]}
+
+
+def test_history_is_paginated(checked, api_client):
+    body = api_client("read").get(URL, {"page_size": 1}).json()
+
+    assert body["count"] == 2 and len(body["results"]) == 1 and body["next"].endswith("page=2&page_size=1")
+    assert len(body["latest"]) == 1
+
+
+def test_no_checks_yet_answers_empty_lists(db, api_client):
+    assert api_client("read").get(URL).json() == {"count": 0, "next": None, "previous": None, "results": [], "latest": []}
+
+
+def test_the_endpoint_is_in_the_openapi_schema(client):
+    spec = client.get("/api/v1/schema", HTTP_ACCEPT="application/json").json()
+
+    operation = spec["paths"][URL]["get"]
+    assert operation["operationId"] == "monitoring_accuracy"
+    assert {"200", "400", "401", "403", "404"} <= set(operation["responses"])
+    assert "version" in {parameter["name"] for parameter in operation["parameters"]}
