@@ -22,6 +22,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from modelstore.schema import FEATURES
 from studentperf import celery as studentperf_celery
 from studentperf.errors import ApplicationError
 
@@ -227,9 +228,14 @@ def _cell_safe(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
+# Reasons are listed in the schema's order: PostgreSQL's jsonb does not keep the order the keys were written in.
+ERROR_FIELD_ORDER = {name: position for position, name in enumerate((*FEATURES, "G3", "external_id"))}
+
+
 def errors_text(errors: dict) -> str:
-    """A rejected row's reasons on one line: "age: must be an integer from 15 to 22; G3: ..."."""
-    return "; ".join(f"{name}: {reason}" for name, reasons in (errors or {}).items() for reason in reasons)
+    """A rejected row's reasons on one line, fields in the schema's order: "age: must be ...; G3: ..."."""
+    fields = sorted((errors or {}).items(), key=lambda item: (ERROR_FIELD_ORDER.get(item[0], len(ERROR_FIELD_ORDER)), item[0]))
+    return "; ".join(f"{name}: {reason}" for name, reasons in fields for reason in reasons)
 
 
 def batch_results_csv(*, job: BatchJob) -> Iterator[str]:
