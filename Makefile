@@ -38,7 +38,7 @@ test: $(VENV)/.installed
 	$(VENV)/bin/pytest
 
 clean:
-	rm -rf $(VENV) var db.sqlite3
+	rm -rf $(VENV) var db.sqlite3 db.sqlite3-wal db.sqlite3-shm
 
 # The benchmarks (bench/README.md), each next to its baseline measured in the same run:
 # - bench-api: gunicorn with 2 workers on loopback under wrk, and in-process figures (about 2 minutes);
