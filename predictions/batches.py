@@ -232,10 +232,14 @@ def _cell_safe(text: str) -> str:
 ERROR_FIELD_ORDER = {name: position for position, name in enumerate((*FEATURES, "G3", "external_id"))}
 
 
+def errors_ordered(errors: dict) -> list[tuple[str, list[str]]]:
+    """A rejected row's (field, reasons) in the schema's order, whatever order the database kept."""
+    return sorted((errors or {}).items(), key=lambda item: (ERROR_FIELD_ORDER.get(item[0], len(ERROR_FIELD_ORDER)), item[0]))
+
+
 def errors_text(errors: dict) -> str:
     """A rejected row's reasons on one line, fields in the schema's order: "age: must be ...; G3: ..."."""
-    fields = sorted((errors or {}).items(), key=lambda item: (ERROR_FIELD_ORDER.get(item[0], len(ERROR_FIELD_ORDER)), item[0]))
-    return "; ".join(f"{name}: {reason}" for name, reasons in fields for reason in reasons)
+    return "; ".join(f"{name}: {reason}" for name, reasons in errors_ordered(errors) for reason in reasons)
 
 
 def batch_results_csv(*, job: BatchJob) -> Iterator[str]:

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from studentperf.errors import ApplicationError
 
 from .batch_files import TEMPLATE_HEADER, batch_file_size_check
-from .batches import batch_job_create, batch_results_csv, batch_results_file_name
+from .batches import batch_job_create, batch_results_csv, batch_results_file_name, errors_ordered
 from .forms import application_error_add
 from .models import BatchJob, Prediction
 from .roles import BATCH_ADD, BATCH_VIEW
@@ -104,7 +104,9 @@ def batch_detail(request: HttpRequest, pk) -> HttpResponse:
     context = {"job": job, "progress": _progress(job)}
     if job.status == BatchJob.Status.DONE:
         context["summary"] = batch_job_summary(job=job)
-        context["rejected"] = batch_row_rejected_list(job=job, limit=REJECTED_SHOWN)
+        context["rejected"] = [
+            (row, errors_ordered(row.errors)) for row in batch_row_rejected_list(job=job, limit=REJECTED_SHOWN)
+        ]
     return render(request, "predictions/batch_detail.html", context)
 
 

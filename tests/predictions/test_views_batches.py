@@ -10,7 +10,7 @@ from django.test import Client
 
 from predictions.batch_files import TEMPLATE_HEADER
 from predictions.batches import BROKER_DOWN, batch_job_process
-from predictions.models import BatchJob
+from predictions.models import BatchJob, BatchRow
 
 from .batch_support import UCI_FILE, broker, csv_text  # noqa: F401  (broker: a fixture)
 
@@ -182,3 +182,17 @@ def test_the_uci_file_is_accepted_from_the_web_too(teacher, broker):
     response = post_file(teacher, UCI_FILE.read_bytes(), name="student-mat.csv")
 
     assert response.status_code == 302 and BatchJob.objects.get().rows_total == 395
+
+
+def test_rejected_rows_list_their_reasons_in_the_schemas_order_whatever_the_database_kept(
+    teacher, uploaded, active_version
+):
+    batch_job_process(job_id=uploaded.pk)
+    row = BatchRow.objects.get(job=uploaded, prediction__isnull=True)
+    # PostgreSQL's jsonb gives keys back in its own order; stored here the other way round from the schema's.
+    BatchRow.objects.filter(pk=row.pk).update(errors={"age": ["must be an integer from 15 to 22"],
+                                                      "sex": ["must be one of F, M"]})
+
+    content = teacher.get(f"/batches/{uploaded.pk}/").content.decode()
+
+    assert content.index("<code>sex</code>") < content.index("<code>age</code>")
