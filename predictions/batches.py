@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from modelstore.schema import FEATURES
 from studentperf import celery as studentperf_celery
+from studentperf import metrics
 from studentperf.errors import ApplicationError
 
 from .batch_files import FileChunk, batch_file_check, batch_file_chunk_indexes, batch_file_chunks
@@ -156,6 +157,8 @@ def _chunk_process(job: BatchJob, chunk: FileChunk) -> None:
             raise  # not the marker: a real constraint violation
         logger.info("batch chunk already done by another worker",
                     extra={"batch_job": str(job.pk), "chunk": chunk.index})
+    else:  # counted once committed: a chunk rolled back (another worker's) counts nothing
+        metrics.validation_errors_observe(fields=[name for row in rows for name in row.errors], source="batch")
 
 
 def _job_finish(job: BatchJob) -> BatchJob:

@@ -90,6 +90,10 @@ class Prediction(models.Model):
     )
     api_key_prefix = models.CharField(max_length=16, blank=True, help_text="Prefix of the API key used, if any.")
     latency_ms = models.FloatField()
+    request_id = models.CharField(
+        max_length=128, blank=True, db_index=True,
+        help_text="The request that asked for it (X-Request-ID; a batch row: the upload's), as in the logs.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -11,7 +11,9 @@ from django.db import IntegrityError, transaction
 from modelstore.ml.inference import predict_records
 from modelstore.schema import FEATURES, GRADE_MAX, GRADE_MIN
 from modelstore.selectors import active_model_get
+from studentperf import metrics
 from studentperf.errors import ApplicationError
+from studentperf.observability import prediction_log, request_id_get
 
 from .models import Outcome, Prediction, Student
 from .validation import integer_clean, record_clean, records_clean, records_error_fields
@@ -80,6 +82,7 @@ def predictions_serve(
 ) -> list[Prediction]:
     """Predict validated records (record_clean's output) with the active model, one pipeline call per setup,
     and write their audit rows in one bulk insert; `started` (time.perf_counter()) dates the latency logged.
+    Each row records the current request id; each prediction gets its log line and is counted in the metrics.
 
     Raises ApplicationError(kind="unavailable") without an active model. Callers validate first and hold the
     transaction: CSV batches commit these rows together with their chunk's own.
@@ -92,6 +95,7 @@ def predictions_serve(
     )
     # The latency a requester waited for the whole call: validation, model lookup and prediction.
     latency_ms = (time.perf_counter() - started) * 1000
+    request_id = request_id_get()
     predictions = [
         Prediction(
             id=uuid.uuid4(),
@@ -111,10 +115,14 @@ def predictions_serve(
             requested_by=user,
             api_key_prefix=api_key_prefix,
             latency_ms=latency_ms,
+            request_id=request_id,
         )
         for record, student, output in zip(records, students, outputs, strict=True)
     ]
-    return Prediction.objects.bulk_create(predictions)
+    predictions = Prediction.objects.bulk_create(predictions)
+    prediction_log(predictions=predictions, latency_ms=latency_ms)
+    metrics.predictions_observe(predictions=predictions, source=source, seconds=latency_ms / 1000)
+    return predictions
 
 
 def student_record(*, student: Student) -> dict:

@@ -19,6 +19,7 @@ urlpatterns = [
     path("batches/<uuid:pk>/", views_batches.batch_detail, name="batch-detail"),
     path("batches/<uuid:pk>/status.json", views_batches.batch_status, name="batch-status"),
     path("batches/<uuid:pk>/results.csv", views_batches.batch_results, name="batch-results"),
+    path("monitoring/", views_monitoring.monitoring, name="monitoring"),
     path("monitoring/accuracy/", views_monitoring.monitoring_accuracy, name="monitoring-accuracy"),
     path("monitoring/accuracy/run/", views_monitoring.monitoring_accuracy_run, name="monitoring-accuracy-run"),
     path("monitoring/alerts/<int:pk>/acknowledge/", views_monitoring.monitoring_alert_acknowledge,

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from modelstore.schema import setup_for
 from modelstore.selectors import active_model_get, model_version_accuracy_text, model_version_active
 from studentperf.errors import ApplicationError
+from studentperf.observability import error_mark
 
 from .forms import OutcomeForm, StudentFilterForm, StudentForm, StudentRecordForm, application_error_add
 from .models import Prediction, Student
@@ -96,6 +97,7 @@ def student_new(request: HttpRequest) -> HttpResponse:
         student = student_create(data=form.cleaned_data, teacher=request.user)
     except ApplicationError as exc:
         application_error_add(form, exc)
+        error_mark(request, error_type="validation", fields=form.errors)
         return _student_form_page(request, form)
     return _student_saved(request, student, verb="added")
 
@@ -112,6 +114,7 @@ def student_edit(request: HttpRequest, pk: int) -> HttpResponse:
         student = student_update(student=student, data=form.cleaned_data)
     except ApplicationError as exc:
         application_error_add(form, exc)
+        error_mark(request, error_type="validation", fields=form.errors)
         # student_update may have changed the object before the database refused it: show it as stored.
         return _student_form_page(request, form, student=_visible_student(request, pk))
     return _student_saved(request, student, verb="saved")
@@ -166,6 +169,7 @@ def student_outcome(request: HttpRequest, pk: int) -> HttpResponse:
         outcome = outcome_record(student=student, final_grade=form.cleaned_data["final_grade"], user=request.user)
     except ApplicationError as exc:
         application_error_add(form, exc)
+        error_mark(request, error_type="validation", fields=form.errors)
         return _student_page(request, student, outcome_form=form)
     messages.success(request, f"Final grade {outcome.final_grade} recorded for student {student.external_id}.")
     return redirect("predictions:student-detail", pk=student.pk)
@@ -183,8 +187,11 @@ def prediction_new(request: HttpRequest) -> HttpResponse:
             active_model_get()  # to say up front, not after the form is filled in, that none is active
     except ApplicationError as exc:
         if exc.kind == "unavailable":
+            error_mark(request, error_type="model_unavailable")
             return render(request, "predictions/prediction_form.html", {"form": form, "unavailable": True}, status=503)
         application_error_add(form, exc)
+    if form.errors:
+        error_mark(request, error_type="validation", fields=form.errors)
     return render(request, "predictions/prediction_form.html", {"form": form})
 
 

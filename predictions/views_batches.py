@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import get_object_or_404, redirect, render
 
 from studentperf.errors import ApplicationError
+from studentperf.observability import error_mark
 
 from .batch_files import TEMPLATE_HEADER, batch_file_size_check
 from .batches import batch_job_create, batch_results_csv, batch_results_file_name, errors_ordered
@@ -76,6 +77,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
         if exc.kind == "unavailable":
             return _upload_page(request, form, unavailable=exc.message, status=503)
         application_error_add(form, exc)
+        error_mark(request, error_type="validation", fields=form.errors)
         return _upload_page(request, form)
     messages.success(request, f"{job.file_name} uploaded: {job.rows_total} students are being predicted.")
     return redirect("predictions:batch-detail", pk=job.pk)

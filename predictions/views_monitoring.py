@@ -1,19 +1,26 @@
-"""The model admins' monitoring page: the latest accuracy and drift check per version, alerts, run it now."""
+"""The model admins' monitoring pages: `/monitoring/` (status, charts, alerts, run the check now) and
+`/monitoring/accuracy/` (every figure of the latest check per version, as tables)."""
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import Resolver404, resolve, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from modelstore.selectors import model_version_active
 from studentperf.errors import ApplicationError
 
+from . import monitoring_figures as figures
 from .accuracy import FIGURES, accuracy_check_latest, accuracy_check_queue, metrics_shown
 from .alerts import alert_acknowledge, alert_list_open
 from .models import AccuracyCheck, Alert
 from .roles import ACCURACY_CHECK_RUN, ACCURACY_CHECK_VIEW, ALERT_ACKNOWLEDGE
+from .selectors_monitoring import check_latest, drift_check_latest
+
 
 def _plain_words(check: AccuracyCheck) -> list[str]:
     """The check's main figures as sentences a model admin reads at a glance."""
@@ -67,7 +74,50 @@ def _version_section(check: AccuracyCheck) -> dict:
     }
 
 
-def _page(request: HttpRequest, *, status: int = 200, queue_error: str = "") -> HttpResponse:
+def _status_words(*, active, check: AccuracyCheck | None, open_alerts: int, drift: AccuracyCheck | None) -> list[str]:
+    """The page's opening paragraph: what is served, the latest check, open alerts, drift, in plain words."""
+    words = [f"Model v{active.version} is serving predictions." if active
+             else "No model version is active: nothing is being predicted."]
+    if check is None:
+        words.append("No accuracy check has run yet.")
+    else:
+        at = timezone.localtime(check.created_at)
+        when = f"The latest check of v{check.model_version.version}, on {at.day} {at:%b %Y at %H:%M},"
+        words.append(
+            f"{when} found the right pass/fail call for {check.metrics['accuracy']:.0%} of {check.pairs} recorded "
+            "final grades." if check.pairs and check.metrics.get("accuracy") is not None
+            else f"{when} had no recorded final grade to compare its predictions with yet."
+        )
+    words.append({0: "No alert is open.", 1: "1 alert is open (below)."}.get(
+        open_alerts, f"{open_alerts} alerts are open (below)."))
+    if drift is not None:
+        drifting = drift.drift.get("drifting") or []
+        words.append(f"Recent inputs differ from the training data in: {', '.join(drifting)}." if drifting
+                     else "Recent inputs look like the training data.")
+    return words
+
+
+def _monitoring_page(request: HttpRequest, *, status: int = 200, queue_error: str = "") -> HttpResponse:
+    active = model_version_active()
+    alerts = list(alert_list_open())
+    latest, drift = check_latest(active=active), drift_check_latest(active=active)
+    charts = {
+        **figures.version_figures(active=active, can_run=request.user.has_perm(ACCURACY_CHECK_RUN)),
+        **figures.traffic_figures(),
+        "errors": figures.error_figure(),
+        "drift": figures.drift_figure(check=drift),
+        "subgroups": figures.subgroup_figure(check=latest),
+    }
+    context = {
+        "status": _status_words(active=active, check=latest, open_alerts=len(alerts), drift=drift),
+        "alerts": alerts,
+        "charts": charts,
+        "queue_error": queue_error,
+    }
+    return render(request, "predictions/monitoring.html", context, status=status)
+
+
+def _accuracy_page(request: HttpRequest, *, status: int = 200, queue_error: str = "") -> HttpResponse:
     context = {
         "sections": [_version_section(check) for check in accuracy_check_latest()],
         "headings": [heading for _, heading, _ in FIGURES],
@@ -78,10 +128,33 @@ def _page(request: HttpRequest, *, status: int = 200, queue_error: str = "") -> 
     return render(request, "predictions/monitoring_accuracy.html", context, status=status)
 
 
+def _back(request: HttpRequest) -> str:
+    """Where a form sends the user back: its `next` field when that is a path of this site, else `/monitoring/`."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("predictions:monitoring")
+
+
+def _back_page(request: HttpRequest):
+    """The page function to render the answer with, for the page the form came from."""
+    try:
+        name = resolve(_back(request).split("?", 1)[0]).url_name
+    except Resolver404:
+        name = None
+    return _accuracy_page if name == "monitoring-accuracy" else _monitoring_page
+
+
+@login_required
+@permission_required(ACCURACY_CHECK_VIEW, raise_exception=True)
+def monitoring(request: HttpRequest) -> HttpResponse:
+    return _monitoring_page(request)
+
+
 @login_required
 @permission_required(ACCURACY_CHECK_VIEW, raise_exception=True)
 def monitoring_accuracy(request: HttpRequest) -> HttpResponse:
-    return _page(request)
+    return _accuracy_page(request)
 
 
 @login_required
@@ -93,9 +166,9 @@ def monitoring_accuracy_run(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         if exc.kind != "unavailable":
             raise
-        return _page(request, status=503, queue_error=exc.message)
+        return _back_page(request)(request, status=503, queue_error=exc.message)
     messages.success(request, "The check is queued: a worker runs it now. Reload this page in a minute to see it.")
-    return redirect("predictions:monitoring-accuracy")
+    return redirect(_back(request))
 
 
 @login_required
@@ -104,4 +177,4 @@ def monitoring_accuracy_run(request: HttpRequest) -> HttpResponse:
 def monitoring_alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     alert = alert_acknowledge(alert=get_object_or_404(Alert, pk=pk), user=request.user)
     messages.success(request, f"Alert acknowledged: {alert.get_kind_display().lower()}.")
-    return redirect("predictions:monitoring-accuracy")
+    return redirect(_back(request))

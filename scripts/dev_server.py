@@ -182,6 +182,15 @@ class Supervisor:
             child.relay.join(timeout=2)  # its last lines
 
 
+def metrics_env() -> dict[str, str]:
+    """One Prometheus multiprocess directory for web, worker and beat, emptied first: the files of an earlier
+    run would carry its counts into this one's (docs/monitoring.md)."""
+    folder = VAR / "prometheus"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(folder)}
+
+
 def shown(path: Path) -> str:
     return os.path.relpath(path, BASE_DIR)
 
@@ -221,13 +230,15 @@ def main() -> int:
     for folder in ("redis", "celery/queue", "celery/control", "celery/results"):
         (VAR / folder).mkdir(parents=True, exist_ok=True)
     children = children_plan(host=args.host, port=args.port, broker=broker)
-    supervisor = Supervisor(children, env=os.environ | broker.env)
+    supervisor = Supervisor(children, env=os.environ | broker.env | metrics_env())
     if broker.warning:
         supervisor.say(broker.warning)
     supervisor.say(f"web     http://{args.host}:{args.port}/ (manage.py runserver)")
     supervisor.say("worker  celery worker, 1 process, OMP/OpenBLAS/MKL threads 1")
     supervisor.say(f"beat    celery beat, schedule in {shown(VAR / 'celery' / 'beat-schedule')}")
     supervisor.say(f"broker  {broker.description}")
+    supervisor.say(f"metrics http://{args.host}:{args.port}/metrics with Authorization: Bearer $METRICS_TOKEN (.env); "
+                   f"counts of all three in {shown(VAR / 'prometheus')}/")
     supervisor.say("Ctrl-C stops them all.")
     return supervisor.run()
 

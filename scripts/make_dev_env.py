@@ -24,6 +24,8 @@ def dev_settings() -> dict[str, str]:
         "DEV_ADMIN_PASSWORD": secrets.token_urlsafe(12),
         "DEV_TEACHER_PASSWORD": secrets.token_urlsafe(12),
         "DEV_MODEL_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+        # GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>` (docs/monitoring.md).
+        "METRICS_TOKEN": secrets.token_urlsafe(32),
     }
 
 

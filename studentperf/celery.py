@@ -41,3 +41,7 @@ def worker_check() -> dict:
     from studentperf.health import readiness_check
 
     return readiness_check()
+
+
+from studentperf import metrics  # noqa: F401,E402 (Celery signals)
+from studentperf import observability  # noqa: F401,E402  (Celery signals)

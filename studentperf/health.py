@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from modelstore.selectors import active_model_get
 from studentperf.celery import broker_ping
 from studentperf.errors import ApplicationError
+from studentperf.observability import error_mark
 
 # Readiness is probed every few seconds: a broker that does not answer within this is reported down.
 BROKER_PING_TIMEOUT = 0.5
@@ -30,6 +31,8 @@ def ready(request) -> JsonResponse:
     try:
         body = readiness_check()
     except ApplicationError as exc:
+        # Counted by type like any error: no servable model is "model_unavailable", a silent database "internal".
+        error_mark(request, error_type="model_unavailable" if "model" in exc.fields else "internal")
         return JsonResponse({"status": "unavailable", **exc.as_dict()}, status=503)
     body["broker"] = "ok" if broker_ping(timeout=BROKER_PING_TIMEOUT) else "unavailable"
     return JsonResponse({"status": "ok", **body})

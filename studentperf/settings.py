@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response gets its X-Request-ID and an access line, static files and errors included.
+    "studentperf.observability.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -219,7 +221,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Predictions of secondary-school students' final mathematics grade (UCI Student Performance). "
         "Send `Authorization: Api-Key <key>`. Every error is "
-        '`{"error": "<kind>", "message": "<sentence>", "fields": {"<name>": ["<why>"]}}`. See docs/api.md.'
+        '`{"error": "<kind>", "message": "<sentence>", "fields": {"<name>": ["<why>"]}, "request_id": "<id>"}`; '
+        "the id is also the `X-Request-ID` response header. See docs/api.md."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -314,16 +317,49 @@ BATCH_STALE_SECONDS = int(os.environ.get("BATCH_STALE_SECONDS", "") or 120)
 # Workers started on one job at most (retries and resumptions): a file that keeps killing workers fails instead.
 BATCH_MAX_ATTEMPTS = int(os.environ.get("BATCH_MAX_ATTEMPTS", "") or 10)
 
+# --- Logs (studentperf/observability/, docs/monitoring.md "Logs") ---------------------------------------------
+# JSON lines, each with the request id, on LOG_STREAM: "stdout" (default: the servers' log stream, as gunicorn, Celery
+# and container runtimes expect) or "stderr". manage.py commands other than runserver default to stderr, so that
+# stdout stays for what they print (a new key, --json). Also to LOG_FILE when set, rotated at LOG_FILE_MAX_BYTES with LOG_FILE_BACKUP_COUNT old files kept.
+# Several processes (gunicorn workers, Celery) append to that one file: concurrent-log-handler locks it around
+# each write and rotation, which the standard library's RotatingFileHandler does not.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "").strip() or "INFO"
+LOG_FILE = os.environ.get("LOG_FILE", "").strip()
+LOG_FILE_MAX_BYTES = int(os.environ.get("LOG_FILE_MAX_BYTES", "") or 10 * 1024 * 1024)
+LOG_FILE_BACKUP_COUNT = int(os.environ.get("LOG_FILE_BACKUP_COUNT", "") or 5)
+# The record's attributes on each prediction line: off by default, as they describe a student.
+LOG_PREDICTION_INPUTS = env_bool("LOG_PREDICTION_INPUTS", False)
+LOG_STREAM = os.environ.get("LOG_STREAM", "").strip().lower() or "stdout"
+if LOG_STREAM not in ("stdout", "stderr"):
+    raise ImproperlyConfigured(f"LOG_STREAM must be stdout or stderr, not {LOG_STREAM!r}.")
+_LOG_HANDLERS = {"console": {
+    "class": "logging.StreamHandler", "stream": f"ext://sys.{LOG_STREAM}", "formatter": "json", "filters": ["request_id"],
+}}
+if LOG_FILE:
+    _LOG_HANDLERS["file"] = {
+        "class": "concurrent_log_handler.ConcurrentRotatingFileHandler", "formatter": "json",
+        "filters": ["request_id"], "filename": LOG_FILE, "maxBytes": LOG_FILE_MAX_BYTES,
+        "backupCount": LOG_FILE_BACKUP_COUNT, "encoding": "utf-8",
+    }
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "studentperf.observability.RequestIdFilter"}},
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "()": "studentperf.observability.log_format.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
         }
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "handlers": _LOG_HANDLERS,
+    "root": {"handlers": list(_LOG_HANDLERS), "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Celery workers keep these handlers (JSON, request ids) instead of replacing them with their own text format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Prometheus metrics (studentperf/metrics/, docs/monitoring.md) ---------------------------------------------
+# GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>`; unset or empty, /metrics refuses everyone (403).
+# PROMETHEUS_MULTIPROC_DIR is read by prometheus_client itself, from the real environment (not .env: the library
+# is imported before this file reads .env); docs/deployment.md.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()

@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 
 from studentperf import health
 from studentperf.api.exceptions import api_not_found
+from studentperf.metrics.views import metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -15,6 +16,7 @@ urlpatterns = [
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics, name="metrics"),  # Prometheus, with a bearer token (docs/monitoring.md)
     path("api/v1/", include("studentperf.api.urls")),
     re_path(r"^api/", api_not_found),  # JSON 404 for any other path under /api/, whatever the method
     path("", include("predictions.urls")),

@@ -42,6 +42,8 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("The API key is unknown or has been revoked.") from None
         if api_key.has_expired:
             raise AuthenticationFailed(f"The API key expired on {api_key.expiry_date:%Y-%m-%d %H:%M} UTC.")
+        # For the access log line (studentperf.observability), which sees the Django request: the name only.
+        getattr(request, "_request", request).api_key_name = api_key.name
         return AnonymousUser(), api_key
 
     def authenticate_header(self, request) -> str:

@@ -1,7 +1,8 @@
-"""Every API error as `{"error": kind, "message": sentence, "fields": {name: [reasons]}}`.
+"""Every API error as `{"error": kind, "message": sentence, "fields": {name: [reasons]}, "request_id": id}`.
 
 `api_exception_handler` is DRF's EXCEPTION_HANDLER: it shapes ApplicationError from the services and DRF's
-own exceptions. Unknown URLs under /api/ and server errors get the same shape from the two views below.
+own exceptions, and marks the request with its error type for the error log line. Unknown URLs under /api/
+and server errors get the same shape from the two views below (a person gets the 500 page, with the id).
 Anything else a view raises is a bug: it is not hidden here (it surfaces as a 500, in tests as a failure).
 """
 from __future__ import annotations
@@ -10,15 +11,18 @@ import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseServerError, JsonResponse
+from django.template import loader
+from django.utils.html import escape
 from django.views.decorators.csrf import csrf_exempt
-from django.views.defaults import server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from studentperf.errors import ApplicationError
+from studentperf.observability import error_mark, request_id_get
+from studentperf.observability.error_types import error_type_for_status
 
 # ApplicationError kinds and their status; any other kind is the client's mistake (400).
 KIND_STATUS = {
@@ -46,13 +50,39 @@ MAX_NAMED_FIELDS = 10
 
 
 def error_body(kind: str, message: str, fields: dict | None = None) -> dict:
-    return {"error": kind, "message": message, "fields": fields or {}}
+    """The error shape, with the id of the request being answered (also its X-Request-ID header)."""
+    return {"error": kind, "message": message, "fields": fields or {}, "request_id": request_id_get()}
 
 
 def api_exception_handler(exc, context) -> Response | None:
+    response = _error_response(exc)
+    if response is not None:
+        error_type = _error_type(exc, response.status_code)
+        if error_type is not None:
+            fields = response.data["fields"] if error_type == "validation" else ()
+            error_mark(context["request"], error_type=error_type, fields=fields)
+    return response
+
+
+def _error_type(exc, status_code: int) -> str | None:
+    if isinstance(exc, ApplicationError) and exc.kind == "unavailable":
+        # No active model, or its package refused: raised by the model store. Anything else unavailable (the
+        # task queue down) is the service failing, not the model.
+        return "model_unavailable" if _raised_in_modelstore(exc) else "internal"
+    return error_type_for_status(status_code)
+
+
+def _raised_in_modelstore(exc: BaseException) -> bool:
+    traceback = exc.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return traceback is not None and traceback.tb_frame.f_globals.get("__name__", "").startswith("modelstore.")
+
+
+def _error_response(exc) -> Response | None:
     if isinstance(exc, ApplicationError):
         set_rollback()
-        return Response(exc.as_dict(), status=KIND_STATUS.get(exc.kind, 400))
+        return Response(error_body(exc.kind, exc.message, exc.fields), status=KIND_STATUS.get(exc.kind, 400))
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("too_large", "The request body is larger than this server accepts (API_MAX_BODY_BYTES)."),
@@ -117,8 +147,13 @@ def api_not_found(request, *args, **kwargs) -> JsonResponse:
     return JsonResponse(error_body("not_found", f"There is no API endpoint at {request.path}."), status=404)
 
 
-def handler500(request) -> JsonResponse:
-    """JSON for API clients, Django's page for people."""
+def handler500(request) -> JsonResponse | HttpResponseServerError:
+    """JSON for API clients, templates/500.html for people; both give the request id to quote."""
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("server_error", "The server failed to answer; the error was logged."), status=500)
-    return server_error(request)
+    request_id = request_id_get()
+    try:
+        # No request context: its processors read the session and the database, which may be what failed.
+        return HttpResponseServerError(loader.get_template("500.html").render({"request_id": request_id}))
+    except Exception:  # the error page must not fail in turn
+        return HttpResponseServerError(f"<h1>Server error (500)</h1><p>Reference: {escape(request_id)}</p>")

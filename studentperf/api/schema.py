@@ -28,6 +28,9 @@ class ErrorSerializer(serializers.Serializer):
         child=serializers.ListField(child=serializers.CharField()),
         help_text='The reasons per refused field; a record of a batch is named "<index>.<field>".',
     )
+    request_id = serializers.CharField(
+        help_text="The request's id, also its X-Request-ID header; quote it when reporting a problem.",
+    )
 
     class Meta:
         ref_name = "Error"
@@ -56,6 +59,7 @@ _DESCRIPTIONS = {
     503: "No model is active (or it cannot be loaded).",
 }
 COMMON_ERRORS = (401, 403, 429)
+EXAMPLE_REQUEST_ID = "4f1c2a9e8b7d4c3e9a0b1c2d3e4f5a6b"
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
@@ -65,7 +69,7 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
         kind, message, fields = _ERRORS[status]
         example = OpenApiExample(
             f"{status} {kind}",
-            value={"error": kind, "message": message, "fields": fields},
+            value={"error": kind, "message": message, "fields": fields, "request_id": EXAMPLE_REQUEST_ID},
             response_only=True,
             status_codes=[str(status)],
         )

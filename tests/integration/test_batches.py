@@ -37,9 +37,9 @@ def class_file(count: int, *, bad_every: int = 0) -> bytes:
     return out.getvalue().encode()
 
 
-def upload(client, data: bytes, name: str = "class.csv") -> dict:
+def upload(client, data: bytes, name: str = "class.csv", **headers) -> dict:
     response = client.post(BATCHES, {"file": SimpleUploadedFile(name, data, content_type="text/csv")},
-                           format="multipart")
+                           format="multipart", **headers)
     assert response.status_code == 202, response.content
     return response.json()
 
@@ -86,11 +86,16 @@ def test_a_1000_row_upload_finishes_with_1000_result_rows(celery_worker, active_
 def test_a_file_with_some_bad_rows_scores_every_good_row(celery_worker, active_version, api_client):
     client = api_client("predict", "read")
 
-    created = upload(client, class_file(60, bad_every=10))
+    created = upload(client, class_file(60, bad_every=10), HTTP_X_REQUEST_ID="req-upload-60")
     status = finished(client, created["status_url"])
     rows = result_rows(client, created["results_url"])
 
     assert (status["status"], status["rows_done"], status["rows_failed"]) == ("done", 60, 6)
+    # The worker ran the job with the upload's request id: in its audit rows and its log lines.
+    assert set(Prediction.objects.filter(batch_row__job_id=created["id"]).values_list("request_id", flat=True)) == {
+        "req-upload-60"
+    }
+    assert '"request_id": "req-upload-60", "message": "batch job started"' in celery_worker.log()
     rejected = [row for row in rows if row["errors"]]
     assert [row["external_id"] for row in rejected] == [f"S-{n:05d}" for n in range(10, 61, 10)]
     assert all(row["errors"] == "age: must be an integer from 15 to 22" and not row["predicted_grade"]
@@ -171,7 +176,9 @@ def test_with_redis_down_an_upload_answers_503_and_single_predictions_still_work
         redis_server.start()
 
     assert response.status_code == 503, response.content
-    assert response.json() == {"error": "unavailable", "message": BROKER_DOWN, "fields": {}}
+    assert response.json() == {
+        "error": "unavailable", "message": BROKER_DOWN, "fields": {}, "request_id": response["X-Request-ID"]
+    }
     assert not BatchJob.objects.exists() and not BatchRow.objects.exists()
     assert single.status_code == 200 and single.json()["predicted_grade"] >= 0
     assert Prediction.objects.get().source == "api"

@@ -102,6 +102,7 @@ def test_another_process_serves_a_new_activation_without_restart(register):
         "STUDENTPERF_CHILD_DB_NAME": str(connection.settings_dict["NAME"]),
         "MODEL_STORE_DIR": str(settings.MODEL_STORE_DIR),
         "MODEL_ENCRYPTION_KEY": base64.urlsafe_b64encode(settings.MODEL_ENCRYPTION_KEY).decode(),
+        "LOG_STREAM": "stderr",  # stdout is the conversation with this test
     }
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD], cwd=settings.BASE_DIR, env=env, text=True,

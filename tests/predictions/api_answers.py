@@ -6,7 +6,7 @@ def refused(response, status: int = 400, kind: str | None = None) -> dict:
     """The `fields` of an error answer, after checking its status and the error shape."""
     assert response.status_code == status, response.content
     body = response.json()
-    assert set(body) == {"error", "message", "fields"} and body["message"]
+    assert set(body) == {"error", "message", "fields", "request_id"} and body["message"]
     if kind is not None:
         assert body["error"] == kind
     return body["fields"]

@@ -228,7 +228,7 @@ def test_completing_an_older_dev_env_appends_only_the_missing_variables(tmp_path
     assert text.startswith(older + "DEV_ADMIN_PASSWORD=kept\n")
     assert env_names(text) == [
         "DJANGO_DEBUG", "DJANGO_SECRET_KEY", "MODEL_ENCRYPTION_KEY", "DJANGO_ALLOWED_HOSTS", "DEV_ADMIN_PASSWORD",
-        "DEV_TEACHER_PASSWORD", "DEV_MODEL_ADMIN_PASSWORD",
+        "DEV_TEACHER_PASSWORD", "DEV_MODEL_ADMIN_PASSWORD", "METRICS_TOKEN",
     ]
     assert "DEV_TEACHER_PASSWORD" in out
     make_dev_env("--complete", str(env))

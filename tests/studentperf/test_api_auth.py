@@ -24,7 +24,7 @@ def assert_error(response, status: int, kind: str, *, message_has: str = "") -> 
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"error", "message", "fields"}
+    assert set(body) == {"error", "message", "fields", "request_id"}
     assert body["error"] == kind
     assert message_has.lower() in body["message"].lower()
     return body

@@ -15,7 +15,8 @@ def error_of(response, status: int, kind: str) -> dict:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"error", "message", "fields"} and body["error"] == kind
+    assert set(body) == {"error", "message", "fields", "request_id"} and body["error"] == kind
+    assert body["request_id"] == response["X-Request-ID"]
     assert body["message"].endswith(".")
     return body
 
@@ -24,8 +25,12 @@ def error_of(response, status: int, kind: str) -> dict:
     "kind, status", [("invalid", 400), ("not_found", 404), ("conflict", 409), ("unavailable", 503), ("odd", 400)]
 )
 def test_application_error_kind_sets_the_status(api_client, kind, status):
-    body = error_of(api_client().get(ECHO, {"fail": kind}), status, kind)
-    assert body == {"error": kind, "message": f"Failed as {kind}.", "fields": {"thing": ["is wrong"]}}
+    response = api_client().get(ECHO, {"fail": kind})
+    body = error_of(response, status, kind)
+    assert body == {
+        "error": kind, "message": f"Failed as {kind}.", "fields": {"thing": ["is wrong"]},
+        "request_id": response["X-Request-ID"],
+    }
 
 
 def test_validation_errors_name_each_field_flat(api_client):

@@ -43,7 +43,7 @@ def test_schema_declares_the_api_key_scheme_and_the_error_shape(spec):
         "name": "Authorization",
         "description": spec["components"]["securitySchemes"]["ApiKey"]["description"],
     }
-    assert set(spec["components"]["schemas"]["Error"]["required"]) == {"error", "message", "fields"}
+    assert set(spec["components"]["schemas"]["Error"]["required"]) == {"error", "message", "fields", "request_id"}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             assert {"ApiKey": []} in operation["security"], f"{method} {path}"

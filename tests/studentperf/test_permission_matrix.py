@@ -103,6 +103,8 @@ ROWS = (
         _app(teacher=200, other_teacher=404, model_admin=200, superuser=200, no_role=403, staff_no_rights=403)),
     Row("batch results", "get", lambda w: f"/batches/{w.batch.pk}/results.csv",
         _app(teacher=200, other_teacher=404, model_admin=200, superuser=200, no_role=403, staff_no_rights=403)),
+    Row("monitoring overview", "get", lambda w: "/monitoring/",
+        _app(teacher=403, other_teacher=403, model_admin=200, superuser=200, no_role=403, staff_no_rights=403)),
     Row("monitoring page", "get", lambda w: "/monitoring/accuracy/",
         _app(teacher=403, other_teacher=403, model_admin=200, superuser=200, no_role=403, staff_no_rights=403)),
     Row("run the accuracy check", "post", lambda w: "/monitoring/accuracy/run/",

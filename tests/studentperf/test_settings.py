@@ -18,7 +18,11 @@ def load_settings(env: dict) -> subprocess.CompletedProcess:
         "import django, sys; from django.conf import settings; "
         "django.setup(); print(settings.DATABASES['default']['ENGINE'], settings.DEBUG)"
     )
-    base = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "studentperf.settings", "DOTENV_DISABLED": "1"}
+    # Log lines (django-axes says hello at start-up) go to stderr: stdout is the answer read here.
+    base = {
+        "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "studentperf.settings", "DOTENV_DISABLED": "1",
+        "LOG_STREAM": "stderr",
+    }
     return subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
     )
@@ -69,3 +73,9 @@ def test_sqlite_lets_a_worker_write_while_a_page_reads_and_waits_for_the_lock(db
     assert journal == "wal"
     assert busy_ms >= 20_000
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_an_unknown_log_stream_is_refused_by_name():
+    result = load_settings({"DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": GOOD_KEY, "LOG_STREAM": "syslog"})
+    assert result.returncode != 0
+    assert "LOG_STREAM must be stdout or stderr" in result.stderr

@@ -1,0 +1,37 @@
+"""gunicorn settings: `gunicorn -c deploy/gunicorn.conf.py studentperf.wsgi` (docs/deployment.md).
+
+Defaults for one machine behind a reverse proxy; the environment overrides them. For /metrics to count every
+worker, start gunicorn with PROMETHEUS_MULTIPROC_DIR set to an empty directory (docs/monitoring.md).
+"""
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "") or "127.0.0.1:8000"
+# Sync workers: 2-4 per core (docs/performance.md). WEB_CONCURRENCY is gunicorn's own variable for this.
+workers = int(os.environ.get("WEB_CONCURRENCY", "") or 4)
+# A 1,000-record prediction takes about a second and a 20 MB CSV upload is checked in the request: well under.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "") or 60)
+graceful_timeout = 30
+# The application logs each request as one JSON line with its request id (docs/monitoring.md): gunicorn's own
+# access log would only repeat it in another format. Its error log (start, stop, worker timeouts) goes to stderr.
+accesslog = None
+errorlog = "-"
+
+
+def on_starting(server):
+    """Make the metrics directory; warn when several workers would each count alone."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    elif server.cfg.workers > 1:
+        server.log.warning(
+            "PROMETHEUS_MULTIPROC_DIR is not set: with %d workers, each scrape of /metrics shows the counts of "
+            "whichever worker answers it (docs/monitoring.md).", server.cfg.workers,
+        )
+
+
+def child_exit(server, worker):
+    """A worker exited (in the master): drop its live gauges' files; its counters stay in the totals."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

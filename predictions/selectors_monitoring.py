@@ -1,0 +1,154 @@
+"""What the monitoring page charts, read from the database as plain data (lists, dicts, dates).
+
+Checks over time per model version, prediction volume and latency per day from the audit log, the latest
+drift per feature, accuracy per subgroup, and the error counts of studentperf.metrics. Days are the server's
+time zone (TIME_ZONE). predictions.charts draws them; predictions.views_monitoring puts them on the page.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from modelstore.models import ModelVersion
+from studentperf.metrics import error_summary
+from studentperf.observability import ERROR_TYPES
+
+from .models import AccuracyCheck, Prediction
+
+CHECK_DAYS = 90  # the accuracy charts' window
+TRAFFIC_DAYS = 30  # the volume and latency charts' window, today included
+LATENCY_SAMPLE_CAP = 50_000  # the latest interactive predictions whose latency is read
+# Batch rows share their chunk's latency: only web and API predictions say how long one took.
+INTERACTIVE_SOURCES = (Prediction.Source.WEB, Prediction.Source.API)
+
+
+def check_series(*, active: ModelVersion | None, days: int = CHECK_DAYS) -> list[dict]:
+    """Each version's checks with pairs of the last `days` days, oldest first, versions in number order:
+    [{"version", "active", "checks": [{"at": datetime, "pairs", "accuracy", "rmse", "interval_coverage",
+    "stated_coverage"}]}]."""
+    since = timezone.now() - timedelta(days=days)
+    rows = (
+        AccuracyCheck.objects.filter(pairs__gt=0, created_at__gte=since)
+        .order_by("model_version__version", "created_at", "id")
+        .values("model_version_id", "model_version__version", "created_at", "pairs", "metrics")
+    )
+    versions: dict[int, dict] = {}
+    for row in rows:
+        version = versions.setdefault(row["model_version_id"], {
+            "version": row["model_version__version"], "checks": [],
+            "active": active is not None and active.pk == row["model_version_id"],
+        })
+        metrics = row["metrics"]
+        version["checks"].append({
+            "at": timezone.localtime(row["created_at"]), "pairs": row["pairs"],
+            **{name: metrics.get(name) for name in ("accuracy", "rmse", "interval_coverage", "stated_coverage")},
+        })
+    return list(versions.values())
+
+
+def traffic_days(*, days: int = TRAFFIC_DAYS) -> list[date]:
+    """The last `days` days, oldest first, today (server time zone) last."""
+    today = timezone.localdate()
+    return [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def prediction_volume(*, days: list[date]) -> dict[str, list[int]]:
+    """Predictions per day of `days` by source: {"web": [n per day], "api": [...], "batch": [...]}."""
+    counts = (
+        Prediction.objects.filter(created_at__gte=_day_start(days[0]))
+        .annotate(day=TruncDate("created_at"))  # in the current time zone, like traffic_days
+        .values("day", "source").annotate(n=Count("id")).order_by()
+    )
+    found = {(row["day"], row["source"]): row["n"] for row in counts}
+    return {source: [found.get((day, source), 0) for day in days] for source in Prediction.Source.values}
+
+
+def prediction_latency(*, days: list[date], cap: int = LATENCY_SAMPLE_CAP) -> dict:
+    """p50 and p95 latency in ms per day of `days` of the web and API predictions (numpy.percentile, linear),
+    read from the latest `cap` of them: {"p50": [ms or None per day], "p95": [...], "samples": n, "capped":
+    bool}. Percentiles are computed here rather than in SQL: SQLite has no percentile function."""
+    rows = list(
+        Prediction.objects.filter(source__in=INTERACTIVE_SOURCES, created_at__gte=_day_start(days[0]))
+        .order_by("-created_at").values_list("created_at", "latency_ms")[: cap + 1]
+    )
+    capped, rows = len(rows) > cap, rows[:cap]
+    by_day = defaultdict(list)
+    for created_at, latency_ms in rows:
+        by_day[timezone.localtime(created_at).date()].append(latency_ms)
+
+    def percentile(share: int) -> list[float | None]:
+        return [float(np.percentile(by_day[day], share)) if by_day[day] else None for day in days]
+
+    return {"p50": percentile(50), "p95": percentile(95), "samples": len(rows), "capped": capped}
+
+
+def error_rates() -> dict:
+    """Errors per 100 requests by type, since the counters started (studentperf.metrics.error_summary):
+    {"requests": n, "types": [{"type", "errors", "per_100" (None without requests)}]}, ERROR_TYPES first."""
+    summary = error_summary()
+    requests, errors = summary.get("requests", 0), summary.get("errors", {})
+    types = list(ERROR_TYPES) + sorted(set(errors) - set(ERROR_TYPES))
+    return {
+        "requests": requests,
+        "types": [
+            {"type": name, "errors": errors.get(name, 0),
+             "per_100": 100 * errors.get(name, 0) / requests if requests else None}
+            for name in types
+        ],
+    }
+
+
+def check_latest(*, active: ModelVersion | None) -> AccuracyCheck | None:
+    """The check the page's summary and subgroups read: the active version's latest, else the newest of all."""
+    checks = AccuracyCheck.objects.select_related("model_version").order_by("-created_at", "-id")
+    return (active and checks.filter(model_version=active).first()) or checks.first()
+
+
+def drift_check_latest(*, active: ModelVersion | None) -> AccuracyCheck | None:
+    """The check whose drift the page shows: the active version's latest check when it tested features,
+    else the latest check of any version that did (none: not enough recent records anywhere)."""
+    tested = AccuracyCheck.objects.select_related("model_version").filter(drift__status__in=["ok", "drifting"])
+    latest = check_latest(active=active)
+    if latest and latest.drift.get("status") in ("ok", "drifting"):
+        return latest
+    return tested.order_by("-created_at", "-id").first()
+
+
+def drift_differences(*, drift: dict) -> list[dict]:
+    """How different each tested feature's recent values are from the training data, largest first:
+    [{"feature", "difference" (0 same, 1 nothing alike), "drifting", "test", "p_value", "samples"}].
+
+    A number a non-statistician can read beside the test's yes/no: for numbers the Kolmogorov-Smirnov
+    statistic (the largest gap between the two samples' shares below any value), for categories the total
+    variation distance (the share of records that would have to change category for the mixes to match)."""
+    differences = []
+    for name, result in drift.get("features", {}).items():
+        if result.get("p_value") is None:
+            continue  # not tested: too few values
+        if result["test"] == "ks":
+            difference = result["statistic"]
+        else:
+            recent, reference = result["recent"]["shares"], result["reference"]["shares"]
+            difference = sum(abs(recent.get(key, 0) - reference.get(key, 0)) for key in recent | reference) / 2
+        differences.append({"feature": name, "difference": float(difference), "drifting": result["drifting"],
+                            "test": result["test"], "p_value": result["p_value"], "samples": result["samples"]})
+    return sorted(differences, key=lambda row: (-row["difference"], row["feature"]))
+
+
+def subgroup_accuracy(*, check: AccuracyCheck) -> list[dict]:
+    """The check's pass/fail accuracy per subgroup: [{"feature", "value", "accuracy", "pairs"}], by feature
+    then value; groups without a figure are left out."""
+    return [
+        {"feature": feature, "value": value, "accuracy": metrics["accuracy"], "pairs": metrics.get("pairs", 0)}
+        for feature, groups in check.subgroups.items() for value, metrics in sorted(groups.items())
+        if metrics.get("accuracy") is not None
+    ]

@@ -1,0 +1,113 @@
+"""What a process sees happen, counted in process: requests, errors, refused fields, predictions.
+
+With PROMETHEUS_MULTIPROC_DIR set (before prometheus_client is first imported), every process writes its
+values to files in that directory and /metrics sums them (registry.py), so several gunicorn workers and
+Celery pool processes count as one service.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter as Tally
+from collections.abc import Iterable, Sequence
+from functools import cache
+
+from prometheus_client import Counter, Histogram, disable_created_metrics
+
+# The `_created` timestamps double the series and do not exist in multiprocess mode: off in both modes alike.
+disable_created_metrics()
+
+# From 1 ms to 10 s: a health check takes about a millisecond, one prediction over HTTP about 30 ms and the
+# largest API call (1,000 records) about half a second (docs/performance.md).
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SOURCES = ("api", "web", "batch")
+# A client may send any method name: the others are counted as "OTHER".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Field names outside the schema come from the client (an unknown key in a body): each process keeps at most
+# this many of them as labels and counts the rest as "other", so that no client can create series without end.
+OTHER_FIELDS_MAX = 50
+FIELD_NAME_MAX = 40
+_FIELD_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+
+HTTP_REQUESTS = Counter(
+    "studentperf_http_requests", "HTTP requests answered, by route pattern, method and status.",
+    ["endpoint", "method", "status"],
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "studentperf_http_request_duration_seconds", "Time from the request's arrival to its response.",
+    ["endpoint", "method", "status"], buckets=LATENCY_BUCKETS,
+)
+ERRORS = Counter("studentperf_errors", "Requests answered with an error, by error type.", ["type"])
+VALIDATION_ERRORS = Counter(
+    "studentperf_validation_errors", "Fields refused by validation (one per field per record or row).",
+    ["field", "source"],
+)
+PREDICTIONS = Counter(
+    "studentperf_predictions", "Predictions served.", ["model_version", "setup", "source", "risk"],
+)
+PREDICTION_DURATION = Histogram(
+    "studentperf_prediction_duration_seconds",
+    "Latency of one call that serves predictions (validation, model lookup, prediction), whatever its size.",
+    ["source"], buckets=LATENCY_BUCKETS,
+)
+_other_fields: set[str] = set()
+
+
+def request_observe(*, endpoint: str, method: str, status: int, seconds: float) -> None:
+    """One HTTP request answered (called by the request middleware for every request)."""
+    method = method.upper()
+    labels = (endpoint, method if method in METHODS else "OTHER", str(status))
+    HTTP_REQUESTS.labels(*labels).inc()
+    HTTP_REQUEST_DURATION.labels(*labels).observe(seconds)
+
+
+def error_observe(*, error_type: str) -> None:
+    """One request answered with an error of `error_type` (observability.ERROR_TYPES; ValueError otherwise)."""
+    from studentperf.observability import ERROR_TYPES
+
+    if error_type not in ERROR_TYPES:
+        raise ValueError(f"error_type must be one of {', '.join(ERROR_TYPES)}, not {error_type!r}.")
+    ERRORS.labels(error_type).inc()
+
+
+def validation_errors_observe(*, fields: Iterable[str], source: str) -> None:
+    """Fields refused by validation; names like `instances.3.age` or `3.age` count as `age`.
+    `source`: "api", "web" or "batch"."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}.")
+    for field, count in Tally(field_label(name) for name in fields).items():
+        VALIDATION_ERRORS.labels(field, source).inc(count)
+
+
+def field_label(name: str) -> str:
+    """The label of a refused field: its last non-numeric dotted part ("instances.3.age" -> "age"; a whole
+    record refused, "3" -> "record"), length-limited; beyond OTHER_FIELDS_MAX names outside the schema, "other"."""
+    parts = [part for part in str(name).split(".") if part and not part.isdigit()]
+    if not parts:
+        return "record"
+    label = _FIELD_UNSAFE.sub("_", parts[-1])[:FIELD_NAME_MAX]
+    if label in _known_fields() or label in _other_fields:
+        return label
+    if len(_other_fields) >= OTHER_FIELDS_MAX:
+        return "other"
+    _other_fields.add(label)
+    return label
+
+
+@cache
+def _known_fields() -> frozenset[str]:
+    from modelstore.schema import FEATURES, TARGET
+
+    return frozenset({*FEATURES, TARGET, "external_id", "student_id", "instances", "file", "row", "record",
+                      "non_field_errors"})
+
+
+def predictions_observe(*, predictions: Sequence, source: str, seconds: float) -> None:
+    """Predictions served in one call (Prediction rows), and the call's latency in seconds.
+
+    The version label is the version number, read from the ModelVersion each row holds (predictions_serve
+    sets the object, so counting costs no query).
+    """
+    tally = Tally((row.model_version.version, row.setup, row.risk) for row in predictions)
+    for (version, setup, risk), count in tally.items():
+        PREDICTIONS.labels(str(version), setup, source, risk).inc(count)
+    PREDICTION_DURATION.labels(source).observe(seconds)
