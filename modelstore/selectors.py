@@ -4,8 +4,10 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from sklearn.pipeline import Pipeline
 
 from modelstore.models import ModelVersion
@@ -27,6 +29,10 @@ NO_ACTIVE_VERSION = (
 )
 _lock = threading.Lock()
 _loaded: LoadedModel | None = None
+# When this process last read which version is active (time.monotonic()), and how many times it was told to
+# read it again (active_model_recheck): a look that began before such a call must not count as the fresh one.
+_checked_at = -math.inf
+_rechecks = 0
 # What identifies the loaded version: the primary key alone can come back after a rolled-back transaction
 # or a restored database, the artifact and creation time cannot.
 _IDENTITY_FIELDS = ("pk", "artifact_sha256", "created_at")
@@ -35,22 +41,38 @@ _IDENTITY_FIELDS = ("pk", "artifact_sha256", "created_at")
 def active_model_get() -> LoadedModel:
     """The active version and its pipelines.
 
-    Each call costs one small query; the package is loaded (decrypted, checked, built) only when the
-    active version differs from the one this process holds, so an activation anywhere is picked up on the
-    next call without a restart. Raises ApplicationError(kind="unavailable") when no version is active or
-    its package is refused (tampered, unreadable): nothing is served rather than something unchecked.
+    Which version is active is read again (one small query) once the last look is ACTIVE_MODEL_CHECK_SECONDS
+    old (0: on every call), and at once after an activation or rollback in this process
+    (active_model_recheck); the package is loaded (decrypted, checked, built) only when the active version
+    differs from the one this process holds. So an activation anywhere is served without a restart: by this
+    process at once, by the others within ACTIVE_MODEL_CHECK_SECONDS. Raises
+    ApplicationError(kind="unavailable") when no version is active or its package is refused (tampered,
+    unreadable): nothing is served rather than something unchecked.
     """
-    global _loaded
+    global _loaded, _checked_at
+    loaded = _loaded
+    now = time.monotonic()
+    if loaded is not None and now - _checked_at < settings.ACTIVE_MODEL_CHECK_SECONDS:
+        return loaded
+    rechecks = _rechecks
     identity = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list(*_IDENTITY_FIELDS).first()
     if identity is None:
         raise ApplicationError(NO_ACTIVE_VERSION, kind="unavailable")
-    loaded = _loaded
-    if loaded is not None and _identity(loaded.version) == identity:
-        return loaded
-    with _lock:
-        if _loaded is None or _identity(_loaded.version) != identity:
-            _loaded = _model_load(pk=identity[0])
-        return _loaded
+    if loaded is None or _identity(loaded.version) != identity:
+        with _lock:
+            if _loaded is None or _identity(_loaded.version) != identity:
+                _loaded = _model_load(pk=identity[0])
+            loaded = _loaded
+    if rechecks == _rechecks:
+        _checked_at = now
+    return loaded
+
+
+def active_model_recheck() -> None:
+    """Make this process's next active_model_get read which version is active (after an activation here)."""
+    global _checked_at, _rechecks
+    _rechecks += 1
+    _checked_at = -math.inf
 
 
 def _model_load(*, pk: int) -> LoadedModel:

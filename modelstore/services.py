@@ -21,7 +21,7 @@ from modelstore.ml.evaluation import evaluate
 from modelstore.ml.recipe import train_pipelines
 from modelstore.models import ModelActivation, ModelVersion
 from modelstore.schema import SETUP_FEATURES, feature_schema
-from modelstore.selectors import model_version_active, model_version_rollback_target
+from modelstore.selectors import active_model_recheck, model_version_active, model_version_rollback_target
 from modelstore.storage import artifact_load, artifact_save, package_dumps, package_loads
 from modelstore.validation import CHECK_READABLE, ValidationReport, package_open, pipelines_validate
 from studentperf.errors import ApplicationError
@@ -238,6 +238,9 @@ def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, actio
             target.status = Status.ACTIVE
             target.save(update_fields=["status"])
             ModelActivation.objects.create(version=target, previous_version=previous, action=action, activated_by=user)
+            # This process serves the new version from its next prediction; others within
+            # ACTIVE_MODEL_CHECK_SECONDS (modelstore.selectors.active_model_get).
+            transaction.on_commit(active_model_recheck)
     except IntegrityError as exc:
         # The one-active constraint: another activation committed between our read and our write.
         raise ApplicationError("Another activation happened at the same time; try again.", kind="conflict") from exc

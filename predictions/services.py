@@ -119,7 +119,11 @@ def predictions_serve(
         )
         for record, student, output in zip(records, students, outputs, strict=True)
     ]
-    predictions = Prediction.objects.bulk_create(predictions)
+    if len(predictions) == 1:
+        # One INSERT: bulk_create would wrap it in BEGIN and COMMIT, two more round trips for nothing.
+        predictions[0].save(force_insert=True)
+    else:
+        predictions = Prediction.objects.bulk_create(predictions)
     prediction_log(predictions=predictions, latency_ms=latency_ms)
     metrics.predictions_observe(predictions=predictions, source=source, seconds=latency_ms / 1000)
     return predictions

@@ -6,8 +6,17 @@ The broker and result backend are Redis (REDIS_URL); `make run` may fall back to
 from __future__ import annotations
 
 import os
+import sys
 
-from celery import Celery
+from studentperf.threads import threads_configure, worker_command
+
+# A worker predicts CSV batches: INFERENCE_THREADS compute threads per pool process, set before numpy is
+# imported (studentperf/threads.py); its parallelism comes from --concurrency. Other processes import this
+# module too (every Django process does, through studentperf/__init__.py) and keep their own settings.
+if worker_command(sys.argv):
+    threads_configure()
+
+from celery import Celery  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studentperf.settings")
 

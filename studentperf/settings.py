@@ -166,6 +166,10 @@ RISK_MEDIUM_BELOW = float(os.environ.get("RISK_MEDIUM_BELOW", "0.8"))
 # Stated coverage of the grade interval (split-conformal).
 PREDICTION_INTERVAL_COVERAGE = float(os.environ.get("PREDICTION_INTERVAL_COVERAGE", "0.9"))
 TOP_FACTORS = 5
+# How often a process looks again at which model version is active (one small query; README, "Serving"): an
+# activation or rollback is served by the other processes within this many seconds, by the process that made
+# it at once. 0: look on every prediction.
+ACTIVE_MODEL_CHECK_SECONDS = float(os.environ.get("ACTIVE_MODEL_CHECK_SECONDS", "") or 1)
 
 # Accuracy and drift checks, and their alerts (docs/monitoring.md). Beat runs the check every
 # ACCURACY_CHECK_INTERVAL_HOURS (in the Celery block); `manage.py check_accuracy` and the monitoring page run it now.
@@ -243,12 +247,19 @@ SPECTACULAR_SETTINGS = {
 # Largest request body accepted (413 above it): 5 MB holds 1,000 records with room to spare.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("API_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
 
-# The shared cache (API rate limits): Redis when CACHE_REDIS_URL is set, else a database table
-# (`manage.py createcachetable`), so that every web process counts against the same limits.
-CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "")
+# The shared cache (API rate limits), so that every web process counts against the same limits: Redis at
+# CACHE_REDIS_URL, by default the REDIS_URL Celery uses when that is set (no SQL per request), else a database
+# table (`manage.py createcachetable`; six queries per API request: docs/performance.md). Short timeouts: a
+# Redis that does not answer makes each process count for itself for a while (studentperf/api/throttling.py)
+# instead of holding requests. Nothing may call cache.clear(): on Redis it empties the database, Celery's too.
+CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "").strip() or os.environ.get("REDIS_URL", "").strip()
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if CACHE_REDIS_URL
         else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "studentperf_cache"}
     )

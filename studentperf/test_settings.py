@@ -38,6 +38,8 @@ STATIC_ROOT = tempfile.mkdtemp(prefix="studentperf-static-")
 
 # One process, no cache table to create: rate-limit counters in memory.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "studentperf-tests"}}
+# Every test starts from its own (rolled back) data: the active model is looked up on every prediction.
+ACTIVE_MODEL_CHECK_SECONDS = 0
 
 # The login lockout (django-axes) stays on, for tests/studentperf/test_login.py, with the production defaults
 # whatever a developer's .env says. Its backend needs the request: tests log in with force_login (or

@@ -99,15 +99,22 @@ class ConformalGradeRegressor(RegressorMixin, BaseEstimator):
         (dropouts make the errors very skewed, so a symmetric |residual| band would be needlessly wide
         upwards). The order statistics use the finite-sample correction: rank ceil((n + 1) * q) of n.
         """
+        low, high = self.interval_offsets(coverage)
+        return _clip(predictions + low), _clip(predictions + high)
+
+    def interval_offsets(self, coverage: float) -> tuple[float, float]:
+        """What interval_for adds to a predicted grade before clipping (±inf beyond the sample): one pair per
+        version and coverage, so compiled inference (modelstore/ml/onnx) stores them as constants."""
         if not 0 < coverage < 1:
             raise ValueError("coverage must be between 0 and 1")
         check_is_fitted(self, "residuals_")
         n = len(self.residuals_)
         tail = (1 - coverage) / 2
         # The epsilon keeps float noise ((1 - 0.9) / 2 is 0.04999...) from moving a rank by one.
-        low = predictions + _order_statistic(self.residuals_, math.floor((n + 1) * tail + 1e-9))
-        high = predictions + _order_statistic(self.residuals_, math.ceil((n + 1) * (1 - tail) - 1e-9))
-        return _clip(low), _clip(high)
+        return (
+            _order_statistic(self.residuals_, math.floor((n + 1) * tail + 1e-9)),
+            _order_statistic(self.residuals_, math.ceil((n + 1) * (1 - tail) - 1e-9)),
+        )
 
     def pass_proba_for(self, predictions: np.ndarray) -> np.ndarray:
         """The share of held-out errors that would turn these predicted grades into a pass.

@@ -181,6 +181,28 @@ class PredictionBatchSerializer(serializers.Serializer):
     predictions = PredictionSerializer(many=True, help_text="One per instance, in input order.")
 
 
+def prediction_data(prediction: Prediction) -> dict:
+    """What PredictionSerializer gives for a prediction just served, built directly: the values already have
+    their JSON types, and DRF's per-field work took 30 ms per 1,000 predictions (this: 3). The serializer
+    stays what the schema shows; tests/predictions/test_api_predict.py holds the two equal."""
+    return {
+        "prediction_id": str(prediction.id),
+        "model_version": prediction.model_version.version,
+        "setup": prediction.setup,
+        "predicted_grade": prediction.predicted_grade,
+        "pass_probability": prediction.pass_probability,
+        "confidence": prediction.confidence,
+        "risk": str(prediction.risk),
+        "interval": {
+            "low": prediction.interval_low, "high": prediction.interval_high, "coverage": prediction.interval_coverage,
+        },
+        "top_factors": [
+            {"feature": factor["feature"], "value": factor["value"], "effect": factor["effect"]}
+            for factor in prediction.top_factors
+        ],
+    }
+
+
 class StudentPredictionSerializer(PredictionSerializer):
     created_at = serializers.DateTimeField()
 

@@ -44,6 +44,7 @@ from .serializers import (
     StudentInputSerializer,
     StudentPredictionSerializer,
     StudentSerializer,
+    prediction_data,
 )
 
 PAGE_PARAMETERS = [
@@ -119,11 +120,11 @@ class PredictApi(ApiView):
             predictions = prediction_create_many(
                 records=records, students=students, source=Prediction.Source.API, **_requested_by(request)
             )
-            return Response(PredictionBatchSerializer({"predictions": predictions}).data)
+            return Response({"predictions": [prediction_data(prediction) for prediction in predictions]})
         prediction = prediction_create(
             record=records[0], student=students[0], source=Prediction.Source.API, **_requested_by(request)
         )
-        return Response(PredictionSerializer(prediction).data)
+        return Response(prediction_data(prediction))
 
 
 class StudentListApi(_ReadWriteApi):
@@ -221,7 +222,7 @@ class StudentPredictApi(ApiView):
             record=student_record(student=student), student=student, source=Prediction.Source.API,
             **_requested_by(request),
         )
-        return Response(PredictionSerializer(prediction).data)
+        return Response(prediction_data(prediction))
 
 
 class OutcomeListApi(_ReadWriteApi):

@@ -36,8 +36,8 @@ from tests.integration.helpers import wait_for
 
 VISIBILITY_TIMEOUT = 5
 READY_TIMEOUT = 90
-# One BLAS/OpenMP thread per worker process, as in production (docs/deployment.md).
-SINGLE_THREADED = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+# Thread variables the worker must override (studentperf/threads.py): as a machine's defaults could be.
+MANY_THREADS = {name: "8" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def free_port() -> int:
@@ -203,7 +203,7 @@ def celery_worker(redis_server, transactional_db, settings, tmp_path):
     if not redis_server.ping():  # a test stopped it
         redis_server.start()
     redis_server.flush()
-    env = os.environ | SINGLE_THREADED | {
+    env = os.environ | MANY_THREADS | {
         "DJANGO_SETTINGS_MODULE": "studentperf.test_settings",
         "STUDENTPERF_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
         "STUDENTPERF_TEST_BROKER_URL": redis_server.url,

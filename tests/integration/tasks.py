@@ -18,3 +18,19 @@ def record_run(path: str, seconds: float = 0.0) -> int:
     with log.open("a") as file:
         file.write("done\n")
     return log.read_text().count("start")
+
+
+@app.task(name="tests.integration.thread_settings")
+def thread_settings() -> dict:
+    """The thread settings this pool process runs with: the variables and what the loaded libraries use."""
+    import os
+
+    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime, as a batch prediction does)
+    from threadpoolctl import threadpool_info
+
+    from studentperf.threads import THREAD_VARIABLES
+
+    return {
+        "env": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+        "pools": sorted({(pool["user_api"], pool["num_threads"]) for pool in threadpool_info()}),
+    }

@@ -89,3 +89,14 @@ def test_readiness_reports_the_broker_down_without_failing(app_on_redis, redis_s
     assert response.json() == {
         "status": "ok", "database": "ok", "model_version": active_version.version, "broker": "unavailable",
     }
+
+
+def test_a_worker_runs_one_compute_thread_per_pool_process_whatever_the_machine_says(celery_worker):
+    # The fixture starts the worker with OMP_NUM_THREADS & co. at 8 (MANY_THREADS): the worker overrides them.
+    from tests.integration.tasks import thread_settings
+
+    settings = thread_settings.delay().get(timeout=60)
+
+    assert settings["env"] == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    assert {api for api, _ in settings["pools"]} >= {"openmp", "blas"}
+    assert all(threads == 1 for _, threads in settings["pools"]), settings["pools"]

@@ -2,14 +2,19 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+import onnxruntime
 import pytest
 from django.core.management import CommandError, call_command
 
 from modelstore import services, storage
 from modelstore.ml import evaluation
 from modelstore.ml.data import DEFAULT_DATA_PATH, file_sha256
+from modelstore import onnx_export as export
+from modelstore.ml.onnx import convert
 from modelstore.ml.recipe import RECIPE
 from modelstore.models import ModelActivation, ModelVersion
+from modelstore.schema import SETUP_FEATURES
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +107,53 @@ def test_import_of_broken_package_reports_the_rejection(register, small_pipeline
     with pytest.raises(CommandError, match="v1 'broken' was rejected: The setup A pipeline takes other input"):
         _run("import_model", str(package), "--activate")
     assert ModelVersion.objects.get().status == "rejected"
+
+
+def test_export_onnx_writes_one_graph_per_setup_that_plain_onnxruntime_scores_like_the_version(
+    register, small_pipelines, dataset, tmp_path
+):
+    register()
+    output = _run("export_model", "1", "--format", "onnx", "--output", str(tmp_path / "graphs"))
+
+    assert sorted(path.name for path in (tmp_path / "graphs").iterdir()) == ["setup-A.onnx", "setup-B.onnx", "setup-C.onnx"]
+    assert "Wrote v1 as ONNX" in output and output.count("equal to the scikit-learn pipeline on 395 reference rows") == 3
+    for setup, pipeline in small_pipelines.items():
+        session = onnxruntime.InferenceSession(str(tmp_path / "graphs" / f"setup-{setup}.onnx"))
+        feeds = {
+            node.name: dataset[[node.name]].to_numpy(dtype=object if node.type == "tensor(string)" else np.int64)
+            for node in session.get_inputs()
+        }
+        (grades,) = session.run(["grade"], feeds)
+        assert np.abs(grades - pipeline.predict(dataset[list(SETUP_FEATURES[setup])])).max() <= 1e-4
+        props = session.get_modelmeta().custom_metadata_map
+        assert (props["studentperf.setup"], props["studentperf.model_version"]) == (setup, "1")
+
+
+def test_export_onnx_refuses_a_graph_that_differs_from_its_pipeline_and_writes_nothing(register, tmp_path, monkeypatch):
+    convert = export.pipeline_to_onnx
+    # A graph for another coverage: its intervals are not the ones the version serves.
+    monkeypatch.setattr(export, "pipeline_to_onnx", lambda pipeline, **kwargs: convert(pipeline, coverage=0.5))
+    register()
+
+    with pytest.raises(CommandError, match=r"v1 was not exported: its setup A ONNX graph differs .* interval_low"):
+        _run("export_model", "1", "--format", "onnx", "--out", str(tmp_path / "graphs"))
+    assert not (tmp_path / "graphs").exists()
+
+
+def test_export_onnx_names_a_conversion_failure(register, tmp_path, monkeypatch):
+    def unsupported(*args, **kwargs):
+        raise RuntimeError("Unable to find a shape calculator")
+
+    monkeypatch.setattr(convert, "convert_sklearn", unsupported)
+    register()
+
+    with pytest.raises(CommandError, match="setup A pipeline cannot be converted to ONNX: .*shape calculator"):
+        _run("export_model", "1", "--format", "onnx", "--out", str(tmp_path / "graphs"))
+    assert not (tmp_path / "graphs").exists()
+
+
+def test_export_as_skops_needs_the_file_to_write(register):
+    register()
+
+    with pytest.raises(CommandError, match="--out is required for the skops format"):
+        _run("export_model", "1")

@@ -4,6 +4,7 @@ import base64
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -58,6 +59,57 @@ def test_new_activation_is_served_on_the_next_call_without_restart(register, loa
     services.model_version_rollback(user=None)
     assert selectors.active_model_get().version.version == 1
     assert len(loads) == 3
+
+
+@pytest.fixture
+def clock(monkeypatch, settings):
+    """The selectors' monotonic clock, set by hand; the active version is looked at every 5 s."""
+    settings.ACTIVE_MODEL_CHECK_SECONDS = 5
+    now = SimpleNamespace(seconds=1000.0)
+    monkeypatch.setattr(selectors, "time", SimpleNamespace(monotonic=lambda: now.seconds))
+    selectors.active_model_recheck()  # forget when earlier tests looked, on the real clock
+    return now
+
+
+def test_between_checks_the_loaded_model_is_served_without_a_query(register, clock, django_assert_num_queries):
+    services.model_version_activate(version=register(), user=None)
+    selectors.active_model_get()
+
+    clock.seconds += 4.9
+    with django_assert_num_queries(0):
+        selectors.active_model_get()
+    clock.seconds += 0.1
+    with django_assert_num_queries(1):
+        selectors.active_model_get()
+
+
+def test_an_activation_elsewhere_is_served_once_the_check_is_due(register, clock, loads):
+    first, second = register(), register()
+    services.model_version_activate(version=first, user=None)
+    assert selectors.active_model_get().version.version == 1
+
+    # In the test's transaction the commit hooks never run: to this process, the activation happened elsewhere.
+    services.model_version_activate(version=second, user=None)
+    clock.seconds += 4
+    assert selectors.active_model_get().version.version == 1
+    clock.seconds += 1
+    assert selectors.active_model_get().version.version == 2
+    assert len(loads) == 2
+
+
+def test_an_activation_or_rollback_in_this_process_is_served_at_once(
+    register, clock, django_capture_on_commit_callbacks
+):
+    first, second = register(), register()
+    services.model_version_activate(version=first, user=None)
+    assert selectors.active_model_get().version.version == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.model_version_activate(version=second, user=None)
+    assert selectors.active_model_get().version.version == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        services.model_version_rollback(user=None)
+    assert selectors.active_model_get().version.version == 1
 
 
 def test_no_active_version_is_unavailable_and_says_what_to_do(register):

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from predictions.api.serializers import PredictionSerializer, prediction_data
 from predictions.models import Prediction
-from predictions.services import student_create
+from predictions.services import prediction_create_many, student_create
 from predictions.validation import record_clean
 from studentperf.errors import ApplicationError
 
@@ -43,6 +46,19 @@ def test_a_key_with_the_predict_scope_gets_a_prediction(api_client, active_versi
     assert [f["feature"] for f in body["top_factors"]] == [f["feature"] for f in row.top_factors]
     assert (row.source, row.requested_by, row.api_key_prefix) == ("api", None, client.api_key.prefix)
     assert row.student is None and row.input == record_clean(record)
+
+
+def test_the_answer_is_what_the_documented_serializer_gives(active_version, user, record):
+    student = student_create(data={"external_id": "s-1", **record}, teacher=user)
+    predictions = prediction_create_many(
+        records=[record, dict(record, G2=None), dict(record, G1=None, G2=None, absences=40)], source="api",
+        students=[student, None, None],
+    )
+
+    for prediction in predictions:
+        shaped = prediction_data(prediction)
+        assert json.dumps(shaped) == json.dumps(PredictionSerializer(prediction).data)
+        assert shaped == PredictionSerializer(Prediction.objects.get(pk=prediction.pk)).data  # as stored
 
 
 def test_a_logged_in_user_gets_a_prediction_recorded_as_theirs(session_client, user, active_version, record):
@@ -226,13 +242,83 @@ def _queries(client, body) -> tuple[list[str], list[str]]:
     return inserts, [q for q in sql if q not in inserts]
 
 
-def test_a_predict_request_runs_few_queries(api_client, active_version, record, django_assert_max_num_queries):
-    client = api_client("predict")
-    client.post(PREDICT, record, format="json")  # the model is loaded once per process, not measured here
+def _statements(captured) -> list[str]:
+    """Each query as its verb and table: "SELECT predictions_apikey", "BEGIN"."""
+    described = []
+    for query in captured.captured_queries:
+        table = re.search(r'\b(?:FROM|INTO|UPDATE)\s+"(\w+)"', query["sql"])
+        verb = query["sql"].split()[0].upper()
+        described.append(f"{verb} {table.group(1)}" if table else verb)
+    return described
 
-    # The key, which version is active, the audit row.
-    with django_assert_max_num_queries(3):
-        client.post(PREDICT, record, format="json")
+
+@pytest.fixture
+def steady_client(api_client, active_version, record, settings):
+    """A predict key whose first request is done: the model is loaded (once per process) and the active
+    version looked at, not again before ACTIVE_MODEL_CHECK_SECONDS (here long enough for any test)."""
+    settings.ACTIVE_MODEL_CHECK_SECONDS = 600
+    client = api_client("predict")
+    assert client.post(PREDICT, record, format="json").status_code == 200
+    return client
+
+
+# Real transactions (as in production, not a test's rolled-back one), so that BEGIN and COMMIT are counted.
+@pytest.mark.django_db(transaction=True)
+def test_a_one_record_request_reads_the_key_and_writes_the_audit_row(steady_client, record, django_assert_num_queries):
+    # The rate limit is counted in the shared cache: Redis in production (no SQL), memory in the test settings.
+    with django_assert_num_queries(2) as captured:
+        assert steady_client.post(PREDICT, record, format="json").status_code == 200
+
+    assert _statements(captured) == [
+        "SELECT predictions_apikey",  # the unrevoked key with this prefix (unique index); hash, expiry checked on it
+        "INSERT predictions_prediction",  # the audit row: one statement, no BEGIN/COMMIT around it
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_active_version_check_adds_one_query_when_due(steady_client, record, settings, django_assert_num_queries):
+    settings.ACTIVE_MODEL_CHECK_SECONDS = 0  # due on every request (by default once a second)
+
+    with django_assert_num_queries(3) as captured:
+        assert steady_client.post(PREDICT, record, format="json").status_code == 200
+
+    assert _statements(captured)[1] == "SELECT modelstore_modelversion"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_redis_the_rate_limit_costs_six_queries(steady_client, record, settings, django_assert_num_queries):
+    # Without REDIS_URL (or CACHE_REDIS_URL) the shared cache is a database table.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "throttle"}}
+    call_command("createcachetable", verbosity=0)
+    assert steady_client.post(PREDICT, record, format="json").status_code == 200  # the key's entry exists
+
+    with django_assert_num_queries(8) as captured:
+        assert steady_client.post(PREDICT, record, format="json").status_code == 200
+
+    assert _statements(captured) == [
+        "SELECT predictions_apikey",
+        "SELECT throttle",  # the throttle reads the key's recent requests (cache.get) ...
+        "SELECT throttle",  # ... and writes them back (cache.set): the table's size, for culling,
+        "BEGIN",
+        "SELECT throttle",  # whether the entry exists,
+        "UPDATE throttle",
+        "COMMIT",
+        "INSERT predictions_prediction",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_1000_record_request_reads_the_key_and_inserts_the_audit_rows(steady_client, record):
+    with CaptureQueriesContext(connection) as captured:
+        assert steady_client.post(PREDICT, {"instances": [record] * 1000}, format="json").status_code == 200
+
+    # One INSERT, split only where the database caps the parameters of one statement (SQLite: 999 per statement).
+    batch_size = connection.ops.bulk_batch_size(Prediction._meta.concrete_fields, [None] * 1000)
+    inserts = -(-1000 // batch_size)
+    assert _statements(captured) == [
+        "SELECT predictions_apikey", "BEGIN", *["INSERT predictions_prediction"] * inserts, "COMMIT",
+    ]
+    assert Prediction.objects.count() == 1001
 
 
 def test_the_queries_of_a_batch_do_not_grow_with_its_size(api_client, active_version, user, record):

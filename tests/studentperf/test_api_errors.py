@@ -1,6 +1,8 @@
 """Every API error is JSON `{"error", "message", "fields"}` with the right status; nothing a client sends is a 500."""
 from __future__ import annotations
 
+import socket
+
 import pytest
 from django.test import RequestFactory
 from rest_framework.test import APIClient
@@ -124,6 +126,27 @@ class TestThrottling:
             first.get(ECHO)
         assert first.get(ECHO).status_code == 429
         assert second.get(ECHO).status_code == 200
+
+    def test_without_an_answer_from_redis_each_process_counts_alone(self, api_client, settings, monkeypatch, caplog):
+        from django.core.cache.backends.locmem import LocMemCache
+
+        from studentperf.api import throttling
+
+        with socket.socket() as unused:  # a port nothing listens on: connections are refused at once
+            unused.bind(("127.0.0.1", 0))
+            port = unused.getsockname()[1]
+        settings.CACHES = {"default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }}
+        monkeypatch.setattr(throttling, "_shared_cache_down_until", 0.0)
+        monkeypatch.setattr(throttling, "_local_counts", LocMemCache("test-fallback", {}))
+        client = api_client()
+
+        assert [client.get(ECHO).status_code for _ in range(2)] == [200, 200]
+        error_of(client.get(ECHO), 429, "throttled")
+        refusals = [r for r in caplog.records if r.getMessage().startswith("rate limits counted per process")]
+        assert len(refusals) == 1  # Redis is tried again after SHARED_CACHE_RETRY_SECONDS, not on every request
 
     def test_a_session_user_over_the_user_rate_gets_429(self, user):
         client = APIClient()

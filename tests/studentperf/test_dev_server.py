@@ -125,6 +125,14 @@ def alive(pid: int) -> bool:
         return False
 
 
+def still_alive(pids: list[int], *, within: float) -> list[int]:
+    """The pids still running after waiting up to `within` seconds for them to exit."""
+    deadline = time.monotonic() + within
+    while (running := [pid for pid in pids if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return running
+
+
 @pytest.mark.skipif(not Path("/proc").exists(), reason="reads process states from /proc (Linux)")
 def test_ctrl_c_stops_every_child_and_their_children(tmp_path):
     supervisor = supervise(tmp_path, ["600", "600", "600"])
@@ -138,7 +146,7 @@ def test_ctrl_c_stops_every_child_and_their_children(tmp_path):
         supervisor.kill()
 
     assert supervisor.returncode == 0, err
-    assert not [pid for pid in pids if alive(pid)]
+    assert not still_alive(pids, within=10)
     assert {"web    | up", "worker | up", "beat   | up"} <= set(out.splitlines())
 
 
@@ -153,7 +161,8 @@ def test_when_one_child_dies_the_others_are_stopped_and_it_is_named(tmp_path):
 
     assert supervisor.returncode == 1
     assert "worker exited with code 3; stopped the others." in err
-    assert not [pid for pid in pids if alive(pid)]
+    # Signalled before the supervisor exits; a grandchild may take a moment to finish dying on a loaded machine.
+    assert not still_alive(pids, within=10)
 
 
 def test_a_configured_broker_is_printed_and_used(tmp_path, monkeypatch):

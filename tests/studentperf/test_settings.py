@@ -12,12 +12,12 @@ GOOD_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
 GOOD_SECRET = "s" * 10 + base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
-def load_settings(env: dict) -> subprocess.CompletedProcess:
-    """Import the production settings in a fresh process with exactly `env` (no .env file is read)."""
-    script = (
-        "import django, sys; from django.conf import settings; "
-        "django.setup(); print(settings.DATABASES['default']['ENGINE'], settings.DEBUG)"
-    )
+def load_settings(
+    env: dict, show: str = "settings.DATABASES['default']['ENGINE'], settings.DEBUG"
+) -> subprocess.CompletedProcess:
+    """Import the production settings in a fresh process with exactly `env` (no .env file is read); stdout is
+    `show`, evaluated there."""
+    script = f"import django, sys; from django.conf import settings; django.setup(); print({show})"
     # Log lines (django-axes says hello at start-up) go to stderr: stdout is the answer read here.
     base = {
         "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "studentperf.settings", "DOTENV_DISABLED": "1",
@@ -58,6 +58,21 @@ def test_database_url_selects_postgresql_and_default_is_sqlite():
     postgres = load_settings({**env, "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db"})
     assert postgres.returncode == 0, postgres.stderr
     assert postgres.stdout.split()[0] == "django.db.backends.postgresql"
+
+
+@pytest.mark.parametrize("env, cache", [
+    ({}, "DatabaseCache studentperf_cache"),
+    ({"REDIS_URL": "redis://queue:6379/0"}, "RedisCache redis://queue:6379/0"),
+    (
+        {"REDIS_URL": "redis://queue:6379/0", "CACHE_REDIS_URL": "redis://cache:6379/1"},
+        "RedisCache redis://cache:6379/1",
+    ),
+])
+def test_the_shared_cache_is_the_redis_of_redis_url_when_set(env, cache):
+    show = "settings.CACHES['default']['BACKEND'].rpartition('.')[2], settings.CACHES['default']['LOCATION']"
+    result = load_settings({"DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": GOOD_KEY, **env}, show=show)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == cache
 
 
 def test_sqlite_lets_a_worker_write_while_a_page_reads_and_waits_for_the_lock(db):

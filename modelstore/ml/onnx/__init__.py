@@ -1,0 +1,23 @@
+"""The served pipelines as ONNX graphs, for onnxruntime inside studentperf and for use outside it.
+
+One graph per setup computes a prediction's numbers from the raw attributes, in one onnxruntime call:
+
+    inputs   one per attribute of the setup, named like the UCI attribute (`school`, `absences`, `G2`),
+             shape [N, 1]: categories as strings (tensor(string)), numbers as int64 (tensor(int64))
+    outputs  `grade`, `interval_low`, `interval_high` (the interval for the coverage fixed at conversion)
+             and `pass_probability`, each float32 of shape [N]
+
+`convert` builds the graph (`pipeline_to_onnx`), `runtime` runs it and proves it equal to the scikit-learn
+pipeline (`onnx_session`, `onnx_predict`, `onnx_equality_check`); modelstore/onnx_export.py writes a version's graphs for
+`manage.py export_model --format onnx`. The skops pipeline stays the source of truth: a graph is derived
+from it, and used or exported only once proved equal to it.
+"""
+from modelstore.ml.onnx.convert import INPUT_DTYPES, OUTPUTS, TARGET_OPSET, input_dtype, pipeline_to_onnx
+from modelstore.ml.onnx.runtime import (
+    onnx_equality_check, onnx_inputs, onnx_predict, onnx_session, sklearn_outputs,
+)
+
+__all__ = [
+    "INPUT_DTYPES", "OUTPUTS", "TARGET_OPSET", "input_dtype", "onnx_equality_check", "onnx_inputs", "onnx_predict",
+    "onnx_session", "pipeline_to_onnx", "sklearn_outputs",
+]

@@ -1,0 +1,242 @@
+"""A fitted setup pipeline as one ONNX graph: skl2onnx converts the encoding and the estimators, plain ONNX
+nodes do what `ConformalGradeRegressor` adds (anchor, clipping, interval, pass probability).
+
+Precision: the encoded attributes (one-hot 0/1, small integers) are exact in float32, so the trees take the
+same branches as in scikit-learn, but onnxruntime's tree ensembles (ai.onnx.ml 1-3) sum their leaves in
+float32: the estimator's output is within ~1e-5 of scikit-learn's. Everything after it runs in double
+precision like scikit-learn (anchor, clipping, interval, the comparisons with the residuals, the
+classifier), and only the outputs are cast to float32. A residual count can still differ by one where a
+grade lies within that error of a tie; `onnx_equality_check` catches it (docs/model.md, "ONNX export").
+"""
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from contextlib import contextmanager
+
+import numpy as np
+import onnx
+import skl2onnx
+from onnx import TensorProto
+from skl2onnx import convert_sklearn, get_model_alias, update_registered_converter
+from skl2onnx.algebra.onnx_ops import (
+    OnnxAdd, OnnxArgMax, OnnxCast, OnnxClip, OnnxDiv, OnnxGather, OnnxGreaterOrEqual, OnnxReshape, OnnxSub,
+)
+from skl2onnx.common import tree_ensemble
+from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType, StringTensorType
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import VotingRegressor
+from sklearn.pipeline import Pipeline
+
+from modelstore.ml.estimators import PASS_THRESHOLD
+from modelstore.schema import CATEGORICAL, GRADE_MAX, GRADE_MIN, SETUP_FEATURES
+from studentperf.errors import ApplicationError
+
+# The highest opsets the graph may use: ONNX 18 (opset 18 came with onnx 1.13, 2022) and ai.onnx.ml 3. skl2onnx
+# imports each domain at the lowest version its nodes need: ai.onnx.ml 1 for the recipe's pipelines.
+TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
+OUTPUTS = ("grade", "interval_low", "interval_high", "pass_probability")
+INPUT_DTYPES = {"category": "string", "int": "int64"}
+_ALIAS = "StudentperfGradeOutputs"
+# Conversions patch a skl2onnx module attribute for their duration (see _hgb_leaf_flags_as_int): one at a time.
+_conversion_lock = threading.Lock()
+
+
+def pipeline_to_onnx(pipeline: Pipeline, *, coverage: float, metadata: dict | None = None) -> bytes:
+    """The serialized ONNX model of one fitted setup pipeline (inputs and outputs: see the package docstring).
+
+    The model's metadata_props say the setup, the coverage, the inputs with their types, the outputs and
+    the producer, plus `metadata` (str values). ApplicationError if the pipeline does not take a setup's
+    attributes or skl2onnx cannot convert one of its steps.
+    """
+    if not 0 < coverage < 1:
+        raise ApplicationError("coverage must be between 0 and 1")
+    setup = _setup_of(pipeline)
+    features = list(SETUP_FEATURES[setup])
+    encode, regressor = pipeline.named_steps["encode"], pipeline.named_steps["regressor"]
+    outputs = _GradeOutputs(regressor, encoded_names=list(encode.get_feature_names_out()), coverage=coverage)
+    initial_types = [
+        (name, StringTensorType([None, 1]) if input_dtype(name) == "string" else Int64TensorType([None, 1]))
+        for name in features
+    ]
+    try:
+        with _conversion_lock, _hgb_leaf_flags_as_int():
+            update_registered_converter(
+                _GradeOutputs, _ALIAS, _shape_grade_outputs, _convert_grade_outputs, parser=_parse_grade_outputs
+            )
+            model = convert_sklearn(
+                # The AttributeReference step only selects the setup's columns: the graph's inputs do that.
+                Pipeline([("encode", encode), ("outputs", outputs)]),
+                initial_types=initial_types,
+                target_opset=TARGET_OPSET,
+                name=f"studentperf-setup-{setup}",
+            )
+    # A converter fails in whatever way the step or onnx makes it fail; any failure means "no graph".
+    except Exception as exc:  # noqa: BLE001
+        raise ApplicationError(f"The setup {setup} pipeline cannot be converted to ONNX: {exc!r}") from exc
+    onnx.helper.set_model_props(model, {
+        "studentperf.setup": setup,
+        "studentperf.coverage": repr(float(coverage)),
+        "studentperf.inputs": json.dumps({name: input_dtype(name) for name in features}),
+        "studentperf.outputs": json.dumps(list(OUTPUTS)),
+        "producer": f"studentperf modelstore.ml.onnx with skl2onnx {skl2onnx.__version__}",
+        **{key: str(value) for key, value in (metadata or {}).items()},
+    })
+    model.doc_string = (
+        f"studentperf, setup {setup}: the final mathematics grade (0-20), its {coverage:.0%} prediction "
+        "interval and the probability of a pass (G3 >= 10), from the UCI attributes."
+    )
+    return model.SerializeToString()
+
+
+def input_dtype(name: str) -> str:
+    """The ONNX input type of attribute `name`: "string" for categories, "int64" for numbers."""
+    return INPUT_DTYPES["category" if name in CATEGORICAL else "int"]
+
+
+def _setup_of(pipeline: Pipeline) -> str:
+    names = [str(name) for name in getattr(pipeline, "feature_names_in_", ())]
+    for setup, features in SETUP_FEATURES.items():
+        if names == list(features):
+            return setup
+    raise ApplicationError("The pipeline does not take the attributes of any setup, so it has no ONNX form.")
+
+
+class _GradeOutputs(BaseEstimator):
+    """The steps after the encoding as one skl2onnx operator: a fitted `ConformalGradeRegressor`'s estimators
+    and what its predict, interval_for (at one coverage) and pass_proba compute. A BaseEstimator because
+    skl2onnx asks scikit-learn for its tags; never fitted, it only carries the fitted parts."""
+
+    def __init__(self, regressor=None, *, encoded_names=(), coverage: float = 0.9):
+        self.regressor, self.encoded_names, self.coverage = regressor, encoded_names, coverage
+
+    @property
+    def parts(self) -> dict:
+        regressor = self.regressor
+        residuals = np.asarray(regressor.residuals_, dtype=np.float64)
+        return {
+            "estimator": _with_array_weights(regressor.estimator_),
+            "classifier": regressor.pass_classifier_,
+            "anchor_column": None if regressor.anchor is None else list(self.encoded_names).index(regressor.anchor),
+            "residuals": residuals,
+            "interval_offsets": regressor.interval_offsets(self.coverage),
+        }
+
+
+def _with_array_weights(estimator):
+    """skl2onnx's VotingRegressor converter calls `weights.sum()`: a shallow copy with the weights as an array
+    (the recipe gives a list) converts, and the pipeline's own estimator is left as it was."""
+    if isinstance(estimator, VotingRegressor) and isinstance(estimator.weights, (list, tuple)):
+        estimator = copy.copy(estimator)
+        estimator.weights = np.asarray(estimator.weights, dtype=float)
+    return estimator
+
+
+def _parse_grade_outputs(scope, model, inputs, custom_parsers=None):
+    operator = scope.declare_local_operator(_ALIAS, model)
+    operator.inputs = inputs
+    for name in OUTPUTS:
+        operator.outputs.append(scope.declare_local_variable(name, FloatTensorType([None])))
+    return operator.outputs
+
+
+def _shape_grade_outputs(operator):
+    for output in operator.outputs:
+        output.type = FloatTensorType([None])
+
+
+def _convert_grade_outputs(scope, operator, container):
+    parts = operator.raw_operator.parts
+    version = container.target_opset
+
+    def clip(values, low=GRADE_MIN, high=GRADE_MAX):
+        return OnnxClip(values, np.array(low, dtype=np.float64), np.array(high, dtype=np.float64), op_version=version)
+
+    def as_double(values):
+        return OnnxCast(values, to=TensorProto.DOUBLE, op_version=version)
+
+    encoded = operator.inputs[0]  # float32 [N, F]
+    (change,) = _sub_model(scope, parts["estimator"], encoded, [FloatTensorType()])
+    grade = as_double(change)
+    if parts["anchor_column"] is not None:
+        anchor = OnnxGather(encoded, np.array([parts["anchor_column"]], dtype=np.int64), axis=1, op_version=version)
+        grade = OnnxAdd(grade, as_double(anchor), op_version=version)
+    grade = clip(grade)
+    n = len(parts["residuals"])
+    if parts["classifier"] is not None:
+        # As in scikit-learn, the classifier sees the encoded attributes as doubles.
+        encoded_double = scope.declare_local_variable("encoded_double", DoubleTensorType())
+        container.add_node(
+            "Cast", encoded.onnx_name, encoded_double.onnx_name, to=TensorProto.DOUBLE,
+            name=scope.get_unique_operator_name("Cast"),
+        )
+        scope.add_options(id(parts["classifier"]), {"zipmap": False})
+        _, probabilities = _sub_model(
+            scope, parts["classifier"], encoded_double, [Int64TensorType(), DoubleTensorType()]
+        )
+        passed = OnnxGather(probabilities, np.array([1], dtype=np.int64), axis=1, op_version=version)
+        pass_probability = clip(passed, 1 / (n + 2), (n + 1) / (n + 2))
+    else:
+        pass_probability = _residual_pass_probability(grade, parts["residuals"], version)
+    low, high = parts["interval_offsets"]
+    results = {
+        "grade": grade,
+        "interval_low": clip(OnnxAdd(grade, np.array([low]), op_version=version)),
+        "interval_high": clip(OnnxAdd(grade, np.array([high]), op_version=version)),
+        "pass_probability": pass_probability,
+    }
+    for output, name in zip(operator.outputs, OUTPUTS):
+        as_float = OnnxCast(results[name], to=TensorProto.FLOAT, op_version=version)
+        flat = OnnxReshape(as_float, np.array([-1], dtype=np.int64), op_version=version, output_names=[output])
+        flat.add_to(scope, container)
+
+
+def _sub_model(scope, model, source, output_types) -> list:
+    """The output variables of `model` fed with `source`, converted by skl2onnx's own converter for its type."""
+    operator = scope.declare_local_operator(get_model_alias(type(model)), model)
+    operator.inputs = [source]
+    for position, output_type in enumerate(output_types):
+        operator.outputs.append(scope.declare_local_variable(f"{operator.onnx_name}_out{position}", output_type))
+    return operator.outputs
+
+
+def _residual_pass_probability(grade, residuals: np.ndarray, version: int):
+    """(k + 1) / (n + 2), k the residuals r >= 9.5 - grade, as `ConformalGradeRegressor.pass_proba_for` counts.
+
+    The residuals are sorted, so k = n - (position of the first r >= the gap). ArgMax finds the first True
+    of each row's comparisons (a +inf sentinel makes sure there is one) in an [N, n + 1] array of bytes,
+    where a ReduceSum of the comparisons would need N x n numbers.
+    """
+    n = len(residuals)
+    with_sentinel = np.append(residuals, np.inf).reshape(1, -1)
+    gap = OnnxSub(np.array(PASS_THRESHOLD, dtype=np.float64), grade, op_version=version)
+    reaches = OnnxCast(
+        OnnxGreaterOrEqual(with_sentinel, gap, op_version=version), to=TensorProto.UINT8, op_version=version
+    )
+    first = OnnxCast(OnnxArgMax(reaches, axis=1, keepdims=1, op_version=version), to=TensorProto.DOUBLE,
+                     op_version=version)
+    passing_plus_one = OnnxSub(np.array(n + 1, dtype=np.float64), first, op_version=version)
+    return OnnxDiv(passing_plus_one, np.array(n + 2, dtype=np.float64), op_version=version)
+
+
+@contextmanager
+def _hgb_leaf_flags_as_int():
+    """Let skl2onnx 1.20 convert HistGradientBoostingRegressor (scikit-learn 1.9), for one conversion.
+
+    Its HGB tree walk (`add_tree_to_attribute_pairs_hist_gradient_boosting`) passes the Python bool
+    `missing = False` for every leaf as `nodes_missing_value_tracks_true`, an ONNX list-of-ints attribute,
+    and onnx refuses it: "Field onnx.AttributeProto.ints: Expected an int, got a boolean". The wrapper
+    hands the flag on as an int (False -> 0, True -> 1: what ONNX means by it). The module attribute is
+    restored on exit; a skl2onnx that passes ints already goes through the wrapper unchanged.
+    """
+    original = tree_ensemble.add_node
+
+    def add_node(*args, nodes_missing_value_tracks_true=0, **kwargs):
+        return original(*args, nodes_missing_value_tracks_true=int(nodes_missing_value_tracks_true), **kwargs)
+
+    tree_ensemble.add_node = add_node
+    try:
+        yield
+    finally:
+        tree_ensemble.add_node = original
