@@ -42,16 +42,17 @@ clean:
 
 # The benchmarks (bench/README.md), each next to its baseline measured in the same run:
 # - bench-api: gunicorn with 2 workers on loopback under wrk, and in-process figures (about 2 minutes);
-# - bench-batch: a 100,000-row CSV through the API and a real Celery worker on Redis (about 3 minutes).
+# - bench-batch: a 100,000-row CSV through the API and a real Celery worker on Redis (about 3 minutes);
+# - bench-peers: the API against a seed-style Flask + joblib app serving the same model (about 2.5 minutes).
 # wrk and redis-server come from Debian (root, or sudo). BENCH_ARGS: e.g. --profile (api), --rows N (batch).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-.PHONY: bench bench-api bench-batch
+.PHONY: bench bench-api bench-batch bench-peers
 
 $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	touch $@
 
-bench: bench-api bench-batch
+bench: bench-api bench-batch bench-peers
 
 bench-api: $(VENV)/.installed $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
@@ -60,6 +61,10 @@ bench-api: $(VENV)/.installed $(VENV)/.bench-installed
 bench-batch: $(VENV)/.installed $(VENV)/.bench-installed
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }
 	$(PY) bench/batch.py $(BENCH_ARGS)
+
+bench-peers: $(VENV)/.installed $(VENV)/.bench-installed
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+	$(PY) bench/peers.py $(BENCH_ARGS)
 
 # Screenshots of the main pages for the README (docs/screenshots/), taken by the browser tests.
 .PHONY: screenshots

@@ -1,4 +1,5 @@
-"""The machinery of bench/api.py: servers it starts on loopback, the load generator, a CPU meter.
+"""The machinery of the benchmarks (api.py, batch.py, peers.py): servers started on loopback, the load
+generator, a meter of the CPU and memory each process used.
 
 Every server listens on 127.0.0.1 only and is stopped by the caller (the functions that start one return
 the way to stop it); every wrk run is bounded in time.
@@ -55,35 +56,57 @@ def gunicorn_stop(process: subprocess.Popen) -> None:
         process.wait(timeout=5)
 
 
-def wait_live(process: subprocess.Popen, base_url: str, *, timeout_s: float = 60) -> None:
+def wait_live(process: subprocess.Popen, base_url: str, *, timeout_s: float = 60, path: str = "/health/live") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode} before answering (see its log)")
         try:
-            with urllib.request.urlopen(f"{base_url}/health/live", timeout=2) as response:
+            with urllib.request.urlopen(f"{base_url}{path}", timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.25)
-    raise RuntimeError(f"{base_url}/health/live did not answer 200 within {timeout_s:.0f} s")
+    raise RuntimeError(f"{base_url}{path} did not answer 200 within {timeout_s:.0f} s")
 
 
 def post_check(url: str, key: str, body_file: Path, *, size: int) -> None:
     """One prediction request answered 200 with `size` predictions, so wrk measures predictions, not errors."""
-    request = urllib.request.Request(
-        url, data=body_file.read_bytes(), method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Api-Key {key}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.load(response)
-    except urllib.error.HTTPError as exc:
-        raise RuntimeError(f"{url} answered {exc.code}: {exc.read()[:300]!r}") from None
+    answer = post_json(url, body_file.read_bytes(), headers={"Authorization": f"Api-Key {key}"})
     got = len(answer["predictions"]) if size > 1 else int("predicted_grade" in answer)
     if got != size:
         raise RuntimeError(f"{url} answered an unexpected shape: {str(answer)[:300]}")
+
+
+def post_json(url: str, body: bytes, *, headers: dict[str, str] | None = None) -> dict:
+    """POST a JSON body; the decoded answer, or RuntimeError with the start of the answer if not 2xx."""
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"{url} answered {exc.code}: {exc.read()[:300]!r}") from None
+
+
+def worker_memory(master_pid: int) -> list[dict]:
+    """Resident memory (VmRSS, MiB) and thread count of each child of a gunicorn master: its workers."""
+    workers = []
+    for pid in sorted(_children(master_pid)):
+        try:
+            status = dict(
+                line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+            )
+        except OSError:  # exited meanwhile
+            continue
+        workers.append({
+            "pid": pid,
+            "rss_mib": int(status["VmRSS"].split()[0]) / 1024,  # "123456 kB"
+            "threads": int(status["Threads"]),
+        })
+    return workers
 
 
 def _process_cpu_s(pid: int, *, reaped: bool = False) -> float:
@@ -151,11 +174,24 @@ class CpuMeter:
 
 def wrk(url: str, key: str, body_file: Path, *, connections: int, duration_s: int) -> dict:
     """One bounded wrk run against `url` (loopback); its figures from post.lua's JSON line."""
+    return _wrk_run(url, LUA_SCRIPT, {"BENCH_BODY": str(body_file), "BENCH_API_KEY": key},
+                    connections=connections, duration_s=duration_s)
+
+
+def wrk_cycle(url: str, key: str, bodies_file: Path, *, connections: int, duration_s: int) -> dict:
+    """As `wrk`, but each request's body is the next line of `bodies_file` (one JSON document per line), in
+    turn (post.lua with BENCH_BODIES); `Authorization: Api-Key <key>` goes with every request (a server may
+    ignore it)."""
+    return _wrk_run(url, LUA_SCRIPT, {"BENCH_BODIES": str(bodies_file), "BENCH_API_KEY": key},
+                    connections=connections, duration_s=duration_s)
+
+
+def _wrk_run(url: str, script: Path, variables: dict[str, str], *, connections: int, duration_s: int) -> dict:
     command = [
         "wrk", "--threads", str(min(connections, 2)), "--connections", str(connections),
-        "--duration", f"{duration_s}s", "--timeout", "60s", "--script", str(LUA_SCRIPT), url,
+        "--duration", f"{duration_s}s", "--timeout", "60s", "--script", str(script), url,
     ]
-    env = {**os.environ, "BENCH_BODY": str(body_file), "BENCH_API_KEY": key}
+    env = {**os.environ, **variables}
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration_s + 90, check=False)
     line = next((line for line in result.stdout.splitlines() if line.startswith("BENCH ")), None)
     if result.returncode != 0 or line is None:
