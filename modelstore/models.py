@@ -10,6 +10,12 @@ class ModelVersion(models.Model):
         RETIRED = "retired", "Retired"
         REJECTED = "rejected", "Rejected"
 
+    class Engine(models.TextChoices):
+        """What computes a setup's predictions: its proved ONNX graph, or the scikit-learn pipeline itself."""
+
+        ONNXRUNTIME = "onnxruntime", "onnxruntime"
+        SCIKIT_LEARN = "scikit-learn", "scikit-learn"
+
     version = models.PositiveIntegerField(unique=True, editable=False, help_text="Auto-incremented number.")
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
@@ -25,6 +31,11 @@ class ModelVersion(models.Model):
     rejection_reason = models.TextField(blank=True)
     validation_report = models.JSONField(
         default=dict, blank=True, help_text='{"checks": [{"check", "passed", "detail"}, ...]} in the order they ran.'
+    )
+    compiled = models.JSONField(
+        default=dict, blank=True,
+        help_text='Per setup, how it is served: {"engine": "onnxruntime", "sha256" of its ONNX graph, "max_abs_diff" '
+        'from scikit-learn, ...} or {"engine": "scikit-learn", "reason"}; empty for versions stored before graphs.',
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -49,6 +60,15 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version} {self.name} ({self.status})"
+
+    @property
+    def onnx_graphs_sha256(self) -> dict[str, str]:
+        """setup -> sha256 of the ONNX graph proved at registration, for the setups served through onnxruntime."""
+        compiled = self.compiled if isinstance(self.compiled, dict) else {}
+        return {
+            setup: entry["sha256"] for setup, entry in compiled.items()
+            if isinstance(entry, dict) and entry.get("engine") == self.Engine.ONNXRUNTIME and entry.get("sha256")
+        }
 
     @property
     def can_be_activated(self) -> bool:

@@ -6,15 +6,11 @@ from pathlib import Path
 
 from django.conf import settings
 
+from modelstore.compilation import TOLERANCE, graph_prove
 from modelstore.ml.data import DEFAULT_DATA_PATH, load_dataset
-from modelstore.ml.onnx.convert import pipeline_to_onnx
-from modelstore.ml.onnx.runtime import onnx_equality_check
 from modelstore.models import ModelVersion
-from modelstore.schema import SETUP_FEATURES
 from modelstore.storage import artifact_load, package_loads
 from studentperf.errors import ApplicationError
-
-TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -51,18 +47,12 @@ def model_version_onnx_export(
     }
     graphs = {}
     for setup in sorted(pipelines):
-        graph = pipeline_to_onnx(pipelines[setup], coverage=coverage, metadata=about)
-        check = onnx_equality_check(
-            pipelines[setup], graph, reference[list(SETUP_FEATURES[setup])], coverage=coverage, tolerance=TOLERANCE
-        )
-        if not check["equal"]:
-            worst = ", ".join(f"{name} {difference:.3g}" for name, difference in check["max_abs_diff"].items())
-            raise ApplicationError(
-                f"v{version.version} was not exported: its setup {setup} ONNX graph differs from the scikit-learn "
-                f"pipeline on the {check['rows']} reference rows by more than {TOLERANCE} (largest differences: "
-                f"{worst})."
+        try:
+            graphs[setup] = graph_prove(
+                pipelines[setup], setup=setup, reference=reference, coverage=coverage, metadata=about
             )
-        graphs[setup] = (graph, check)
+        except ApplicationError as exc:
+            raise ApplicationError(f"v{version.version} was not exported: {exc.message}") from exc
     return [_write(Path(out_dir), setup, graph, check) for setup, (graph, check) in graphs.items()]
 
 

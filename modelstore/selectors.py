@@ -5,13 +5,17 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import onnxruntime
 from django.conf import settings
 from sklearn.pipeline import Pipeline
 
+from modelstore.ml.inference import Predictor
+from modelstore.ml.onnx import onnx_session
 from modelstore.models import ModelVersion
-from modelstore.storage import artifact_load, package_loads
+from modelstore.storage import artifact_read, package_loads
+from studentperf.threads import inference_threads
 from studentperf.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -21,6 +25,13 @@ logger = logging.getLogger(__name__)
 class LoadedModel:
     version: ModelVersion
     pipelines: dict[str, Pipeline]
+    # By setup: the pipeline with the session of its proved ONNX graph, for inference.predict_records.
+    predictors: dict[str, Predictor] = field(default_factory=dict)
+
+    @property
+    def engines(self) -> dict[str, str]:
+        """setup -> what serves it: "onnxruntime" or "scikit-learn"."""
+        return {setup: predictor.engine for setup, predictor in sorted(self.predictors.items())}
 
 
 NO_ACTIVE_VERSION = (
@@ -39,7 +50,7 @@ _IDENTITY_FIELDS = ("pk", "artifact_sha256", "created_at")
 
 
 def active_model_get() -> LoadedModel:
-    """The active version and its pipelines.
+    """The active version, its pipelines and their predictors (with the sessions of the proved ONNX graphs).
 
     Which version is active is read again (one small query) once the last look is ACTIVE_MODEL_CHECK_SECONDS
     old (0: on every call), and at once after an activation or rollback in this process
@@ -78,7 +89,10 @@ def active_model_recheck() -> None:
 def _model_load(*, pk: int) -> LoadedModel:
     version = ModelVersion.objects.get(pk=pk)
     try:
-        pipelines, _ = package_loads(artifact_load(file_name=version.artifact_file, sha256=version.artifact_sha256))
+        stored = artifact_read(
+            file_name=version.artifact_file, sha256=version.artifact_sha256, graphs_sha256=version.onnx_graphs_sha256
+        )
+        pipelines, _ = package_loads(stored.package)
     except ApplicationError as exc:
         logger.error("active model package refused", extra={"model_version": version.version, "reason": exc.message})
         raise ApplicationError(
@@ -86,12 +100,33 @@ def _model_load(*, pk: int) -> LoadedModel:
             "Activate another version or roll back.",
             kind="unavailable",
         ) from exc
-    logger.info("active model loaded", extra={"model_version": version.version})
-    return LoadedModel(version=version, pipelines=pipelines)
+    predictors = {
+        setup: Predictor(pipeline=pipeline, session=_session(version, setup, stored.graphs.get(setup)))
+        for setup, pipeline in pipelines.items()
+    }
+    loaded = LoadedModel(version=version, pipelines=pipelines, predictors=predictors)
+    logger.info("active model loaded", extra={"model_version": version.version, "engines": loaded.engines})
+    return loaded
+
+
+def _session(version: ModelVersion, setup: str, graph: bytes | None) -> onnxruntime.InferenceSession | None:
+    """A session of the setup's proved graph (its integrity checked on reading), or None to serve the setup
+    through scikit-learn: no graph, or one this process's onnxruntime refuses (e.g. another version)."""
+    if graph is None:
+        return None
+    try:
+        return onnx_session(graph, threads=inference_threads())
+    # onnxruntime raises its own error types; the pipeline still serves, slower, and the log says why.
+    except Exception as exc:  # noqa: BLE001
+        logger.error(
+            "onnx graph refused by onnxruntime, serving through scikit-learn",
+            extra={"model_version": version.version, "setup": setup, "reason": repr(exc)},
+        )
+        return None
 
 
 def _identity(version: ModelVersion) -> tuple:
-    return tuple(getattr(version, field) for field in _IDENTITY_FIELDS)
+    return tuple(getattr(version, name) for name in _IDENTITY_FIELDS)
 
 
 def model_version_get(*, number: int) -> ModelVersion:

@@ -11,18 +11,20 @@ import numpy
 import pandas
 import skops
 import sklearn
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from sklearn.pipeline import Pipeline
 
+from modelstore.compilation import pipelines_compile
 from modelstore.ml.data import DEFAULT_DATA_PATH, file_sha256, load_dataset
 from modelstore.ml.evaluation import evaluate
 from modelstore.ml.recipe import train_pipelines
 from modelstore.models import ModelActivation, ModelVersion
 from modelstore.schema import SETUP_FEATURES, feature_schema
 from modelstore.selectors import active_model_recheck, model_version_active, model_version_rollback_target
-from modelstore.storage import artifact_load, artifact_save, package_dumps, package_loads
+from modelstore.storage import artifact_load, artifact_read, artifact_save, package_dumps, package_loads
 from modelstore.validation import CHECK_READABLE, ValidationReport, package_open, pipelines_validate
 from studentperf.errors import ApplicationError
 
@@ -46,7 +48,9 @@ def model_version_register(
     The validation runs on the pipelines loaded back from the package bytes (through the allow-list), never
     on the objects passed in, so what is checked is what will be served; each check is recorded, in order, in
     the version's `validation_report`. `metrics` (e.g. cross-validation from training) are kept beside the
-    `reference` metrics computed here.
+    `reference` metrics computed here. A validated version's pipelines are then compiled to ONNX graphs, each
+    stored beside the package once proved equal to its pipeline (`compiled` says which setups are served
+    through onnxruntime, and why the others are not: compilation.py).
     """
     setups = sorted(str(setup) for setup in pipelines)
     # The version's descriptive fields, stored in the package too so that an exported file describes itself.
@@ -72,19 +76,21 @@ def model_version_register(
             **metadata, created_by=created_by, status=Status.REJECTED, rejection_reason=reason,
             validation_report=report.as_dict(),
         )
-    artifact_file, artifact_sha256, artifact_size = artifact_save(data)
-    stored = {**metadata, "artifact_file": artifact_file, "artifact_sha256": artifact_sha256,
-              "artifact_size": artifact_size, "created_by": created_by}
     try:
         loaded, _ = package_open(data=data, report=report)
         reference = pipelines_validate(pipelines=loaded, report=report)
     except ApplicationError as exc:
         logger.warning("model version rejected", extra={"model_name": name, "reason": exc.message})
         return _version_create(
-            **stored, status=Status.REJECTED, rejection_reason=exc.message, validation_report=report.as_dict()
+            **metadata, **_stored(data), created_by=created_by, status=Status.REJECTED,
+            rejection_reason=exc.message, validation_report=report.as_dict(),
         )
-    stored["metrics"] = {**metadata["metrics"], "reference": reference}
-    return _version_create(**stored, status=Status.VALIDATED, validation_report=report.as_dict())
+    compilation = pipelines_compile(pipelines=loaded, coverage=settings.PREDICTION_INTERVAL_COVERAGE, report=report)
+    validated = {**metadata, "metrics": {**metadata["metrics"], "reference": reference}}
+    return _version_create(
+        **validated, **_stored(data, compilation.graphs), created_by=created_by, status=Status.VALIDATED,
+        compiled=compilation.compiled, validation_report=report.as_dict(),
+    )
 
 
 def model_version_train(
@@ -252,12 +258,21 @@ def _artifact_verify(version: ModelVersion) -> None:
     if not version.artifact_file:
         raise ApplicationError(f"v{version.version} has no stored package.", kind="integrity")
     try:
-        package_loads(artifact_load(file_name=version.artifact_file, sha256=version.artifact_sha256))
+        stored = artifact_read(
+            file_name=version.artifact_file, sha256=version.artifact_sha256, graphs_sha256=version.onnx_graphs_sha256
+        )
+        package_loads(stored.package)
     except ApplicationError as exc:
         logger.error("model package refused", extra={"model_version": version.version, "reason": exc.message})
         raise ApplicationError(
             f"v{version.version} cannot be activated, its stored package was refused: {exc.message}", kind="integrity"
         ) from exc
+
+
+def _stored(data: bytes, graphs: dict[str, bytes] | None = None) -> dict:
+    """The artifact fields of a version whose package (and proved graphs) were just written to the store."""
+    artifact_file, artifact_sha256, artifact_size = artifact_save(data, graphs=graphs)
+    return {"artifact_file": artifact_file, "artifact_sha256": artifact_sha256, "artifact_size": artifact_size}
 
 
 def _activated_if(version: ModelVersion, *, activate: bool, user: AbstractBaseUser | None) -> ModelVersion:

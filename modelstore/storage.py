@@ -2,17 +2,23 @@
 
 A package is ONE skops file holding `{"format", "pipelines", "metadata"}`. It is only ever loaded through
 `package_loads`, which refuses any type skops does not trust by default unless it is in ALLOWED_TYPES;
-nothing is unpickled. At rest a package is compressed, then encrypted and authenticated with AES-256-GCM
-(settings.MODEL_ENCRYPTION_KEY), the sha256 of the skops bytes bound to the ciphertext.
+nothing is unpickled. At rest a package is stored with the ONNX graphs proved equal to its pipelines
+(modelstore/compilation.py) in one small zip container, which is compressed, then encrypted and authenticated
+with AES-256-GCM (settings.MODEL_ENCRYPTION_KEY), the sha256 of the skops bytes bound to the ciphertext. The
+skops bytes stay the version's identity (`artifact_sha256`); each graph's sha256 is recorded on the version
+and checked when it is read back.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
+import zipfile
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import skops.io as sio
@@ -37,10 +43,16 @@ ALLOWED_TYPES: tuple[str, ...] = (
     "sklearn.utils._bunch.Bunch",
 )
 
-# Encrypted file: MAGIC (format version included) | 12-byte nonce | AES-GCM(zlib(skops bytes)).
-MAGIC = b"SPMODEL\x01"
+# Encrypted file: MAGIC (format version included) | 12-byte nonce | AES-GCM(zlib(plaintext)), where the
+# plaintext of format 2 is a zip container (members stored, the outer zlib compresses) of PACKAGE_MEMBER and
+# graph_member(setup) per proved graph, and that of format 1 (files written before the graphs) the skops bytes.
+MAGIC = b"SPMODEL\x02"
+MAGIC_V1 = b"SPMODEL\x01"
 NONCE_SIZE = 12
 FILE_SUFFIX = ".skops.enc"
+PACKAGE_MEMBER = "package.skops"
+# A fixed date in the container: the same package and graphs always give the same plaintext.
+_MEMBER_DATE = (2020, 1, 1, 0, 0, 0)
 
 
 def package_dumps(pipelines: dict[str, Pipeline], metadata: dict) -> bytes:
@@ -109,17 +121,34 @@ def _package_parts(package) -> tuple[dict[str, Pipeline], dict]:
     return pipelines, metadata
 
 
-def artifact_save(data: bytes) -> tuple[str, str, int]:
-    """Compress, encrypt and atomically write a package to MODEL_STORE_DIR: (file name, sha256, size).
+def graph_member(setup: str) -> str:
+    return f"onnx/setup-{setup}.onnx"
 
-    The sha256 and size are those of the skops bytes `data`, as recorded on the ModelVersion.
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    """A stored package as read back: its skops bytes and the ONNX graphs asked for, by setup."""
+
+    package: bytes
+    graphs: dict[str, bytes] = field(default_factory=dict)
+
+
+def artifact_save(data: bytes, *, graphs: Mapping[str, bytes] | None = None) -> tuple[str, str, int]:
+    """Contain, compress, encrypt and atomically write a package and its graphs (by setup) to MODEL_STORE_DIR:
+    (file name, sha256, size).
+
+    The sha256 and size are those of the skops bytes `data`, as recorded on the ModelVersion. The file name
+    also carries a digest of the graphs, so versions of the same package with other graphs (another
+    converter, another coverage) never overwrite each other's file.
     """
+    graphs = dict(sorted((graphs or {}).items()))
     sha256 = hashlib.sha256(data).hexdigest()
     nonce = os.urandom(NONCE_SIZE)
-    ciphertext = AESGCM(settings.MODEL_ENCRYPTION_KEY).encrypt(nonce, zlib.compress(data, 6), _associated(sha256))
+    plaintext = zlib.compress(_container(data, graphs), 6)
+    ciphertext = AESGCM(settings.MODEL_ENCRYPTION_KEY).encrypt(nonce, plaintext, _associated(MAGIC, sha256))
     store = Path(settings.MODEL_STORE_DIR)
     store.mkdir(mode=0o700, parents=True, exist_ok=True)
-    file_name = f"{sha256}{FILE_SUFFIX}"
+    file_name = f"{sha256}{_graphs_suffix(graphs)}{FILE_SUFFIX}"
     handle, tmp_path = tempfile.mkstemp(dir=store, prefix=".tmp-", suffix=FILE_SUFFIX)  # created 0o600
     try:
         with os.fdopen(handle, "wb") as tmp:
@@ -135,33 +164,83 @@ def artifact_save(data: bytes) -> tuple[str, str, int]:
 
 def artifact_load(*, file_name: str, sha256: str) -> bytes:
     """The skops bytes of a stored package, decrypted and checked; ApplicationError(kind="integrity") if not."""
+    return artifact_read(file_name=file_name, sha256=sha256).package
+
+
+def artifact_read(*, file_name: str, sha256: str, graphs_sha256: Mapping[str, str] | None = None) -> StoredArtifact:
+    """A stored package and the graphs of the setups in `graphs_sha256` (setup -> the sha256 recorded at
+    registration), decrypted and checked; ApplicationError(kind="integrity") if the file, or any graph asked
+    for, is not what was stored. A format 1 file holds no graphs, so asking for one is refused."""
     if not file_name or Path(file_name).name != file_name:
         raise _integrity(f"The artifact file name {file_name!r} is not a plain file name in the model store.")
     try:
         blob = (Path(settings.MODEL_STORE_DIR) / file_name).read_bytes()
     except OSError as exc:
         raise _integrity(f"The artifact {file_name} cannot be read ({exc.strerror or exc}).") from exc
-    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + NONCE_SIZE:
+    magic = blob[:len(MAGIC)]
+    if magic not in (MAGIC, MAGIC_V1) or len(blob) < len(MAGIC) + NONCE_SIZE:
         raise _integrity(f"The artifact {file_name} is not an encrypted model file of a known format.")
     nonce, ciphertext = blob[len(MAGIC):len(MAGIC) + NONCE_SIZE], blob[len(MAGIC) + NONCE_SIZE:]
     try:
-        compressed = AESGCM(settings.MODEL_ENCRYPTION_KEY).decrypt(nonce, ciphertext, _associated(sha256))
+        compressed = AESGCM(settings.MODEL_ENCRYPTION_KEY).decrypt(nonce, ciphertext, _associated(magic, sha256))
     except InvalidTag as exc:
         raise _integrity(
             f"The artifact {file_name} failed authentication: it was modified, encrypted with another key, "
             "or is not the package with the recorded sha256."
         ) from exc
     try:
-        data = zlib.decompress(compressed)
+        plaintext = zlib.decompress(compressed)
     except zlib.error as exc:
         raise _integrity(f"The artifact {file_name} does not decompress ({exc}).") from exc
+    members = _container_members(file_name, plaintext) if magic == MAGIC else {PACKAGE_MEMBER: plaintext}
+    data = members.get(PACKAGE_MEMBER, b"")
     if hashlib.sha256(data).hexdigest() != sha256:
         raise _integrity(f"The artifact {file_name} does not match its recorded sha256.")
-    return data
+    graphs = {}
+    for setup, expected in (graphs_sha256 or {}).items():
+        graph = members.get(graph_member(setup))
+        if graph is None:
+            raise _integrity(
+                f"The artifact {file_name} does not hold the setup {setup} ONNX graph proved at registration."
+            )
+        if hashlib.sha256(graph).hexdigest() != expected:
+            raise _integrity(
+                f"The setup {setup} ONNX graph in the artifact {file_name} is not the one proved at registration "
+                "(its sha256 differs)."
+            )
+        graphs[setup] = graph
+    return StoredArtifact(package=data, graphs=graphs)
 
 
-def _associated(sha256: str) -> bytes:
-    return MAGIC + sha256.encode("ascii")
+def _container(data: bytes, graphs: Mapping[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as container:
+        members = [(PACKAGE_MEMBER, data), *((graph_member(setup), graph) for setup, graph in graphs.items())]
+        for name, content in members:
+            container.writestr(zipfile.ZipInfo(name, date_time=_MEMBER_DATE), content)
+    return buffer.getvalue()
+
+
+def _container_members(file_name: str, plaintext: bytes) -> dict[str, bytes]:
+    # Authenticated, so written by artifact_save; still read defensively rather than trusted to be a zip.
+    try:
+        with zipfile.ZipFile(io.BytesIO(plaintext)) as container:
+            return {name: container.read(name) for name in container.namelist()}
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise _integrity(f"The artifact {file_name} does not hold a readable package container ({exc}).") from exc
+
+
+def _graphs_suffix(graphs: Mapping[str, bytes]) -> str:
+    if not graphs:
+        return ""
+    digest = hashlib.sha256()
+    for setup, graph in graphs.items():
+        digest.update(f"{setup}:{hashlib.sha256(graph).hexdigest()}\n".encode("ascii"))
+    return f"-onnx-{digest.hexdigest()[:16]}"
+
+
+def _associated(magic: bytes, sha256: str) -> bytes:
+    return magic + sha256.encode("ascii")
 
 
 def _integrity(message: str) -> ApplicationError:

@@ -26,6 +26,8 @@ CHECK_TYPES = "types allowed"
 CHECK_STRUCTURE = "package structure"
 CHECK_SCHEMA = "schema"
 CHECK_REFERENCE = "reference predictions"
+# Informational, after the others passed: which setups are served through their proved ONNX graph (compilation.py).
+CHECK_COMPILED = "compiled inference"
 
 T = TypeVar("T")
 
@@ -33,14 +35,17 @@ T = TypeVar("T")
 class ValidationReport:
     """The checks a package went through, in order, each `{"check", "passed", "detail"}`; stored on its version.
 
-    The first failed check is the last one: what it refused is the version's rejection reason.
+    The first failed check is the last one: what it refused is the version's rejection reason. An
+    informational check (`"informational": true`) refuses nothing: failed, it says what the version lacks.
     """
 
     def __init__(self) -> None:
         self.checks: list[dict] = []
 
-    def add(self, check: str, *, passed: bool, detail: str) -> None:
-        self.checks.append({"check": check, "passed": passed, "detail": detail})
+    def add(self, check: str, *, passed: bool, detail: str, informational: bool = False) -> None:
+        self.checks.append(
+            {"check": check, "passed": passed, "detail": detail, **({"informational": True} if informational else {})}
+        )
 
     def run(self, check: str, step: Callable[[], tuple[T, str]]) -> T:
         """`step()` -> (result, detail when passed); an ApplicationError it raises is recorded as failed, then raised."""

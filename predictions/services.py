@@ -91,7 +91,7 @@ def predictions_serve(
         raise ValueError(f"source must be one of {', '.join(Prediction.Source.values)}.")
     loaded = active_model_get()
     outputs = predict_records(
-        loaded.pipelines, records, coverage=settings.PREDICTION_INTERVAL_COVERAGE, top_k=settings.TOP_FACTORS
+        loaded.predictors, records, coverage=settings.PREDICTION_INTERVAL_COVERAGE, top_k=settings.TOP_FACTORS
     )
     # The latency a requester waited for the whole call: validation, model lookup and prediction.
     latency_ms = (time.perf_counter() - started) * 1000

@@ -39,7 +39,8 @@ def ready(request) -> JsonResponse:
 
 
 def readiness_check() -> dict:
-    """{"database": "ok", "model_version": N} as this process sees them (a web process or a Celery worker).
+    """{"database": "ok", "model_version": N, "engines": {setup: "onnxruntime" or "scikit-learn"}} as this
+    process sees them (a web process or a Celery worker).
 
     Raises ApplicationError(kind="unavailable") whose `fields` name the check that failed.
     """
@@ -52,7 +53,7 @@ def readiness_check() -> dict:
         model = active_model_get()
     except ApplicationError as exc:
         raise _unavailable("model", exc.message) from exc
-    return {"database": "ok", "model_version": model.version.version}
+    return {"database": "ok", "model_version": model.version.version, "engines": model.engines}
 
 
 def _unavailable(check: str, message: str) -> ApplicationError:

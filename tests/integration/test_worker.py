@@ -19,7 +19,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_worker_sees_the_test_database_and_the_active_model(celery_worker, active_version):
     result = worker_check.delay()
 
-    assert result.get(timeout=60) == {"database": "ok", "model_version": active_version.version}
+    assert result.get(timeout=60) == {
+        "database": "ok", "model_version": active_version.version,
+        "engines": {"A": "onnxruntime", "B": "onnxruntime", "C": "onnxruntime"},
+    }
 
 
 def test_a_task_whose_worker_was_killed_runs_again_after_a_restart(celery_worker, tmp_path):
@@ -88,6 +91,7 @@ def test_readiness_reports_the_broker_down_without_failing(app_on_redis, redis_s
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok", "database": "ok", "model_version": active_version.version, "broker": "unavailable",
+        "engines": {"A": "onnxruntime", "B": "onnxruntime", "C": "onnxruntime"},
     }
 
 

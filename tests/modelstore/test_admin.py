@@ -9,9 +9,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from sklearn.pipeline import Pipeline
 
-from modelstore import services, storage
+from modelstore import compilation, services, storage
 from modelstore.models import ModelActivation, ModelVersion
-from modelstore.validation import CHECK_READABLE, CHECK_REFERENCE, CHECK_SCHEMA, CHECK_STRUCTURE, CHECK_TYPES
+from modelstore.validation import (
+    CHECK_COMPILED, CHECK_READABLE, CHECK_REFERENCE, CHECK_SCHEMA, CHECK_STRUCTURE, CHECK_TYPES,
+)
+from studentperf.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
 
@@ -162,7 +165,7 @@ def test_upload_of_a_good_package_is_validated_with_every_check_passed_and_activ
     )
     checks = uploaded.validation_report["checks"]
     assert [check["check"] for check in checks] == [
-        CHECK_READABLE, CHECK_TYPES, CHECK_STRUCTURE, CHECK_SCHEMA, CHECK_REFERENCE
+        CHECK_READABLE, CHECK_TYPES, CHECK_STRUCTURE, CHECK_SCHEMA, CHECK_REFERENCE, CHECK_COMPILED
     ]
     assert all(check["passed"] for check in checks)
     assert uploaded.metrics["claimed"] == {"rmse": 1.0} and "reference" in uploaded.metrics
@@ -362,3 +365,20 @@ def test_staff_without_model_admin_rights_gets_403_and_no_buttons(client, staff,
     assert client.get(_activate_url(first)).status_code == 403 and client.post(_activate_url(first)).status_code == 403
     assert client.get(ROLLBACK).status_code == 403 and client.post(ROLLBACK).status_code == 403
     assert _statuses() == {1: "retired", 2: "active"} and ModelVersion.objects.count() == 2
+
+
+def test_version_page_says_which_setups_are_served_through_scikit_learn_without_calling_it_failed(
+    admin_session, register, monkeypatch
+):
+    def unconvertible(pipeline, **kwargs):
+        raise ApplicationError("The setup pipeline cannot be converted to ONNX: no converter")
+
+    monkeypatch.setattr(compilation, "pipeline_to_onnx", unconvertible)
+    version = register()
+
+    page = admin_session.get(_page_url(version)).content.decode()
+
+    assert version.status == "validated" and "Activate this version" in page
+    assert '<tr class="informational">' in page and "not met (informational)" in page
+    assert 'class="failed"' not in page
+    assert "Setup B: served through scikit-learn: The setup pipeline cannot be converted" in page

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from modelstore import services, storage
 from modelstore.ml import evaluation
 from modelstore.ml.data import DEFAULT_DATA_PATH, file_sha256
-from modelstore import onnx_export as export
+from modelstore import compilation
 from modelstore.ml.onnx import convert
 from modelstore.ml.recipe import RECIPE
 from modelstore.models import ModelActivation, ModelVersion
@@ -130,12 +130,12 @@ def test_export_onnx_writes_one_graph_per_setup_that_plain_onnxruntime_scores_li
 
 
 def test_export_onnx_refuses_a_graph_that_differs_from_its_pipeline_and_writes_nothing(register, tmp_path, monkeypatch):
-    convert = export.pipeline_to_onnx
-    # A graph for another coverage: its intervals are not the ones the version serves.
-    monkeypatch.setattr(export, "pipeline_to_onnx", lambda pipeline, **kwargs: convert(pipeline, coverage=0.5))
     register()
+    convert = compilation.pipeline_to_onnx
+    # A graph for another coverage: its intervals are not the ones asked for.
+    monkeypatch.setattr(compilation, "pipeline_to_onnx", lambda pipeline, **kwargs: convert(pipeline, coverage=0.5))
 
-    with pytest.raises(CommandError, match=r"v1 was not exported: its setup A ONNX graph differs .* interval_low"):
+    with pytest.raises(CommandError, match=r"v1 was not exported: The setup A ONNX graph differs .* interval low"):
         _run("export_model", "1", "--format", "onnx", "--out", str(tmp_path / "graphs"))
     assert not (tmp_path / "graphs").exists()
 
@@ -144,8 +144,8 @@ def test_export_onnx_names_a_conversion_failure(register, tmp_path, monkeypatch)
     def unsupported(*args, **kwargs):
         raise RuntimeError("Unable to find a shape calculator")
 
-    monkeypatch.setattr(convert, "convert_sklearn", unsupported)
     register()
+    monkeypatch.setattr(convert, "convert_sklearn", unsupported)
 
     with pytest.raises(CommandError, match="setup A pipeline cannot be converted to ONNX: .*shape calculator"):
         _run("export_model", "1", "--format", "onnx", "--out", str(tmp_path / "graphs"))

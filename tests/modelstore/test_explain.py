@@ -3,11 +3,22 @@ import pandas as pd
 import pytest
 
 from modelstore.ml.explain import predict_and_explain
+from modelstore.ml.inference import Predictor
 from modelstore.schema import SETUP_FEATURES
 
 
+def _explain(pipeline, X: pd.DataFrame, *, top_k: int) -> tuple[np.ndarray, list[list[dict]]]:
+    """The grades of the rows of X and their factors, through the scikit-learn pipeline."""
+    predictor = Predictor(pipeline=pipeline)
+    columns = {name: X[name].to_numpy() for name in predictor.features}
+    outputs, factors = predict_and_explain(
+        columns, reference=predictor.reference, predict=predictor.predict, top_k=top_k
+    )
+    return outputs["grade"], factors
+
+
 def _factors(pipeline, record: dict, top_k: int = 40) -> dict[str, dict]:
-    _, (factors,), _ = predict_and_explain(pipeline, pd.DataFrame([record]), top_k=top_k)
+    _, (factors,) = _explain(pipeline, pd.DataFrame([record]), top_k=top_k)
     return {factor["feature"]: factor for factor in factors}
 
 
@@ -16,7 +27,7 @@ def _typical(pipeline) -> dict:
 
 
 def test_factors_speak_of_the_original_attributes(trained_pipelines, dataset):
-    _, explanations, _ = predict_and_explain(trained_pipelines["A"], dataset.head(30), top_k=5)
+    _, explanations = _explain(trained_pipelines["A"], dataset.head(30), top_k=5)
     for factors in explanations:
         assert {factor["feature"] for factor in factors} <= set(SETUP_FEATURES["A"])
         for factor in factors:
@@ -47,7 +58,7 @@ def test_effect_is_the_change_from_the_typical_value(trained_pipelines, dataset)
 
 def test_top_k_keeps_the_largest_effects_in_order(trained_pipelines, dataset):
     pipeline = trained_pipelines["C"]
-    grades, explanations, _ = predict_and_explain(pipeline, dataset.head(10), top_k=3)
+    grades, explanations = _explain(pipeline, dataset.head(10), top_k=3)
     assert np.array_equal(grades, pipeline.predict(dataset.head(10)))
     for factors, record in zip(explanations, dataset.head(10).to_dict("records")):
         everything = list(_factors(pipeline, record).values())
@@ -62,7 +73,7 @@ def test_every_effect_is_the_change_from_swapping_in_the_typical_value(trained_p
     pipeline = trained_pipelines["A"]
     typical = _typical(pipeline)
     records = dataset.head(6).reset_index(drop=True)
-    _, explanations, _ = predict_and_explain(pipeline, records, top_k=len(typical))
+    _, explanations = _explain(pipeline, records, top_k=len(typical))
     for position, factors in enumerate(explanations):
         record = records.iloc[[position]]
         base = pipeline.predict(record)[0]
@@ -76,8 +87,8 @@ def test_every_effect_is_the_change_from_swapping_in_the_typical_value(trained_p
 def test_a_batch_explains_each_record_as_alone(trained_pipelines, dataset):
     pipeline = trained_pipelines["B"]
     records = dataset.head(12).reset_index(drop=True)
-    grades, explanations, _ = predict_and_explain(pipeline, records, top_k=5)
+    grades, explanations = _explain(pipeline, records, top_k=5)
     for position in range(len(records)):
-        (grade,), (factors,), _ = predict_and_explain(pipeline, records.iloc[[position]], top_k=5)
+        (grade,), (factors,) = _explain(pipeline, records.iloc[[position]], top_k=5)
         assert grade == grades[position]
         assert factors == explanations[position]

@@ -3,7 +3,8 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from modelstore.ml.estimators import ConformalGradeRegressor
-from modelstore.ml.inference import predict_records
+from modelstore.ml.inference import Predictor, predict_records
+from modelstore.ml.onnx import onnx_session, pipeline_to_onnx
 from studentperf.errors import ApplicationError
 
 
@@ -92,3 +93,85 @@ def test_a_missing_setup_pipeline_makes_the_model_unavailable(trained_pipelines,
 
 def test_no_records_no_results(trained_pipelines):
     assert predict_records(trained_pipelines, []) == []
+
+
+# Served through the proved ONNX graphs: the same results as through scikit-learn.
+
+@pytest.fixture(scope="module")
+def predictors(trained_pipelines):
+    """By engine, the real recipe's predictors: the pipelines alone, and with the sessions of their graphs."""
+    graphs = {setup: pipeline_to_onnx(pipeline, coverage=0.9) for setup, pipeline in trained_pipelines.items()}
+    return {
+        "scikit-learn": {setup: Predictor(pipeline=pipeline) for setup, pipeline in trained_pipelines.items()},
+        "onnxruntime": {
+            setup: Predictor(pipeline=pipeline, session=onnx_session(graphs[setup]))
+            for setup, pipeline in trained_pipelines.items()
+        },
+    }
+
+
+def _as_setup(records: list[dict], setup: str) -> list[dict]:
+    removed = {"A": (), "B": ("G2",), "C": ("G1", "G2")}[setup]
+    return [{**record, **dict.fromkeys(removed)} for record in records]
+
+
+@pytest.mark.parametrize("setup", ["A", "B", "C"])
+def test_onnx_path_computes_the_scikit_learn_numbers_on_the_uci_rows(setup, predictors, dataset):
+    columns = {name: dataset[name].to_numpy() for name in predictors["scikit-learn"][setup].features}
+    found = {}
+    for engine, by_setup in predictors.items():
+        predictor = by_setup[setup]
+        assert predictor.engine == engine
+        outputs = predictor.predict(columns)
+        low, high = predictor.interval(outputs["grade"], coverage=0.8)  # not the graph's own 0.9: from the grade
+        found[engine] = {**outputs, "interval_low": low, "interval_high": high}
+
+    for name, expected in found["scikit-learn"].items():
+        assert np.abs(found["onnxruntime"][name] - expected).max() <= 1e-4, name
+
+
+@pytest.mark.parametrize("setup", ["A", "B", "C"])
+def test_predict_records_through_onnx_equals_the_scikit_learn_results(setup, predictors, dataset):
+    records = _as_setup(_records(dataset, len(dataset)), setup)
+
+    expected = predict_records(predictors["scikit-learn"], records, coverage=0.9, top_k=5)
+    found = predict_records(predictors["onnxruntime"], records, coverage=0.9, top_k=5)
+
+    differ = 0
+    for onnx_result, sklearn_result in zip(found, expected, strict=True):
+        onnx_factors, sklearn_factors = onnx_result.pop("top_factors"), sklearn_result.pop("top_factors")
+        assert onnx_result == sklearn_result  # grade, interval, pass probability, confidence, rounded
+        if onnx_factors != sklearn_factors:
+            differ += 1
+            # Only an effect that lies within float32 noise of a rounding edge (x.xx5) may round the other way.
+            assert [f["feature"] for f in onnx_factors] == [f["feature"] for f in sklearn_factors]
+            for onnx_factor, sklearn_factor in zip(onnx_factors, sklearn_factors):
+                assert onnx_factor["effect"] == pytest.approx(sklearn_factor["effect"], abs=0.01 + 1e-9)
+    assert differ <= 0.02 * len(records)
+
+
+def test_onnx_path_makes_one_onnxruntime_call_per_setup(predictors, dataset, monkeypatch):
+    calls = []
+    real = Predictor.predict
+    monkeypatch.setattr(Predictor, "predict", lambda self, columns: calls.append(self.engine) or real(self, columns))
+    monkeypatch.setattr(Pipeline, "transform", pytest.fail)  # scikit-learn's encoding never runs
+
+    predict_records(predictors["onnxruntime"], _mixed(dataset, 60))
+
+    assert calls == ["onnxruntime"] * 3
+
+
+def test_interval_offsets_are_computed_once_per_coverage(predictors, dataset, monkeypatch):
+    predictor = Predictor(pipeline=predictors["scikit-learn"]["C"].pipeline)
+    computed = []
+    real = ConformalGradeRegressor.interval_offsets
+    monkeypatch.setattr(
+        ConformalGradeRegressor, "interval_offsets",
+        lambda self, coverage: computed.append(coverage) or real(self, coverage),
+    )
+    records = _as_setup(_records(dataset, 5), "C")
+
+    for coverage in (0.9, 0.9, 0.8, 0.9):
+        predict_records({"C": predictor}, records, coverage=coverage)
+
+    assert computed == [0.9, 0.8]

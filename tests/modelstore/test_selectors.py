@@ -4,13 +4,17 @@ import base64
 import os
 import subprocess
 import sys
+import zlib
 from types import SimpleNamespace
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.db import connection
 
 from modelstore import selectors, services, storage
+from modelstore.ml.inference import predict_records
+from modelstore.models import ModelVersion
 from studentperf.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +172,56 @@ def test_another_process_serves_a_new_activation_without_restart(register):
         child.kill()
 
     assert (before, after.strip()) == ("serving 1", "serving 2"), errors
+
+
+def test_active_model_serves_each_setup_through_its_proved_graph_with_the_thread_setting(register, monkeypatch):
+    services.model_version_activate(version=register(), user=None)
+    monkeypatch.setenv("INFERENCE_THREADS", "2")
+
+    loaded = selectors.active_model_get()
+
+    assert loaded.engines == {"A": "onnxruntime", "B": "onnxruntime", "C": "onnxruntime"}
+    for predictor in loaded.predictors.values():
+        options = predictor.session.get_session_options()
+        assert (options.intra_op_num_threads, options.inter_op_num_threads) == (2, 2)
+
+
+def test_a_version_stored_in_the_first_format_still_loads_and_serves_through_scikit_learn(
+    register, model_store_dir, record, tmp_path
+):
+    version = register()
+    package = storage.artifact_load(file_name=version.artifact_file, sha256=version.artifact_sha256)
+    # As written before the graphs: MAGIC 1, the skops bytes alone, no `compiled` record.
+    nonce = os.urandom(storage.NONCE_SIZE)
+    ciphertext = AESGCM(settings.MODEL_ENCRYPTION_KEY).encrypt(
+        nonce, zlib.compress(package), storage.MAGIC_V1 + version.artifact_sha256.encode()
+    )
+    (model_store_dir / version.artifact_file).write_bytes(storage.MAGIC_V1 + nonce + ciphertext)
+    ModelVersion.objects.filter(pk=version.pk).update(compiled={})
+    version.refresh_from_db()
+    services.model_version_activate(version=version, user=None)
+
+    loaded = selectors.active_model_get()
+
+    assert loaded.engines == {"A": "scikit-learn", "B": "scikit-learn", "C": "scikit-learn"}
+    (result,) = predict_records(loaded.predictors, [record])
+    assert result["setup"] == "A" and result["top_factors"]
+    exported = services.model_version_export(version=version, out_path=tmp_path / "old.skops")
+    assert exported.read_bytes() == package
+
+
+def test_a_graph_onnxruntime_refuses_at_load_leaves_the_setup_to_scikit_learn(register, monkeypatch, caplog):
+    services.model_version_activate(version=register(), user=None)
+    real = selectors.onnx_session
+
+    def refuse_b(graph, **kwargs):
+        if b"studentperf-setup-B" in graph:
+            raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH")
+        return real(graph, **kwargs)
+
+    monkeypatch.setattr(selectors, "onnx_session", refuse_b)
+
+    loaded = selectors.active_model_get()
+
+    assert loaded.engines == {"A": "onnxruntime", "B": "scikit-learn", "C": "onnxruntime"}
+    assert any(r.message.startswith("onnx graph refused by onnxruntime") for r in caplog.records)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import os
 import stat
+import zipfile
 import zlib
 
 import numpy as np
@@ -115,9 +118,54 @@ def test_artifact_round_trip_is_compressed_encrypted_and_private(model_store_dir
     assert storage.artifact_load(file_name=file_name, sha256=sha256) == data
 
 
+def test_graphs_are_stored_with_the_package_and_read_back_only_when_asked_for(model_store_dir):
+    data, graphs = b"skops bytes " * 100, {"A": b"graph A", "B": b"graph B"}
+
+    file_name, sha256, size = storage.artifact_save(data, graphs=graphs)
+
+    digests = {setup: hashlib.sha256(graph).hexdigest() for setup, graph in graphs.items()}
+    assert (sha256, size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert storage.artifact_read(file_name=file_name, sha256=sha256) == storage.StoredArtifact(package=data)
+    assert storage.artifact_read(file_name=file_name, sha256=sha256, graphs_sha256={"B": digests["B"]}).graphs == {
+        "B": b"graph B"
+    }
+    assert storage.artifact_load(file_name=file_name, sha256=sha256) == data
+    # The same package with other graphs is another file: neither version's graphs overwrite the other's.
+    other_file, _, _ = storage.artifact_save(data, graphs={"A": b"graph A, other coverage"})
+    plain_file, _, _ = storage.artifact_save(data)
+    assert len({file_name, other_file, plain_file}) == 3 and plain_file == f"{sha256}.skops.enc"
+    assert storage.artifact_read(file_name=file_name, sha256=sha256, graphs_sha256=digests).graphs == graphs
+
+
+@pytest.mark.parametrize(
+    ("asked", "refusal"),
+    [({"C": "0" * 64}, "does not hold the setup C ONNX graph"), ({"A": "0" * 64}, "is not the one proved")],
+)
+def test_a_graph_missing_or_other_than_recorded_is_refused(asked, refusal):
+    file_name, sha256, _ = storage.artifact_save(b"model" * 100, graphs={"A": b"graph A"})
+
+    assert refusal in _integrity_refusal(file_name=file_name, sha256=sha256, graphs_sha256=asked).message
+
+
+def test_a_file_of_the_first_format_still_loads_without_graphs(model_store_dir, settings):
+    data = b"skops bytes of an older version " * 10
+    sha256 = hashlib.sha256(data).hexdigest()
+    nonce = os.urandom(storage.NONCE_SIZE)
+    ciphertext = AESGCM(settings.MODEL_ENCRYPTION_KEY).encrypt(
+        nonce, zlib.compress(data), storage.MAGIC_V1 + sha256.encode()
+    )
+    model_store_dir.mkdir()
+    (model_store_dir / "old.skops.enc").write_bytes(storage.MAGIC_V1 + nonce + ciphertext)
+
+    assert storage.artifact_read(file_name="old.skops.enc", sha256=sha256) == storage.StoredArtifact(package=data)
+    assert "does not hold the setup A" in _integrity_refusal(
+        file_name="old.skops.enc", sha256=sha256, graphs_sha256={"A": "0" * 64}
+    ).message
+
+
 def _integrity_refusal(**kwargs) -> ApplicationError:
     with pytest.raises(ApplicationError) as refused:
-        storage.artifact_load(**kwargs)
+        storage.artifact_read(**kwargs)
     assert refused.value.kind == "integrity"
     return refused.value
 
@@ -150,8 +198,11 @@ def test_artifact_whose_content_does_not_match_its_sha256_is_refused(model_store
     file_name, sha256, _ = storage.artifact_save(b"model" * 100)
     # Encrypted with our key and bound to the recorded sha256, but other bytes than those it belongs to.
     nonce = os.urandom(storage.NONCE_SIZE)
+    container = io.BytesIO()
+    with zipfile.ZipFile(container, "w") as members:
+        members.writestr(storage.PACKAGE_MEMBER, b"evil" * 100)
     forged = AESGCM(settings.MODEL_ENCRYPTION_KEY).encrypt(
-        nonce, zlib.compress(b"evil" * 100), storage.MAGIC + sha256.encode()
+        nonce, zlib.compress(container.getvalue()), storage.MAGIC + sha256.encode()
     )
     (model_store_dir / file_name).write_bytes(storage.MAGIC + nonce + forged)
 

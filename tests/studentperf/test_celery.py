@@ -135,4 +135,7 @@ def test_broker_ping_is_false_for_a_broken_url(broker_url):
 def test_the_worker_check_task_reports_what_readiness_reports(active_version):
     from studentperf.celery import worker_check
 
-    assert worker_check() == {"database": "ok", "model_version": active_version.version}
+    assert worker_check() == {
+        "database": "ok", "model_version": active_version.version,
+        "engines": {"A": "onnxruntime", "B": "onnxruntime", "C": "onnxruntime"},
+    }

@@ -30,7 +30,8 @@ def test_ready_is_200_with_the_active_model(client, active_version):
     response = client.get("/health/ready")
     assert response.status_code == 200
     assert response.json() == {
-        "status": "ok", "database": "ok", "model_version": active_version.version, "broker": "ok"
+        "status": "ok", "database": "ok", "model_version": active_version.version, "broker": "ok",
+        "engines": {"A": "onnxruntime", "B": "onnxruntime", "C": "onnxruntime"},
     }
 
 
