@@ -169,7 +169,8 @@ def in_process_figures(records: list[dict], key: str, *, budget_s: float) -> dic
     from modelstore.selectors import active_model_get
     from predictions.services import prediction_create, prediction_create_many
 
-    pipelines = active_model_get().pipelines
+    loaded = active_model_get()
+    pipelines = loaded.pipelines
     single, batch = records[:1], records
 
     def frames(chunk: list[dict]) -> list[tuple]:
@@ -183,7 +184,7 @@ def in_process_figures(records: list[dict], key: str, *, budget_s: float) -> dic
 
     def explained(chunk: list[dict]) -> Callable[[], object]:
         return lambda: predict_records(
-            pipelines, chunk, coverage=settings.PREDICTION_INTERVAL_COVERAGE, top_k=settings.TOP_FACTORS
+            loaded.predictors, chunk, coverage=settings.PREDICTION_INTERVAL_COVERAGE, top_k=settings.TOP_FACTORS
         )
 
     client = Client(HTTP_HOST=HOST, HTTP_AUTHORIZATION=f"Api-Key {key}")

@@ -65,7 +65,8 @@ def in_process(frames: dict) -> dict:
     from modelstore.ml.inference import predict_records
     from modelstore.selectors import active_model_get
 
-    pipelines = active_model_get().pipelines
+    loaded = active_model_get()
+    pipelines = loaded.pipelines
     started = time.perf_counter()
     for setup, frame in frames.items():
         pipelines[setup].predict(frame)
@@ -77,7 +78,7 @@ def in_process(frames: dict) -> dict:
             record.setdefault("G2", None)
             records.append(record)
     started = time.perf_counter()
-    predict_records(pipelines, records, coverage=settings.PREDICTION_INTERVAL_COVERAGE, top_k=settings.TOP_FACTORS)
+    predict_records(loaded.predictors, records, coverage=settings.PREDICTION_INTERVAL_COVERAGE, top_k=settings.TOP_FACTORS)
     full_s = time.perf_counter() - started
     return {"raw_predict_s": raw_s, "predict_records_s": full_s}
 

@@ -7,6 +7,7 @@ is not rejected for it, the "compiled inference" check of its report says so and
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 
 import pandas as pd
@@ -19,6 +20,7 @@ from modelstore.schema import SETUP_FEATURES
 from modelstore.validation import CHECK_COMPILED, ValidationReport
 from studentperf.errors import ApplicationError
 
+logger = logging.getLogger(__name__)
 # Largest difference from scikit-learn allowed on any output of any reference row.
 TOLERANCE = 1e-4
 Engine = ModelVersion.Engine
@@ -44,6 +46,7 @@ def pipelines_compile(*, pipelines: dict[str, Pipeline], coverage: float, report
         try:
             graph, check = graph_prove(pipelines[setup], setup=setup, reference=reference, coverage=coverage)
         except ApplicationError as exc:
+            logger.warning("setup served through scikit-learn", extra={"setup": setup, "reason": exc.message})
             compiled[setup] = {"engine": Engine.SCIKIT_LEARN, "reason": exc.message}
             details.append(f"Setup {setup}: served through scikit-learn: {exc.message}")
             continue
