@@ -34,6 +34,8 @@ def integer_clean(value, *, minimum: int, maximum: int) -> int:
     Booleans, words and numbers with a fraction are refused; a float without a fraction (5.0, as pandas
     reads an int column with gaps) is accepted.
     """
+    if type(value) is int and minimum <= value <= maximum:  # the common case, without the checks below
+        return value
     reason = f"must be an integer from {minimum} to {maximum}"
     if isinstance(value, bool):
         raise ValueError(reason)
