@@ -44,6 +44,29 @@ def test_active_model_is_loaded_once_and_then_served_from_memory(register, loads
     assert served[0].pipelines["A"].predict(dataset[features].head(3)).shape == (3,)
 
 
+def test_a_model_load_freezes_what_is_alive_and_the_next_load_lets_it_be_collected(register):
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    first, second = register(), register()
+    cycle = Node()
+    cycle.itself = cycle  # garbage only the collector can free, once unreferenced
+    orphan = weakref.ref(cycle)
+    services.model_version_activate(version=first, user=None)
+    selectors.active_model_get()
+    del cycle
+    gc.collect()
+    assert orphan() is not None  # frozen at the load: full collections no longer walk it
+
+    services.model_version_activate(version=second, user=None)
+    assert selectors.active_model_get().version == second
+
+    assert orphan() is None  # unfrozen before the next freeze: what the old model left is freed
+
+
 def test_active_model_checks_the_active_version_with_one_query(register, django_assert_num_queries):
     services.model_version_activate(version=register(), user=None)
     selectors.active_model_get()
