@@ -25,6 +25,7 @@ from django.utils import timezone
 from modelstore.schema import FEATURES
 from studentperf import celery as studentperf_celery
 from studentperf import metrics
+from studentperf.bulk import rows_insert
 from studentperf.errors import ApplicationError
 
 from .batch_files import FileChunk, batch_file_check, batch_file_chunk_indexes, batch_file_chunks
@@ -141,7 +142,7 @@ def _chunk_process(job: BatchJob, chunk: FileChunk) -> None:
                 user=job.created_by, api_key_prefix=job.api_key_prefix, started=started,
             ) if valid else []
             by_row = {row.row_number: prediction for row, prediction in zip(valid, predictions, strict=True)}
-            BatchRow.objects.bulk_create([
+            rows_insert(BatchRow, [
                 BatchRow(
                     job=job, row_number=row.row_number, external_id=row.external_id,
                     prediction=by_row.get(row.row_number), errors=row.errors, final_grade=row.final_grade,
