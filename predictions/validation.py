@@ -34,8 +34,11 @@ def integer_clean(value, *, minimum: int, maximum: int) -> int:
     Booleans, words and numbers with a fraction are refused; a float without a fraction (5.0, as pandas
     reads an int column with gaps) is accepted.
     """
-    if type(value) is int and minimum <= value <= maximum:  # the common case, without the checks below
+    # The common cases first, without the checks below: an int (JSON), a plain string of digits (CSV).
+    if type(value) is int and minimum <= value <= maximum:
         return value
+    if type(value) is str and value.isascii() and value.isdigit() and minimum <= (number := int(value)) <= maximum:
+        return number
     reason = f"must be an integer from {minimum} to {maximum}"
     if isinstance(value, bool):
         raise ValueError(reason)
