@@ -56,6 +56,7 @@ bench: bench-api bench-batch bench-peers
 
 bench-api: $(VENV)/.installed $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }
 	$(PY) bench/api.py $(BENCH_ARGS)
 
 bench-batch: $(VENV)/.installed $(VENV)/.bench-installed
@@ -64,6 +65,7 @@ bench-batch: $(VENV)/.installed $(VENV)/.bench-installed
 
 bench-peers: $(VENV)/.installed $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }
 	$(PY) bench/peers.py $(BENCH_ARGS)
 
 # Screenshots of the main pages for the README (docs/screenshots/), taken by the browser tests.

@@ -42,6 +42,8 @@ from harness import (
     gunicorn_stop,
     post_check,
     postgres_start,
+    process_stop,
+    redis_start,
     step,
     wait_live,
     wrk,
@@ -370,21 +372,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres", action="store_true", help="on a throw-away PostgreSQL server instead of SQLite"
     )
+    parser.add_argument(
+        "--no-redis", action="store_true",
+        help="without Redis: rate limits in the database cache, as a deployment without REDIS_URL",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the throw-away folder (prints where)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (`make bench` installs it: apt-get install -y wrk)")
+    if not args.no_redis and shutil.which("redis-server") is None:
+        parser.error("redis-server is not installed (`make bench` installs it), or pass --no-redis")
 
     # Ctrl-C and SIGTERM both unwind through the cleanup (SIGINT too when the shell started us ignoring it).
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
     workdir = Path(tempfile.mkdtemp(prefix="studentperf-bench-"))
     started = time.monotonic()
-    postgres_stop = database_pid = None
+    postgres_stop = database_pid = redis = None
     try:
         env = {**os.environ, **bench_environment(workdir, settings_module=args.settings)}
         if args.postgres:
             env["DATABASE_URL"], postgres_stop, database_pid = postgres_start(workdir)
+        if not args.no_redis:  # as deployed: the rate limits counted in Redis (the cache follows REDIS_URL)
+            env["REDIS_URL"], redis = redis_start(workdir)
         os.environ.update(env)  # before Django, numpy and scikit-learn are imported: one thread each
         sys.path.insert(0, str(ROOT))
         import django
@@ -410,12 +420,13 @@ def main(argv: list[str] | None = None) -> int:
         print(report(local, http, queries, show_queries=args.show_queries, in_process_other=in_process_other))
         print(f"Model packages loaded by the {WORKERS} workers in all: {model_loads}")
         print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, database {connections_vendor()}, "
-              f"{time.monotonic() - started:.0f} s in all")
+              f"cache {'redis' if redis else 'database'}, {time.monotonic() - started:.0f} s in all")
         if args.json:
             args.json.write_text(json.dumps({
                 "date": time.strftime("%Y-%m-%d"),
                 "cores": os.cpu_count(),
                 "database": connections_vendor(),
+                "cache": "redis" if redis else "database",
                 "other_cores_in_process": in_process_other,
                 "in_process": [{"layer": label, "records": size, **figure} for (label, size), figure in local.items()],
                 "http": [{"records": size, "connections": connections, **figure}
@@ -428,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         step("interrupted")
         return 130
     finally:
+        process_stop(redis)
         if postgres_stop is not None:
             from django.db import connections
 

@@ -17,7 +17,6 @@ Figures are rows/s and ratios to the baseline measured in the same run; the mach
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import os
@@ -31,7 +30,9 @@ import urllib.request
 from pathlib import Path
 
 from api import THREAD_VARIABLES, _terminate, bench_environment, connections_vendor, install
-from harness import HOST, free_port, gunicorn_start, gunicorn_stop, postgres_start, step, wait_live
+from harness import (
+    HOST, free_port, gunicorn_start, gunicorn_stop, postgres_start, process_stop, redis_start, step, wait_live,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROWS = 100_000
@@ -83,43 +84,10 @@ def in_process(frames: dict) -> dict:
     return {"raw_predict_s": raw_s, "predict_records_s": full_s}
 
 
-def redis_start(workdir: Path) -> tuple[str, subprocess.Popen]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        probe = subprocess.run(
-            [shutil.which("redis-cli") or "redis-cli", "-h", HOST, "-p", str(port), "ping"],
-            capture_output=True, text=True,
-        )
-        if probe.stdout.strip() == "PONG":
-            return f"redis://{HOST}:{port}/0", process
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("redis-server did not answer PING")
-
-
 def worker_start(env: dict, log) -> subprocess.Popen:
     command = [sys.executable, "-m", "celery", "-A", "studentperf", "worker", "--pool", "solo",
                "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
 
 
 def _request(url: str, key: str, *, data: bytes | None = None, headers: dict | None = None):
@@ -248,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         if gunicorn is not None:
             gunicorn_stop(gunicorn)
         for process in reversed(processes):
-            _stop(process)
+            process_stop(process)
         if postgres_stop is not None:
             from django.db import connections
 

@@ -244,3 +244,38 @@ def postgres_start(workdir: Path) -> tuple[str, Callable[[], None], int]:
         raise
     pid = int((data_dir / "data" / "postmaster.pid").read_text().split()[0])
     return f"postgres://postgres@{HOST}:{port}/bench", stop, pid
+
+
+def redis_start(workdir: Path) -> tuple[str, subprocess.Popen]:
+    """A throw-away redis-server on a free loopback port, without persistence: (its URL, its process)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        probe = subprocess.run(
+            [shutil.which("redis-cli") or "redis-cli", "-h", HOST, "-p", str(port), "ping"],
+            capture_output=True, text=True,
+        )
+        if probe.stdout.strip() == "PONG":
+            return f"redis://{HOST}:{port}/0", process
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("redis-server did not answer PING")
+
+
+def process_stop(process: subprocess.Popen | None) -> None:
+    """Stop a process this bench started (its whole session after 20 s), if it still runs."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)

@@ -38,8 +38,8 @@ from api import (
 )
 from batch import bench_csv
 from harness import (
-    HOST, CpuMeter, drain, free_port, gunicorn_start, gunicorn_stop, post_json, step, wait_live, worker_memory,
-    wrk_cycle,
+    HOST, CpuMeter, drain, free_port, gunicorn_start, gunicorn_stop, post_json, process_stop, redis_start, step,
+    wait_live, worker_memory, wrk_cycle,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -269,10 +269,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of the seed app's run with default threads (default 6; 0 skips it)")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per one-row in-process timing")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--no-redis", action="store_true",
+        help="without Redis: studentperf's rate limits in the database cache (a deployment without REDIS_URL)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the throw-away folder (prints where)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (`make bench-peers` installs it: apt-get install -y wrk)")
+    if not args.no_redis and shutil.which("redis-server") is None:
+        parser.error("redis-server is not installed (`make bench-peers` installs it), or pass --no-redis")
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
@@ -280,8 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     thread_settings = (*THREAD_VARIABLES, "INFERENCE_THREADS")
     outside = {name: value for name, value in os.environ.items() if name not in thread_settings}
+    redis = None
     try:
         env = {**os.environ, **bench_environment(workdir)}
+        if not args.no_redis:  # as deployed: the rate limits counted in Redis (the cache follows REDIS_URL)
+            env["REDIS_URL"], redis = redis_start(workdir)
         os.environ.update(env)  # before numpy and scikit-learn are imported: one thread each, like a worker
         os.environ["LOG_LEVEL"] = "WARNING"  # this process's log lines stay out of the table (the servers' go to files)
         sys.path.insert(0, str(ROOT))
@@ -332,13 +341,15 @@ def main(argv: list[str] | None = None) -> int:
             )
         table, ratios = report(raw, served, in_process_other=meter.cores["other"])
         print(table)
-        print(f"\n{time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} cores, wrk {seconds} s per row "
+        print(f"\n{time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} cores, studentperf's cache "
+              f"{'redis' if redis else 'database'}, wrk {seconds} s per row "
               f"(default threads: {args.default_threads_duration} s), {time.monotonic() - started:.0f} s in all")
         if args.json:
             args.json.write_text(json.dumps({
                 "date": time.strftime("%Y-%m-%d"),
                 "cores": os.cpu_count(),
                 "workers": WORKERS,
+                "cache": "redis" if redis else "database",
                 "in_process": [{"engine": engine, "rows": rows, **figure} for (engine, rows), figure in raw.items()],
                 "http": {
                     name: {
@@ -358,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         step("interrupted")
         return 130
     finally:
+        process_stop(redis)
         if args.keep:
             step(f"kept {workdir}")
         else:
