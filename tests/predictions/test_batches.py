@@ -284,7 +284,7 @@ def test_a_chunk_is_one_model_call_and_a_fixed_number_of_queries_whatever_its_si
         run(large)
 
     assert calls == [1, 1]  # predict_records makes one pipeline call per setup present
-    # Bulk inserts: a handful of queries however many rows (SQLite splits a bulk insert at 999 parameters).
+    # The inserts are one statement each (executemany) however many rows: a handful of queries in all.
     assert len(few.captured_queries) < 20 and len(many.captured_queries) < 60
 
 
