@@ -36,6 +36,7 @@ from pathlib import Path
 from harness import (
     HOST,
     CpuMeter,
+    bench_options,
     drain,
     free_port,
     gunicorn_start,
@@ -45,6 +46,7 @@ from harness import (
     process_stop,
     redis_start,
     step,
+    tools_require,
     wait_live,
     wrk,
 )
@@ -363,7 +365,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per in-process timing (default 3)")
     parser.add_argument("--profile", action="store_true", help="also write pyinstrument profiles to --out")
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of each request")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out", help="where profiles go")
     parser.add_argument(
         "--settings", default="studentperf.settings",
@@ -372,16 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres", action="store_true", help="on a throw-away PostgreSQL server instead of SQLite"
     )
-    parser.add_argument(
-        "--no-redis", action="store_true",
-        help="without Redis: rate limits in the database cache, as a deployment without REDIS_URL",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the throw-away folder (prints where)")
+    bench_options(parser)
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        parser.error("wrk is not installed (`make bench` installs it: apt-get install -y wrk)")
-    if not args.no_redis and shutil.which("redis-server") is None:
-        parser.error("redis-server is not installed (`make bench` installs it), or pass --no-redis")
+    tools_require(parser, args, make_target="bench-api")
 
     # Ctrl-C and SIGTERM both unwind through the cleanup (SIGINT too when the shell started us ignoring it).
     signal.signal(signal.SIGTERM, _terminate)

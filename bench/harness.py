@@ -6,6 +6,7 @@ the way to stop it); every wrk run is bounded in time.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -279,3 +280,21 @@ def process_stop(process: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=5)
+
+
+def bench_options(parser: argparse.ArgumentParser) -> None:
+    """The options bench/api.py and bench/peers.py share."""
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--no-redis", action="store_true",
+        help="without Redis: studentperf's rate limits in the database cache (a deployment without REDIS_URL)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the throw-away folder (prints where)")
+
+
+def tools_require(parser: argparse.ArgumentParser, args: argparse.Namespace, *, make_target: str) -> None:
+    """Stop before anything starts when wrk, or redis-server without --no-redis, is missing."""
+    if shutil.which("wrk") is None:
+        parser.error(f"wrk is not installed (`make {make_target}` installs it: apt-get install -y wrk)")
+    if not args.no_redis and shutil.which("redis-server") is None:
+        parser.error(f"redis-server is not installed (`make {make_target}` installs it), or pass --no-redis")

@@ -38,8 +38,8 @@ from api import (
 )
 from batch import bench_csv
 from harness import (
-    HOST, CpuMeter, drain, free_port, gunicorn_start, gunicorn_stop, post_json, process_stop, redis_start, step,
-    wait_live, worker_memory, wrk_cycle,
+    HOST, CpuMeter, bench_options, drain, free_port, gunicorn_start, gunicorn_stop, post_json, process_stop,
+    redis_start, step, tools_require, wait_live, worker_memory, wrk_cycle,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -268,17 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default-threads-duration", type=int, default=6,
                         help="seconds of the seed app's run with default threads (default 6; 0 skips it)")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per one-row in-process timing")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument(
-        "--no-redis", action="store_true",
-        help="without Redis: studentperf's rate limits in the database cache (a deployment without REDIS_URL)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the throw-away folder (prints where)")
+    bench_options(parser)
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        parser.error("wrk is not installed (`make bench-peers` installs it: apt-get install -y wrk)")
-    if not args.no_redis and shutil.which("redis-server") is None:
-        parser.error("redis-server is not installed (`make bench-peers` installs it), or pass --no-redis")
+    tools_require(parser, args, make_target="bench-peers")
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
