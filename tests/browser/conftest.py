@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import tool_missing
+
 BROWSER_EXECUTABLE = os.environ.get("BROWSER_EXECUTABLE", "/usr/bin/chromium")
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
 DESKTOP = {"width": 1280, "height": 900}
@@ -26,10 +28,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="session")
 def browser():
     if not Path(BROWSER_EXECUTABLE).exists():
-        message = f"No browser at {BROWSER_EXECUTABLE} (apt-get install chromium, or set BROWSER_EXECUTABLE)."
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
+        tool_missing(
+            f"No browser at {BROWSER_EXECUTABLE} (apt-get install chromium, or set BROWSER_EXECUTABLE).",
+            required_by="REQUIRE_BROWSER",
+        )
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread, and Django refuses ORM calls from a thread

@@ -33,6 +33,7 @@ import pytest
 import redis
 
 from tests.integration.helpers import wait_for
+from tests.tools import tool_missing
 
 VISIBILITY_TIMEOUT = 5
 READY_TIMEOUT = 90
@@ -86,10 +87,7 @@ class RedisServer:
 def redis_server(tmp_path_factory):
     binary = shutil.which("redis-server")
     if binary is None:
-        message = "redis-server is not installed (apt-get install redis-server)."
-        if os.environ.get("REQUIRE_REDIS"):
-            pytest.fail(message)
-        pytest.skip(message)
+        tool_missing("redis-server is not installed (apt-get install redis-server).", required_by="REQUIRE_REDIS")
     server = RedisServer(binary, tmp_path_factory.mktemp("redis"))
     server.start()
     yield server

@@ -6,7 +6,6 @@ every dashboard query are also checked by Prometheus' own parser, and a few rule
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from predictions.models import AccuracyCheck, Alert, BatchJob
 from studentperf import metrics
+from tests.tools import tool_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -130,10 +130,7 @@ def test_every_metric_the_rules_and_the_dashboard_use_is_exported(client, settin
 def promtool() -> str:
     binary = shutil.which("promtool")
     if binary is None:
-        message = "promtool is not installed (apt-get install prometheus)."
-        if os.environ.get("REQUIRE_PROMTOOL"):
-            pytest.fail(message)
-        pytest.skip(message)
+        tool_missing("promtool is not installed (apt-get install prometheus).", required_by="REQUIRE_PROMTOOL")
     return binary
 
 
