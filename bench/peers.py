@@ -104,7 +104,9 @@ def raw_baselines(pipelines: dict, records: list[dict], *, budget_s: float) -> d
         return lambda: next(calls)()
 
     def all_setups(call, rows: int) -> Callable[[], object]:
-        per_setup = {setup: frame.iloc[: -(-rows // len(frames))] for setup, frame in frames.items()}
+        # `rows` in all, a third per setup (the first setups one more where it does not divide).
+        sizes = [rows // len(frames) + (index < rows % len(frames)) for index in range(len(frames))]
+        per_setup = {setup: frame.iloc[:size] for (setup, frame), size in zip(frames.items(), sizes)}
         return lambda: [call(setup, frame) for setup, frame in per_setup.items()]
 
     def sklearn(setup, frame):
