@@ -18,8 +18,9 @@ def rows_insert(model: type[models.Model], objects: Sequence[models.Model], *, u
     log take 65 ms on SQLite, 181 on PostgreSQL, against 27 and 87 here) and splits the statement at
     SQLite's 999 parameters.
 
-    Plain values (numbers, text, None, the integer ids of related rows) go to the driver as they are; the
-    others (uuids, JSON, times) through their field's get_db_prep_save, as bulk_create does. auto_now and
+    Plain values (numbers, text, None, the integer ids of related rows) go to the driver as they are, so they
+    must already be of their field's Python type (bulk_create would convert, say, an int given to a
+    CharField); the others (uuids, JSON, times) go through their field's get_db_prep_save, as in bulk_create. auto_now and
     auto_now_add fields get one time for all rows. An auto-incremented primary key is left to the database
     and not read back; the objects come out marked as saved. No signals are sent (neither does bulk_create).
     """
