@@ -63,18 +63,21 @@ def pipelines_compile(*, pipelines: dict[str, Pipeline], coverage: float, report
 
 
 def graph_prove(
-    pipeline: Pipeline, *, setup: str, reference: pd.DataFrame, coverage: float, metadata: dict | None = None
+    pipeline: Pipeline, *, setup: str, reference: pd.DataFrame, coverage: float, metadata: dict | None = None,
+    graph: bytes | None = None,
 ) -> tuple[bytes, dict]:
     """The setup pipeline's ONNX graph and `onnx_equality_check`'s result on the `reference` rows (the UCI
     data), once they agree within TOLERANCE; ApplicationError saying why not (no conversion, a graph
-    onnxruntime refuses, a difference)."""
-    try:
-        graph = pipeline_to_onnx(pipeline, coverage=coverage, metadata=metadata)
-    except ApplicationError:
-        raise
-    # A pipeline from outside may hold steps that fail in any way before the converter is reached: no graph.
-    except Exception as exc:  # noqa: BLE001
-        raise ApplicationError(f"The setup {setup} pipeline cannot be converted to ONNX: {exc!r}") from exc
+    onnxruntime refuses, a difference). `graph` is proved as it is (e.g. one stored at registration);
+    without it the pipeline is converted now, with `metadata`."""
+    if graph is None:
+        try:
+            graph = pipeline_to_onnx(pipeline, coverage=coverage, metadata=metadata)
+        except ApplicationError:
+            raise
+        # A pipeline from outside may hold steps that fail in any way before the converter is reached: no graph.
+        except Exception as exc:  # noqa: BLE001
+            raise ApplicationError(f"The setup {setup} pipeline cannot be converted to ONNX: {exc!r}") from exc
     try:
         check = onnx_equality_check(
             pipeline, graph, reference[list(SETUP_FEATURES[setup])], coverage=coverage, tolerance=TOLERANCE

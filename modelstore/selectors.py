@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from modelstore.ml.inference import Predictor
 from modelstore.ml.onnx import onnx_session
 from modelstore.models import ModelVersion
-from modelstore.storage import artifact_read, package_loads
+from modelstore.storage import package_loads, version_artifact_read
 from studentperf.threads import inference_threads
 from studentperf.errors import ApplicationError
 
@@ -101,9 +101,7 @@ def active_model_recheck() -> None:
 def _model_load(*, pk: int) -> LoadedModel:
     version = ModelVersion.objects.get(pk=pk)
     try:
-        stored = artifact_read(
-            file_name=version.artifact_file, sha256=version.artifact_sha256, graphs_sha256=version.onnx_graphs_sha256
-        )
+        stored = version_artifact_read(version)
         pipelines, _ = package_loads(stored.package)
     except ApplicationError as exc:
         logger.error("active model package refused", extra={"model_version": version.version, "reason": exc.message})

@@ -24,7 +24,7 @@ from modelstore.ml.recipe import train_pipelines
 from modelstore.models import ModelActivation, ModelVersion
 from modelstore.schema import SETUP_FEATURES, feature_schema
 from modelstore.selectors import active_model_recheck, model_version_active, model_version_rollback_target
-from modelstore.storage import artifact_load, artifact_read, artifact_save, package_dumps, package_loads
+from modelstore.storage import artifact_load, artifact_save, package_dumps, package_loads, version_artifact_read
 from modelstore.validation import CHECK_READABLE, ValidationReport, package_open, pipelines_validate
 from studentperf.errors import ApplicationError
 
@@ -258,9 +258,7 @@ def _artifact_verify(version: ModelVersion) -> None:
     if not version.artifact_file:
         raise ApplicationError(f"v{version.version} has no stored package.", kind="integrity")
     try:
-        stored = artifact_read(
-            file_name=version.artifact_file, sha256=version.artifact_sha256, graphs_sha256=version.onnx_graphs_sha256
-        )
+        stored = version_artifact_read(version)
         package_loads(stored.package)
     except ApplicationError as exc:
         logger.error("model package refused", extra={"model_version": version.version, "reason": exc.message})

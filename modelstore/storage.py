@@ -212,6 +212,13 @@ def artifact_read(*, file_name: str, sha256: str, graphs_sha256: Mapping[str, st
     return StoredArtifact(package=data, graphs=graphs)
 
 
+def version_artifact_read(version) -> StoredArtifact:
+    """`artifact_read` of a ModelVersion's stored file: its package and every graph proved at registration."""
+    return artifact_read(
+        file_name=version.artifact_file, sha256=version.artifact_sha256, graphs_sha256=version.onnx_graphs_sha256
+    )
+
+
 def _container(data: bytes, graphs: Mapping[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as container:

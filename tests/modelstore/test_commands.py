@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import onnx
 import onnxruntime
 import pytest
 from django.core.management import CommandError, call_command
@@ -129,13 +130,73 @@ def test_export_onnx_writes_one_graph_per_setup_that_plain_onnxruntime_scores_li
         assert (props["studentperf.setup"], props["studentperf.model_version"]) == (setup, "1")
 
 
-def test_export_onnx_refuses_a_graph_that_differs_from_its_pipeline_and_writes_nothing(register, tmp_path, monkeypatch):
+def test_export_onnx_writes_the_graphs_served_since_registration(register, tmp_path, monkeypatch):
+    version = register()
+    stored = storage.version_artifact_read(version).graphs
+    assert sorted(stored) == ["A", "B", "C"]
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError("a served graph was converted again")
+
+    monkeypatch.setattr(compilation, "pipeline_to_onnx", no_conversion)
+    output = _run("export_model", "1", "--format", "onnx", "--out", str(tmp_path / "graphs"))
+
+    assert output.count("(the graph served since registration)") == 3
+    for setup, graph in stored.items():
+        exported = onnx.load(str(tmp_path / "graphs" / f"setup-{setup}.onnx"))
+        # What it computes is byte for byte the served graph; only the version's metadata was added.
+        assert exported.graph.SerializeToString() == onnx.load_from_string(graph).graph.SerializeToString()
+        props = {prop.key: prop.value for prop in exported.metadata_props}
+        assert props["studentperf.model_version"] == "1" and props["studentperf.coverage"] == "0.9"
+
+
+def test_export_onnx_converts_now_for_another_coverage_or_a_setup_served_through_scikit_learn(
+    register, tmp_path, settings
+):
+    version = register()
+    version.compiled["B"] = {"engine": "scikit-learn", "reason": "set by the test"}
+    version.save(update_fields=["compiled"])
+    output = _run("export_model", "1", "--format", "onnx", "--out", str(tmp_path / "same"))
+    assert "setup-B.onnx (converted now)" in output and output.count("(the graph served since registration)") == 2
+
+    settings.PREDICTION_INTERVAL_COVERAGE = 0.8
+    output = _run("export_model", "1", "--format", "onnx", "--out", str(tmp_path / "other"))
+    assert output.count("(converted now)") == 3
+    props = onnxruntime.InferenceSession(str(tmp_path / "other" / "setup-A.onnx")).get_modelmeta().custom_metadata_map
+    assert props["studentperf.coverage"] == "0.8"
+
+
+def test_export_onnx_refuses_a_graph_that_differs_from_its_pipeline_and_writes_nothing(
+    register, tmp_path, monkeypatch, settings
+):
     register()
     convert = compilation.pipeline_to_onnx
     # A graph for another coverage: its intervals are not the ones asked for.
     monkeypatch.setattr(compilation, "pipeline_to_onnx", lambda pipeline, **kwargs: convert(pipeline, coverage=0.5))
+    settings.PREDICTION_INTERVAL_COVERAGE = 0.8  # not the stored graphs' coverage: converted now
 
     with pytest.raises(CommandError, match=r"v1 was not exported: The setup A ONNX graph differs .* interval low"):
+        _run("export_model", "1", "--format", "onnx", "--out", str(tmp_path / "graphs"))
+    assert not (tmp_path / "graphs").exists()
+
+
+def test_export_onnx_proves_a_served_graph_again_and_refuses_it_if_the_pipeline_now_disagrees(
+    register, small_pipelines, dataset, tmp_path, monkeypatch
+):
+    from modelstore import onnx_export
+    from modelstore.ml.recipe import build_pipeline
+    from modelstore.schema import TARGET
+
+    register()
+    # As if the stored pipeline now predicted otherwise (e.g. another scikit-learn): another seed's forest.
+    other = build_pipeline("A", random_state=7).set_params(regressor__estimator__n_estimators=5)
+    other.fit(dataset[list(SETUP_FEATURES["A"])], dataset[TARGET])
+    loads = onnx_export.package_loads
+    monkeypatch.setattr(
+        onnx_export, "package_loads", lambda data: ({**loads(data)[0], "A": other}, loads(data)[1])
+    )
+
+    with pytest.raises(CommandError, match=r"v1 was not exported: The setup A ONNX graph differs .* grade"):
         _run("export_model", "1", "--format", "onnx", "--out", str(tmp_path / "graphs"))
     assert not (tmp_path / "graphs").exists()
 
@@ -144,8 +205,10 @@ def test_export_onnx_names_a_conversion_failure(register, tmp_path, monkeypatch)
     def unsupported(*args, **kwargs):
         raise RuntimeError("Unable to find a shape calculator")
 
-    register()
     monkeypatch.setattr(convert, "convert_sklearn", unsupported)
+    # No graph converts at registration either: the version is served through scikit-learn, and the export
+    # has to convert now.
+    assert register().onnx_graphs_sha256 == {}
 
     with pytest.raises(CommandError, match="setup A pipeline cannot be converted to ONNX: .*shape calculator"):
         _run("export_model", "1", "--format", "onnx", "--out", str(tmp_path / "graphs"))

@@ -8,8 +8,9 @@ from studentperf.errors import ApplicationError
 class Command(BaseCommand):
     help = (
         "Export a model version, after checking the stored file's integrity: as a plain .skops package "
-        "(default), or with --format onnx as one ONNX graph per setup (OUT/setup-A.onnx, ...), each proved "
-        "equal to its scikit-learn pipeline on the reference data first."
+        "(default), or with --format onnx as one ONNX graph per setup (OUT/setup-A.onnx, ...): the graph served "
+        "since registration where there is one, each proved equal to its scikit-learn pipeline on the reference "
+        "data first."
     )
 
     def add_arguments(self, parser):
@@ -41,7 +42,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Wrote v{version.version} as ONNX, one graph per setup:")
         for graph in graphs:
             differences = ", ".join(f"{name} {value:.1e}" for name, value in graph.check["max_abs_diff"].items())
+            origin = "the graph served since registration" if graph.served else "converted now"
             self.stdout.write(
-                f"  {graph.path}: equal to the scikit-learn pipeline on {graph.check['rows']} reference rows "
-                f"within {graph.check['tolerance']} (max differences: {differences})"
+                f"  {graph.path} ({origin}): equal to the scikit-learn pipeline on {graph.check['rows']} reference "
+                f"rows within {graph.check['tolerance']} (max differences: {differences})"
             )
