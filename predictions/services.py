@@ -83,7 +83,8 @@ def predictions_serve(
 ) -> list[Prediction]:
     """Predict validated records (record_clean's output) with the active model, one pipeline call per setup,
     and write their audit rows in one bulk insert; `started` (time.perf_counter()) dates the latency logged.
-    Each row records the current request id; each prediction gets its log line and is counted in the metrics.
+    Each row records the current request id; each prediction gets its log line and is counted in the metrics
+    once its row is committed.
 
     Raises ApplicationError(kind="unavailable") without an active model. Callers validate first and hold the
     transaction: CSV batches commit these rows together with their chunk's own.
@@ -125,9 +126,15 @@ def predictions_serve(
         predictions[0].save(force_insert=True)
     else:
         rows_insert(Prediction, predictions)  # one statement for all rows: far cheaper than bulk_create
+    # Logged and counted once stored: at once outside a transaction, when a CSV chunk's commits, never for
+    # rows rolled back (so a chunk retried after a failure is not counted twice).
+    transaction.on_commit(lambda: _predictions_observe(predictions, source=source, latency_ms=latency_ms))
+    return predictions
+
+
+def _predictions_observe(predictions: list[Prediction], *, source: str, latency_ms: float) -> None:
     prediction_log(predictions=predictions, latency_ms=latency_ms)
     metrics.predictions_observe(predictions=predictions, source=source, seconds=latency_ms / 1000)
-    return predictions
 
 
 def student_record(*, student: Student) -> dict:

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
 from predictions.batches import batch_job_process
 from predictions.models import BatchJob, Prediction, Student
+from predictions.services import prediction_create, prediction_create_many
 from studentperf.observability import ERROR_TYPES
 from tests.predictions.batch_support import broker, csv_text  # noqa: F401 (fixture)
 
@@ -78,6 +80,9 @@ class TestAccessLine:
         assert log_lines.named("studentperf.errors") == []  # a 404 is an answer, not an error of a type
 
 
+# A prediction is logged once its audit row is committed: real transactions, as in production.
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")
 class TestPredictionLine:
     def test_one_line_per_prediction_with_its_outputs_and_no_inputs(self, api_client, active_version, record,
                                                                     log_lines):
@@ -111,7 +116,25 @@ class TestPredictionLine:
         assert line["inputs"] == Prediction.objects.get().input
         assert line["inputs"]["absences"] == record["absences"] and "external_id" not in line["inputs"]
 
+    def test_predictions_rolled_back_are_not_logged_and_committed_ones_at_once(self, active_version, record,
+                                                                               log_lines):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            prediction_create_many(records=[record, record], source=Prediction.Source.BATCH)
+            assert log_lines.named("studentperf.predictions", "prediction") == []  # not before the commit
+            raise RuntimeError("the chunk fails after predicting")
+        assert Prediction.objects.count() == 0 and log_lines.named("studentperf.predictions", "prediction") == []
 
+        with transaction.atomic():
+            prediction_create_many(records=[record, record], source=Prediction.Source.BATCH)
+        lines = log_lines.named("studentperf.predictions", "prediction")
+        assert {line["prediction_id"] for line in lines} == {str(pk) for pk in Prediction.objects.values_list("pk", flat=True)}
+        assert len(lines) == 2
+        prediction_create(record=record, source=Prediction.Source.API)  # outside a transaction: logged at once
+        assert len(log_lines.named("studentperf.predictions", "prediction")) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # the role groups again after an earlier test's flush
 class TestNoPersonalData:
     @pytest.fixture
     def teacher(self, make_user):

@@ -130,6 +130,8 @@ def test_each_api_prediction_request_is_counted_once_by_endpoint_and_status(clie
     assert rise(before, after, duration, **labels) == 3
 
 
+@pytest.mark.django_db(transaction=True)  # counted once committed: real transactions, as in production
+@pytest.mark.usefixtures("roles")
 def test_each_api_prediction_is_counted_by_version_setup_source_and_risk(client, api_client, active_version, record):
     api = api_client("predict")
     before = scrape(client)
@@ -145,6 +147,30 @@ def test_each_api_prediction_is_counted_by_version_setup_source_and_risk(client,
         assert rise(before, after, "studentperf_predictions_total", **labels) == count
     calls = "studentperf_prediction_duration_seconds_count"
     assert rise(before, after, calls, source="api") == 2  # one per call
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")
+def test_predictions_rolled_back_are_not_counted(client, active_version, record):
+    from django.db import transaction
+
+    from predictions.services import prediction_create_many
+
+    calls = "studentperf_prediction_duration_seconds_count"
+    before = scrape(client)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        prediction_create_many(records=[record, record], source=Prediction.Source.BATCH)
+        raise RuntimeError("the chunk fails after predicting")
+    after = scrape(client)
+    assert rise(before, after, calls, source="batch") == 0
+
+    with transaction.atomic():
+        prediction_create_many(records=[record, record], source=Prediction.Source.BATCH)
+    committed = scrape(client)
+    assert rise(after, committed, calls, source="batch") == 1
+    labels = {"model_version": str(active_version.version), "setup": "A", "source": "batch"}
+    assert sum(rise(after, committed, "studentperf_predictions_total", risk=risk, **labels)
+               for risk in ("high", "medium", "low")) == 2
 
 
 def test_a_refused_record_counts_its_fields_and_a_validation_error(client, api_client, active_version, record):
