@@ -127,8 +127,11 @@ def predictions_serve(
     else:
         rows_insert(Prediction, predictions)  # one statement for all rows: far cheaper than bulk_create
     # Logged and counted once stored: at once outside a transaction, when a CSV chunk's commits, never for
-    # rows rolled back (so a chunk retried after a failure is not counted twice).
-    transaction.on_commit(lambda: _predictions_observe(predictions, source=source, latency_ms=latency_ms))
+    # rows rolled back (so a chunk retried after a failure is not counted twice). robust: a failure there is
+    # logged by Django and does not turn predictions already stored into an error.
+    transaction.on_commit(
+        lambda: _predictions_observe(predictions, source=source, latency_ms=latency_ms), robust=True
+    )
     return predictions
 
 
