@@ -116,6 +116,19 @@ class TestPredictionLine:
         assert line["inputs"] == Prediction.objects.get().input
         assert line["inputs"]["absences"] == record["absences"] and "external_id" not in line["inputs"]
 
+    def test_a_failure_to_count_a_stored_prediction_does_not_fail_its_request(self, api_client, active_version,
+                                                                              record, monkeypatch):
+        from predictions import services
+
+        def broken(**kwargs):
+            raise RuntimeError("metrics down")
+
+        monkeypatch.setattr(services.metrics, "predictions_observe", broken)
+        response = api_client("predict").post(PREDICT, record, format="json")
+
+        assert response.status_code == 200, response.content
+        assert Prediction.objects.filter(pk=response.json()["prediction_id"]).exists()
+
     def test_predictions_rolled_back_are_not_logged_and_committed_ones_at_once(self, active_version, record,
                                                                                log_lines):
         with pytest.raises(RuntimeError), transaction.atomic():
