@@ -126,7 +126,7 @@ def predictions_serve(
         predictions[0].save(force_insert=True)
     else:
         rows_insert(Prediction, predictions)  # one statement for all rows: far cheaper than bulk_create
-    # Logged and counted once stored: at once outside a transaction, when a CSV chunk's commits, never for
+    # Logged and counted once stored: at once outside a transaction, when a CSV chunk commits, never for
     # rows rolled back (so a chunk retried after a failure is not counted twice). robust: a failure there is
     # logged by Django and does not turn predictions already stored into an error.
     transaction.on_commit(
