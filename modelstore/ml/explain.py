@@ -65,9 +65,9 @@ def _top_factors(
 ) -> list[list[dict]]:
     """Per record (a row of `effects`), its largest effects in order, sorted for all records at once.
 
-    Sizes equal to 1e-4 are ties, kept in attribute order: onnxruntime's trees sum in float32 (differences of
-    ~1e-5 from scikit-learn), and effects that are exactly equal in one engine must come out in the same
-    order from the other.
+    Sizes equal to 1e-4 are ties, kept in attribute order: a graph's grades are float32 (differences of ~1e-6
+    from scikit-learn; ~1e-5 where skl2onnx's float32 trees serve), and effects that are exactly equal in one
+    engine must come out in the same order from the other.
     """
     order = np.argsort(-np.round(np.abs(effects), 4), axis=1, kind="stable")[:, :top_k]
     top = np.take_along_axis(effects, order, axis=1)

@@ -7,8 +7,9 @@ One graph per setup computes a prediction's numbers from the raw attributes, in 
     outputs  `grade`, `interval_low`, `interval_high` (the interval for the coverage fixed at conversion)
              and `pass_probability`, each float32 of shape [N]
 
-`convert` builds the graph (`pipeline_to_onnx`), `runtime` runs it and proves it equal to the scikit-learn
-pipeline (`onnx_session`, `onnx_predict`, `onnx_equality_check`); modelstore/onnx_export.py writes a version's graphs for
+`convert` builds the graph (`pipeline_to_onnx`; `trees` writes its tree ensembles in double precision),
+`runtime` runs it and proves it equal to the scikit-learn pipeline (`onnx_session`, `onnx_predict`,
+`onnx_equality_check`); modelstore/onnx_export.py writes a version's graphs for
 `manage.py export_model --format onnx`. The skops pipeline stays the source of truth: a graph is derived
 from it, and used or exported only once proved equal to it.
 """

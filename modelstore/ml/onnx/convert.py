@@ -1,12 +1,14 @@
 """A fitted setup pipeline as one ONNX graph: skl2onnx converts the encoding and the estimators, plain ONNX
 nodes do what `ConformalGradeRegressor` adds (anchor, clipping, interval, pass probability).
 
-Precision: the encoded attributes (one-hot 0/1, small integers) are exact in float32, so the trees take the
-same branches as in scikit-learn, but onnxruntime's tree ensembles (ai.onnx.ml 1-3) sum their leaves in
-float32: the estimator's output is within ~1e-5 of scikit-learn's. Everything after it runs in double
-precision like scikit-learn (anchor, clipping, interval, the comparisons with the residuals, the
-classifier), and only the outputs are cast to float32. A residual count can still differ by one where a
-grade lies within that error of a tie; `onnx_equality_check` catches it (docs/model.md, "ONNX export").
+Precision: the encoded attributes (one-hot 0/1, small integers) are exact in float32 and double, so the trees
+take the same branches as in scikit-learn. The recipe's tree ensembles (forests, HistGradientBoosting, a
+VotingRegressor of them) are written by `trees` as ai.onnx.ml 5 `TreeEnsemble` nodes with double splits, leaf
+values and sums: the estimator's output equals scikit-learn's to ~1e-14. Other estimators go through skl2onnx,
+whose trees (ai.onnx.ml 1-3) sum in float32 (~1e-5). Everything after the estimator runs in double precision
+like scikit-learn (anchor, clipping, interval, the comparisons with the residuals, the classifier), and only the
+outputs are cast to float32. With float32 trees a residual count could differ by one where a grade lies within
+their error of a tie; `onnx_equality_check` catches it (docs/model.md, "ONNX export").
 """
 from __future__ import annotations
 
@@ -30,11 +32,13 @@ from sklearn.ensemble import VotingRegressor
 from sklearn.pipeline import Pipeline
 
 from modelstore.ml.estimators import PASS_THRESHOLD
+from modelstore.ml.onnx.trees import estimator_tree_nodes, tree_ensemble_opset_set
 from modelstore.schema import CATEGORICAL, GRADE_MAX, GRADE_MIN, SETUP_FEATURES
 from studentperf.errors import ApplicationError
 
-# The highest opsets the graph may use: ONNX 18 (opset 18 came with onnx 1.13, 2022) and ai.onnx.ml 3. skl2onnx
-# imports each domain at the lowest version its nodes need: ai.onnx.ml 1 for the recipe's pipelines.
+# The highest opsets skl2onnx may use: ONNX 18 (opset 18 came with onnx 1.13, 2022) and ai.onnx.ml 3. skl2onnx
+# imports each domain at the lowest version its nodes need; a graph with `trees`' TreeEnsemble nodes then
+# imports ai.onnx.ml 5 (onnx 1.16, 2024), which skl2onnx 1.20 cannot record itself (trees.tree_ensemble_opset_set).
 TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
 OUTPUTS = ("grade", "interval_low", "interval_high", "pass_probability")
 INPUT_DTYPES = {"category": "string", "int": "int64"}
@@ -75,6 +79,7 @@ def pipeline_to_onnx(pipeline: Pipeline, *, coverage: float, metadata: dict | No
     # A converter fails in whatever way the step or onnx makes it fail; any failure means "no graph".
     except Exception as exc:  # noqa: BLE001
         raise ApplicationError(f"The setup {setup} pipeline cannot be converted to ONNX: {exc!r}") from exc
+    tree_ensemble_opset_set(model)
     onnx.helper.set_model_props(model, {
         "studentperf.setup": setup,
         "studentperf.coverage": repr(float(coverage)),
@@ -156,21 +161,26 @@ def _convert_grade_outputs(scope, operator, container):
     def as_double(values):
         return OnnxCast(values, to=TensorProto.DOUBLE, op_version=version)
 
-    encoded = operator.inputs[0]  # float32 [N, F]
-    (change,) = _sub_model(scope, parts["estimator"], encoded, [FloatTensorType()])
-    grade = as_double(change)
+    encoded = operator.inputs[0]  # float32 [N, F]: one-hot 0/1 and small integers, exact in float32 and double
+    # As in scikit-learn, the estimators see the encoded attributes as doubles.
+    encoded_double = scope.declare_local_variable("encoded_double", DoubleTensorType())
+    container.add_node(
+        "Cast", encoded.onnx_name, encoded_double.onnx_name, to=TensorProto.DOUBLE,
+        name=scope.get_unique_operator_name("Cast"),
+    )
+    trees = estimator_tree_nodes(scope, container, parts["estimator"], encoded_double.onnx_name)
+    if trees is None:  # not a tree ensemble written here: skl2onnx's converter, in float32
+        (change,) = _sub_model(scope, parts["estimator"], encoded, [FloatTensorType()])
+        grade = as_double(change)
+    else:
+        grade = scope.declare_local_variable("estimator_output", DoubleTensorType())
+        container.add_node("Identity", trees, grade.onnx_name, name=scope.get_unique_operator_name("Identity"))
     if parts["anchor_column"] is not None:
         anchor = OnnxGather(encoded, np.array([parts["anchor_column"]], dtype=np.int64), axis=1, op_version=version)
         grade = OnnxAdd(grade, as_double(anchor), op_version=version)
     grade = clip(grade)
     n = len(parts["residuals"])
     if parts["classifier"] is not None:
-        # As in scikit-learn, the classifier sees the encoded attributes as doubles.
-        encoded_double = scope.declare_local_variable("encoded_double", DoubleTensorType())
-        container.add_node(
-            "Cast", encoded.onnx_name, encoded_double.onnx_name, to=TensorProto.DOUBLE,
-            name=scope.get_unique_operator_name("Cast"),
-        )
         scope.add_options(id(parts["classifier"]), {"zipmap": False})
         _, probabilities = _sub_model(
             scope, parts["classifier"], encoded_double, [Int64TensorType(), DoubleTensorType()]
