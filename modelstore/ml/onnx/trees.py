@@ -6,7 +6,8 @@ a pass probability counts the residuals on either side of `9.5 - grade`, so a gr
 move the count by one, fail the equality proof and leave the setup to scikit-learn. `TreeEnsemble` takes its
 splits and leaf weights as double tensors and sums in double: written here from the estimators' own arrays
 (`tree_` of a forest's trees, `_predictors` of HistGradientBoosting), the graph's trees compute what
-scikit-learn computes, to the last bits of a double.
+scikit-learn computes, to the last bits of a double. (scikit-learn's forests compare the inputs as float32:
+the same branches for the schema's inputs, which are all small integers once encoded.)
 
 `estimator_tree_nodes` covers what the recipe trains: RandomForestRegressor, ExtraTreesRegressor,
 DecisionTreeRegressor, HistGradientBoostingRegressor with an identity link, and a VotingRegressor of those.
