@@ -1,5 +1,6 @@
-"""A fitted setup pipeline as one ONNX graph: skl2onnx converts the encoding and the estimators, plain ONNX
-nodes do what `ConformalGradeRegressor` adds (anchor, clipping, interval, pass probability).
+"""A fitted setup pipeline as one ONNX graph: skl2onnx converts the encoding and the pass classifier, `trees`
+writes the tree ensembles (skl2onnx converts any other estimator), plain ONNX nodes do what
+`ConformalGradeRegressor` adds (anchor, clipping, interval, pass probability).
 
 Precision: the encoded attributes (one-hot 0/1, small integers) are exact in float32 and double, so the trees
 take the same branches as in scikit-learn. The recipe's tree ensembles (forests, HistGradientBoosting, a

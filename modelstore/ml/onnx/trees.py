@@ -78,16 +78,23 @@ def tree_ensemble_attributes(trees: list[Tree], *, average: bool) -> dict:
         if is_leaf[0]:
             # A tree that is one leaf: TreeEnsemble roots are interior nodes, so a split whose branches both end there.
             roots.append(len(features))
-            features.append(0), splits.append(0.0), missing.append(0)
-            true_ids.append(position[0]), true_leafs.append(1), false_ids.append(position[0]), false_leafs.append(1)
+            features.append(0)
+            splits.append(0.0)
+            missing.append(0)
+            true_ids.append(position[0])
+            true_leafs.append(1)
+            false_ids.append(position[0])
+            false_leafs.append(1)
             continue
         roots.append(int(position[0]))
         left, right = tree.left[interior], tree.right[interior]
         features.extend(tree.feature[interior].tolist())
         splits.extend(tree.threshold[interior].tolist())
         missing.extend(tree.missing_left[interior].astype(np.int64).tolist())
-        true_ids.extend(position[left].tolist()), true_leafs.extend(is_leaf[left].astype(np.int64).tolist())
-        false_ids.extend(position[right].tolist()), false_leafs.extend(is_leaf[right].astype(np.int64).tolist())
+        true_ids.extend(position[left].tolist())
+        true_leafs.extend(is_leaf[left].astype(np.int64).tolist())
+        false_ids.extend(position[right].tolist())
+        false_leafs.extend(is_leaf[right].astype(np.int64).tolist())
     return {
         "n_targets": 1,
         "aggregate_function": _AVERAGE if average else _SUM,
