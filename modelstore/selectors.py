@@ -6,7 +6,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import onnxruntime
 from django.conf import settings
@@ -25,9 +25,13 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LoadedModel:
     version: ModelVersion
-    pipelines: dict[str, Pipeline]
     # By setup: the pipeline with the session of its proved ONNX graph, for inference.predict_records.
-    predictors: dict[str, Predictor] = field(default_factory=dict)
+    predictors: dict[str, Predictor]
+
+    @property
+    def pipelines(self) -> dict[str, Pipeline]:
+        """setup -> its scikit-learn pipeline (the source of truth each predictor holds)."""
+        return {setup: predictor.pipeline for setup, predictor in self.predictors.items()}
 
     @property
     def engines(self) -> dict[str, str]:
@@ -114,7 +118,7 @@ def _model_load(*, pk: int) -> LoadedModel:
         setup: Predictor(pipeline=pipeline, session=_session(version, setup, stored.graphs.get(setup)))
         for setup, pipeline in pipelines.items()
     }
-    loaded = LoadedModel(version=version, pipelines=pipelines, predictors=predictors)
+    loaded = LoadedModel(version=version, predictors=predictors)
     logger.info("active model loaded", extra={"model_version": version.version, "engines": loaded.engines})
     return loaded
 
