@@ -64,11 +64,12 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 def bench_environment(workdir: Path, *, settings_module: str = "studentperf.settings") -> dict[str, str]:
     """The variables of the throw-away installation (see README, "Configuration")."""
     return {
-        "DOTENV_DISABLED": "1",  # the project's development .env stays out of it
         "DJANGO_SETTINGS_MODULE": settings_module,
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
         "DJANGO_ALLOWED_HOSTS": HOST,
+        # wrk speaks plain HTTP to gunicorn itself, as the TLS proxy does (a redirect would be all it measured).
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "MODEL_STORE_DIR": str(workdir / "models"),
         "MODEL_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),

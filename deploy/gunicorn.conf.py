@@ -6,6 +6,10 @@ worker, start gunicorn with PROMETHEUS_MULTIPROC_DIR set to an empty directory (
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "") or "127.0.0.1:8000"
+# X-Forwarded-Proto and X-Forwarded-For are believed only from these addresses or networks (`*`: from anyone, for
+# a process only the proxy can reach). gunicorn reads FORWARDED_ALLOW_IPS itself; Django reads the same variable
+# (studentperf/proxy.py). Default: a proxy on this machine.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "") or "127.0.0.1,::1"
 # Sync workers: 2-4 per core (docs/performance.md). WEB_CONCURRENCY is gunicorn's own variable for this.
 workers = int(os.environ.get("WEB_CONCURRENCY", "") or 4)
 # A 1,000-record prediction takes about a second and a 20 MB CSV upload is checked in the request: well under.
@@ -27,6 +31,21 @@ def on_starting(server):
             "PROMETHEUS_MULTIPROC_DIR is not set: with %d workers, each scrape of /metrics shows the counts of "
             "whichever worker answers it (docs/monitoring.md).", server.cfg.workers,
         )
+
+
+def post_worker_init(worker):
+    """Load the active model as the worker starts, not on its first request: the first readiness probe or
+    prediction of each worker would otherwise wait seconds for it. A worker without a servable model (none
+    active yet, the database not there) still starts; its readiness answers 503 and names why."""
+    from studentperf.health import readiness_check
+    from studentperf.errors import ApplicationError
+
+    try:
+        readiness = readiness_check()
+    except ApplicationError as exc:
+        worker.log.warning("No model loaded at start: %s", exc.message)
+    else:
+        worker.log.info("Model version %s loaded at start (%s).", readiness["model_version"], readiness["engines"])
 
 
 def child_exit(server, worker):

@@ -1,8 +1,10 @@
 """Settings, all from environment variables (see README, "Configuration").
 
-A `.env` file in the project (written by `make run` for development, never committed) is read first;
-real environment variables win over it. With DJANGO_DEBUG off, the settings refuse to start without a
-real DJANGO_SECRET_KEY and MODEL_ENCRYPTION_KEY.
+The project's `.env` (written by `make run` for development, never committed) is read only when
+DJANGO_READ_DOT_ENV=1, which `make run` sets: a stray `.env` left in a production folder changes nothing.
+Real environment variables win over it. With DJANGO_DEBUG off, the settings refuse to start without a
+real DJANGO_SECRET_KEY and MODEL_ENCRYPTION_KEYS (or MODEL_ENCRYPTION_KEY), and the secure defaults for
+running behind an HTTPS proxy are on (docs/deployment.md, "TLS").
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-if not os.environ.get("DOTENV_DISABLED"):
+# Only on request: production (containers, systemd) sets real variables and must not pick up a developer's file.
+if os.environ.get("DJANGO_READ_DOT_ENV", "").strip() == "1":
     load_dotenv(BASE_DIR / ".env", override=False)
 
 
@@ -39,21 +42,38 @@ def _required(name: str) -> str:
     return value
 
 
-def _encryption_key(raw: str) -> bytes:
+def _encryption_key(raw: str, name: str) -> bytes:
     try:
         key = base64.urlsafe_b64decode(raw.encode("ascii"))
     except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
-        raise ImproperlyConfigured("MODEL_ENCRYPTION_KEY must be URL-safe base64.") from exc
+        raise ImproperlyConfigured(f"{name} must be URL-safe base64.") from exc
     if len(key) != 32:
-        raise ImproperlyConfigured("MODEL_ENCRYPTION_KEY must decode to 32 bytes (AES-256).")
+        raise ImproperlyConfigured(f"{name} must decode to 32 bytes (AES-256).")
     return key
+
+
+def _encryption_keys() -> tuple[bytes, ...]:
+    """MODEL_ENCRYPTION_KEYS (comma-separated: the first encrypts, every one decrypts), else MODEL_ENCRYPTION_KEY."""
+    if env_list("MODEL_ENCRYPTION_KEYS"):
+        return tuple(
+            _encryption_key(raw, f"MODEL_ENCRYPTION_KEYS (key {number})")
+            for number, raw in enumerate(env_list("MODEL_ENCRYPTION_KEYS"), start=1)
+        )
+    if not os.environ.get("MODEL_ENCRYPTION_KEY", "").strip():
+        raise ImproperlyConfigured(
+            "MODEL_ENCRYPTION_KEYS or MODEL_ENCRYPTION_KEY must be set (see README, 'Configuration')."
+        )
+    return (_encryption_key(os.environ["MODEL_ENCRYPTION_KEY"].strip(), "MODEL_ENCRYPTION_KEY"),)
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = _required("DJANGO_SECRET_KEY")
 if not DEBUG and (SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 32):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a real secret of 32+ characters in production.")
-MODEL_ENCRYPTION_KEY = _encryption_key(_required("MODEL_ENCRYPTION_KEY"))
+# Model artifacts at rest (modelstore/storage.py): written under the first key, read under any of them, so that a
+# new key can be put first and `manage.py rotate_model_key` re-encrypts the store before the old one is dropped.
+MODEL_ENCRYPTION_KEYS = _encryption_keys()
+MODEL_ENCRYPTION_KEY = MODEL_ENCRYPTION_KEYS[0]
 MODEL_STORE_DIR = Path(os.environ.get("MODEL_STORE_DIR", "") or BASE_DIR / "var" / "models")
 MODEL_UPLOAD_MAX_BYTES = int(os.environ.get("MODEL_UPLOAD_MAX_BYTES", "") or 50 * 1024 * 1024)  # admin model uploads
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
@@ -76,6 +96,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every response gets its X-Request-ID and an access line, static files and errors included.
     "studentperf.observability.middleware.RequestLogMiddleware",
+    # Then the probes, answered whatever the Host header, and the forwarded headers of untrusted clients dropped,
+    # both before anything reads the host or the scheme (studentperf/proxy.py).
+    "studentperf.proxy.HealthProbeMiddleware",
+    "studentperf.proxy.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -135,8 +159,10 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Login lockout (django-axes; docs/security.md): after LOGIN_FAILURE_LIMIT wrong passwords for one username from
 # one IP address, that pair is refused for LOGIN_LOCKOUT_MINUTES (each further attempt starts the wait again), on
-# every form that authenticates with the request: /accounts/login/ and /admin/login/. The IP address is REMOTE_ADDR
-# (django-ipware is not installed), which a client cannot forge with an X-Forwarded-For header.
+# every form that authenticates with the request: /accounts/login/ and /admin/login/. The IP address is the client's
+# as the trusted proxy forwards it (studentperf.proxy.client_address): behind the TLS proxy, REMOTE_ADDR is the
+# proxy's for everyone, and one attacker would lock every teacher out. X-Forwarded-For is believed only from
+# FORWARDED_ALLOW_IPS, so a client cannot pick a fresh address for each guess.
 INSTALLED_APPS += ["axes"]
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes requires: it turns a refused login into its page
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
@@ -145,6 +171,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTE
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "studentperf.proxy.client_address"
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -159,6 +186,34 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = not DEBUG and env_bool("DJANGO_SECURE_COOKIES", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Behind the TLS proxy (docs/deployment.md, "TLS"; studentperf/proxy.py) -----------------------------------
+# With DJANGO_DEBUG off these are on without any variable: the request is HTTPS when the trusted proxy says so,
+# plain HTTP is redirected (except the probes and /metrics, which orchestrators and Prometheus ask of the process
+# itself over the internal network; the proxy does not pass /metrics on),
+# browsers are told to stay on HTTPS for a year (HSTS), and cookies are only sent over HTTPS (above).
+# The proxy's addresses (or networks; `*` where only the proxy can reach the web processes, as in compose.yaml),
+# read by gunicorn too for its own scheme headers. Default: a proxy on the same machine.
+FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+HEALTH_PROBE_PATHS = ("/health/live", "/health/ready")
+SECURE_REDIRECT_EXEMPT = [r"^health/(live|ready)$", r"^metrics$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "") or (0 if DEBUG else 365 * 24 * 3600))
+# A dedicated host name for studentperf: its subdomains are its own. Preload only takes effect if someone submits
+# the domain to the browsers' list; the directive alone changes nothing.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+
+
+def _trusted_origins(hosts: list[str]) -> list[str]:
+    """`https://` + each allowed host (`.example.org` becomes `https://*.example.org`; `*` gives nothing)."""
+    return [f"https://*{host}" if host.startswith(".") else f"https://{host}" for host in hosts if host != "*"]
+
+
+# Origins whose form POSTs pass the CSRF check besides the site's own: DJANGO_CSRF_TRUSTED_ORIGINS
+# (comma-separated, with scheme and any port, e.g. https://studentperf.school.example:8443).
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS") or _trusted_origins(ALLOWED_HOSTS)
 
 # Risk bands from the pass probability: below RISK_HIGH_BELOW is high risk, below RISK_MEDIUM_BELOW medium.
 RISK_HIGH_BELOW = float(os.environ.get("RISK_HIGH_BELOW", "0.5"))
@@ -374,3 +429,17 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # PROMETHEUS_MULTIPROC_DIR is read by prometheus_client itself, from the real environment (not .env: the library
 # is imported before this file reads .env); docs/deployment.md.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+
+# --- Error tracking (optional; docs/deployment.md, "Error tracking") ---------------------------------------------
+# Sentry when SENTRY_DSN is set, off otherwise: Django's and Celery's errors, with no personal data (no request
+# bodies, cookies, users or local variables: studentperf/observability/sentry.py).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "").strip()
+if SENTRY_DSN:
+    from studentperf.observability.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", "").strip() or "production",
+        release=os.environ.get("SENTRY_RELEASE", "").strip() or None,
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "") or 0),
+    )

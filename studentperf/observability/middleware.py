@@ -15,6 +15,7 @@ from django.core.signals import got_request_exception, request_finished
 from django.dispatch import receiver
 
 from studentperf import metrics
+from studentperf.proxy import client_address
 
 from .error_types import error_for, error_mark
 from .request_ids import HEADER, META_KEY, request_id_bind, request_id_clear, request_id_for
@@ -61,7 +62,7 @@ def _request_done(request, status: int, seconds: float) -> None:
     access_logger.info("request", extra={
         "method": request.method, "path": request.path, "status": status, "latency_ms": round(seconds * 1000, 2),
         "user": _username(request), "api_key": getattr(request, "api_key_name", None),
-        "client": request.META.get("REMOTE_ADDR"), "endpoint": endpoint,
+        "client": client_address(request), "endpoint": endpoint,
     })
     metrics.request_observe(endpoint=endpoint, method=request.method, status=status, seconds=seconds)
     error = error_for(request, status=status)

@@ -105,7 +105,6 @@ def gunicorn(tmp_path):
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "DJANGO_SETTINGS_MODULE": "studentperf.settings",
-        "DOTENV_DISABLED": "1",
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": base64.urlsafe_b64encode(os.urandom(48)).decode(),
         "MODEL_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),

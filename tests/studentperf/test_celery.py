@@ -21,7 +21,7 @@ def production_settings(monkeypatch):
     """production_settings(**env) -> the names studentperf/settings.py defines when run with exactly `env` for
     its Celery variables (and no .env file)."""
     def load(**env) -> dict:
-        monkeypatch.setenv("DOTENV_DISABLED", "1")
+        monkeypatch.delenv("DJANGO_READ_DOT_ENV", raising=False)
         for name in CELERY_ENVIRONMENT:
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():

@@ -133,7 +133,7 @@ def test_the_lockout_settings_come_from_the_environment():
         "print(settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME.total_seconds())"
     )
     base = {
-        "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "studentperf.settings", "DOTENV_DISABLED": "1",
+        "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "studentperf.settings",
         "DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": GOOD_KEY, "LOG_STREAM": "stderr",
     }
 

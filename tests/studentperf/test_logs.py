@@ -304,7 +304,7 @@ for number in range(int(sys.argv[1])):
 def log_file_env(log_file: Path, *, max_bytes: int, backups: int) -> dict:
     """The environment of a production process logging to `log_file`."""
     return {
-        "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "studentperf.settings", "DOTENV_DISABLED": "1",
+        "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "studentperf.settings",
         "DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": GOOD_KEY, "LOG_FILE": str(log_file),
         "LOG_FILE_MAX_BYTES": str(max_bytes), "LOG_FILE_BACKUP_COUNT": str(backups),
     }

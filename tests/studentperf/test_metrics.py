@@ -325,7 +325,7 @@ def test_error_summary_and_metrics_sum_every_process_in_multiprocess_mode(tmp_pa
         assert 'studentperf_http_requests_total{endpoint="health/live",method="GET",status="200"} 2.0' in text, text
         print("ok", len(os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])))
     """)
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "studentperf.test_settings", "DOTENV_DISABLED": "1",
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "studentperf.test_settings",
            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
 
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -28,7 +28,7 @@ print(json.dumps({{"env": os.environ.get("OMP_NUM_THREADS"), "pools": pools}}))
 
 def thread_report(imports: str, **env: str) -> dict:
     environment = {
-        "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "studentperf.settings", "DOTENV_DISABLED": "1",
+        "PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "studentperf.settings",
         "DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": GOOD_KEY, "LOG_STREAM": "stderr",
         "OMP_NUM_THREADS": "8", "OPENBLAS_NUM_THREADS": "8", "MKL_NUM_THREADS": "8", **env,
     }
