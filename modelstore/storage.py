@@ -4,9 +4,10 @@ A package is ONE skops file holding `{"format", "pipelines", "metadata"}`. It is
 `package_loads`, which refuses any type skops does not trust by default unless it is in ALLOWED_TYPES;
 nothing is unpickled. At rest a package is stored with the ONNX graphs proved equal to its pipelines
 (modelstore/compilation.py) in one small zip container, which is compressed, then encrypted and authenticated
-with AES-256-GCM (settings.MODEL_ENCRYPTION_KEY), the sha256 of the skops bytes bound to the ciphertext. The
-skops bytes stay the version's identity (`artifact_sha256`); each graph's sha256 is recorded on the version
-and checked when it is read back.
+with AES-256-GCM, the sha256 of the skops bytes bound to the ciphertext: written under the first of
+settings.MODEL_ENCRYPTION_KEYS, read under whichever of them authenticates it (modelstore/keys.py re-encrypts
+the store under the first). The skops bytes stay the version's identity (`artifact_sha256`); each graph's sha256
+is recorded on the version and checked when it is read back.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,8 @@ MAGIC = b"SPMODEL\x02"
 MAGIC_V1 = b"SPMODEL\x01"
 NONCE_SIZE = 12
 FILE_SUFFIX = ".skops.enc"
+# A file being written; never a stored artifact, whatever its suffix.
+TMP_PREFIX = ".tmp-"
 PACKAGE_MEMBER = "package.skops"
 # A fixed date in the container: the same package and graphs always give the same plaintext.
 _MEMBER_DATE = (2020, 1, 1, 0, 0, 0)
@@ -143,23 +146,58 @@ def artifact_save(data: bytes, *, graphs: Mapping[str, bytes] | None = None) -> 
     """
     graphs = dict(sorted((graphs or {}).items()))
     sha256 = hashlib.sha256(data).hexdigest()
-    nonce = os.urandom(NONCE_SIZE)
-    plaintext = zlib.compress(_container(data, graphs), 6)
-    ciphertext = AESGCM(settings.MODEL_ENCRYPTION_KEY).encrypt(nonce, plaintext, _associated(MAGIC, sha256))
-    store = Path(settings.MODEL_STORE_DIR)
-    store.mkdir(mode=0o700, parents=True, exist_ok=True)
+    compressed = zlib.compress(_container(data, graphs), 6)
     file_name = f"{sha256}{_graphs_suffix(graphs)}{FILE_SUFFIX}"
-    handle, tmp_path = tempfile.mkstemp(dir=store, prefix=".tmp-", suffix=FILE_SUFFIX)  # created 0o600
+    store_file_write(
+        directory=Path(settings.MODEL_STORE_DIR), file_name=file_name,
+        content=artifact_seal(magic=MAGIC, sha256=sha256, compressed=compressed),
+    )
+    return file_name, sha256, len(data)
+
+
+def artifact_seal(*, magic: bytes, sha256: str, compressed: bytes) -> bytes:
+    """The bytes of an encrypted file holding `compressed` (the zlib'd plaintext of format `magic`), under the
+    first of MODEL_ENCRYPTION_KEYS with a fresh nonce."""
+    nonce = os.urandom(NONCE_SIZE)
+    ciphertext = AESGCM(settings.MODEL_ENCRYPTION_KEYS[0]).encrypt(nonce, compressed, _associated(magic, sha256))
+    return magic + nonce + ciphertext
+
+
+def store_file_write(
+    *, directory: Path, file_name: str, content: bytes, check: Callable[[Path], None] | None = None
+) -> None:
+    """Write `directory/file_name` atomically: a private (0600) temporary file beside it, synced to disk, handed
+    to `check` (which raises to abandon the write), renamed over the name, the directory synced. A reader sees
+    the old file or the new one, never part of either; a failure leaves the old one as it was."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle, tmp_path = tempfile.mkstemp(dir=directory, prefix=TMP_PREFIX, suffix=FILE_SUFFIX)  # created 0o600
     try:
         with os.fdopen(handle, "wb") as tmp:
-            tmp.write(MAGIC + nonce + ciphertext)
+            tmp.write(content)
             tmp.flush()
             os.fsync(tmp.fileno())
-        os.replace(tmp_path, store / file_name)
+        if check is not None:
+            check(Path(tmp_path))
+        os.replace(tmp_path, directory / file_name)
     except BaseException:
         Path(tmp_path).unlink(missing_ok=True)
         raise
-    return file_name, sha256, len(data)
+    # The rename itself is durable only once the directory is.
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def artifact_files() -> list[str]:
+    """The names of the stored artifact files in MODEL_STORE_DIR, sorted; files being written left out."""
+    store = Path(settings.MODEL_STORE_DIR)
+    if not store.is_dir():
+        return []
+    return sorted(
+        path.name for path in store.glob(f"*{FILE_SUFFIX}") if path.is_file() and not path.name.startswith(TMP_PREFIX)
+    )
 
 
 def artifact_load(*, file_name: str, sha256: str) -> bytes:
@@ -171,45 +209,84 @@ def artifact_read(*, file_name: str, sha256: str, graphs_sha256: Mapping[str, st
     """A stored package and the graphs of the setups in `graphs_sha256` (setup -> the sha256 recorded at
     registration), decrypted and checked; ApplicationError(kind="integrity") if the file, or any graph asked
     for, is not what was stored. A format 1 file holds no graphs, so asking for one is refused."""
+    opened = artifact_open(file_name=file_name, blob=artifact_file_read(file_name=file_name), sha256=sha256)
+    return opened.artifact(graphs_sha256=graphs_sha256)
+
+
+def artifact_file_read(*, file_name: str) -> bytes:
+    """The bytes of a file in MODEL_STORE_DIR; ApplicationError(kind="integrity") if it is not there."""
     if not file_name or Path(file_name).name != file_name:
         raise _integrity(f"The artifact file name {file_name!r} is not a plain file name in the model store.")
     try:
-        blob = (Path(settings.MODEL_STORE_DIR) / file_name).read_bytes()
+        return (Path(settings.MODEL_STORE_DIR) / file_name).read_bytes()
     except OSError as exc:
         raise _integrity(f"The artifact {file_name} cannot be read ({exc.strerror or exc}).") from exc
+
+
+@dataclass(frozen=True)
+class OpenedArtifact:
+    """An encrypted file authenticated and unpacked: its format (`magic`), which key opened it (its index in
+    the keys tried: 0 is the key that encrypts), the compressed plaintext as authenticated, and its members."""
+
+    file_name: str
+    magic: bytes
+    key_index: int
+    compressed: bytes
+    plaintext_sha256: str
+    members: dict[str, bytes]
+
+    def artifact(self, *, graphs_sha256: Mapping[str, str] | None = None) -> StoredArtifact:
+        """The package (checked on opening) and the graphs of the setups in `graphs_sha256`, each checked against
+        the sha256 recorded for it."""
+        graphs = {}
+        for setup, expected in (graphs_sha256 or {}).items():
+            graph = self.members.get(graph_member(setup))
+            if graph is None:
+                raise _integrity(
+                    f"The artifact {self.file_name} does not hold the setup {setup} ONNX graph proved at registration."
+                )
+            if hashlib.sha256(graph).hexdigest() != expected:
+                raise _integrity(
+                    f"The setup {setup} ONNX graph in the artifact {self.file_name} is not the one proved at "
+                    "registration (its sha256 differs)."
+                )
+            graphs[setup] = graph
+        return StoredArtifact(package=self.members.get(PACKAGE_MEMBER, b""), graphs=graphs)
+
+
+def artifact_open(
+    *, file_name: str, blob: bytes, sha256: str, keys: Sequence[bytes] | None = None
+) -> OpenedArtifact:
+    """`blob`, the bytes of the stored file `file_name`, authenticated under the first of `keys` (default:
+    MODEL_ENCRYPTION_KEYS) that can, decompressed and unpacked, its package checked against `sha256`;
+    ApplicationError(kind="integrity") if no key authenticates it or it is not the package recorded."""
     magic = blob[:len(MAGIC)]
     if magic not in (MAGIC, MAGIC_V1) or len(blob) < len(MAGIC) + NONCE_SIZE:
         raise _integrity(f"The artifact {file_name} is not an encrypted model file of a known format.")
     nonce, ciphertext = blob[len(MAGIC):len(MAGIC) + NONCE_SIZE], blob[len(MAGIC) + NONCE_SIZE:]
-    try:
-        compressed = AESGCM(settings.MODEL_ENCRYPTION_KEY).decrypt(nonce, ciphertext, _associated(magic, sha256))
-    except InvalidTag as exc:
+    for key_index, key in enumerate(settings.MODEL_ENCRYPTION_KEYS if keys is None else keys):
+        try:
+            compressed = AESGCM(key).decrypt(nonce, ciphertext, _associated(magic, sha256))
+            break
+        except InvalidTag:
+            continue  # a key that did not encrypt it and a modified file fail alike: try the next key
+    else:
         raise _integrity(
-            f"The artifact {file_name} failed authentication: it was modified, encrypted with another key, "
-            "or is not the package with the recorded sha256."
-        ) from exc
+            f"The artifact {file_name} failed authentication: none of the configured keys authenticates it. "
+            "It was modified, was encrypted with a key no longer in MODEL_ENCRYPTION_KEYS, or is not the package "
+            "with the recorded sha256."
+        )
     try:
         plaintext = zlib.decompress(compressed)
     except zlib.error as exc:
         raise _integrity(f"The artifact {file_name} does not decompress ({exc}).") from exc
     members = _container_members(file_name, plaintext) if magic == MAGIC else {PACKAGE_MEMBER: plaintext}
-    data = members.get(PACKAGE_MEMBER, b"")
-    if hashlib.sha256(data).hexdigest() != sha256:
+    if hashlib.sha256(members.get(PACKAGE_MEMBER, b"")).hexdigest() != sha256:
         raise _integrity(f"The artifact {file_name} does not match its recorded sha256.")
-    graphs = {}
-    for setup, expected in (graphs_sha256 or {}).items():
-        graph = members.get(graph_member(setup))
-        if graph is None:
-            raise _integrity(
-                f"The artifact {file_name} does not hold the setup {setup} ONNX graph proved at registration."
-            )
-        if hashlib.sha256(graph).hexdigest() != expected:
-            raise _integrity(
-                f"The setup {setup} ONNX graph in the artifact {file_name} is not the one proved at registration "
-                "(its sha256 differs)."
-            )
-        graphs[setup] = graph
-    return StoredArtifact(package=data, graphs=graphs)
+    return OpenedArtifact(
+        file_name=file_name, magic=magic, key_index=key_index, compressed=compressed,
+        plaintext_sha256=hashlib.sha256(plaintext).hexdigest(), members=members,
+    )
 
 
 def version_artifact_read(version) -> StoredArtifact:

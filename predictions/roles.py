@@ -65,11 +65,14 @@ def roles_sync(*, apps) -> None:
     the migration's app registry; pass django.apps.apps elsewhere)."""
     from django.contrib.auth.management import create_permissions
 
-    # Permissions are normally created after all migrations ran; the groups need them now.
+    # Permissions are normally created after all migrations ran; the groups need them now. create_permissions
+    # skips an app without a models module, which a migration's app configs lack; each gets back what it had, as
+    # Django's own app configs must keep theirs (dumpdata and flush's post_migrate skip the apps without one).
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = models_module
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")
     defined = _permissions_defined(apps)
@@ -126,13 +129,7 @@ def user_create(*, username: str, password: str, role: str, email: str = ""):
         raise ApplicationError(
             f"The username {username!r} is taken.", kind="conflict", fields={"username": ["is already taken"]}
         )
-    candidate = user_model(username=username, email=email)
-    try:
-        password_validation.validate_password(password, user=candidate)
-    except ValidationError as exc:
-        raise ApplicationError(
-            "The password is not strong enough.", kind="invalid", fields={"password": list(exc.messages)}
-        ) from exc
+    password_validate(password=password, user=user_model(username=username, email=email))
     group_name = ROLE_GROUPS[role]
     with transaction.atomic():
         user = user_model.objects.create_user(
@@ -140,3 +137,14 @@ def user_create(*, username: str, password: str, role: str, email: str = ""):
         )
         user.groups.add(Group.objects.get(name=group_name))
     return user
+
+
+def password_validate(*, password: str, user) -> None:
+    """Raise ApplicationError (field "password") unless `password` passes settings.AUTH_PASSWORD_VALIDATORS for
+    `user` (an unsaved account will do: the validators compare the password with its username and e-mail)."""
+    try:
+        password_validation.validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ApplicationError(
+            "The password is not strong enough.", kind="invalid", fields={"password": list(exc.messages)}
+        ) from exc

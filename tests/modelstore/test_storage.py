@@ -182,9 +182,24 @@ def test_tampered_artifact_byte_is_refused(model_store_dir, offset):
 
 def test_artifact_under_another_key_is_refused(settings):
     file_name, sha256, _ = storage.artifact_save(b"model" * 100)
-    settings.MODEL_ENCRYPTION_KEY = os.urandom(32)
+    settings.MODEL_ENCRYPTION_KEYS = (os.urandom(32), os.urandom(32))
 
-    assert "failed authentication" in _integrity_refusal(file_name=file_name, sha256=sha256).message
+    message = _integrity_refusal(file_name=file_name, sha256=sha256).message
+    assert "failed authentication: none of the configured keys authenticates it" in message
+
+
+def test_artifact_is_written_under_the_first_key_and_read_under_any_configured_one(settings):
+    old_key, new_key = os.urandom(32), os.urandom(32)
+    settings.MODEL_ENCRYPTION_KEYS = (old_key,)
+    old_file, old_sha256, _ = storage.artifact_save(b"old model" * 100)
+    settings.MODEL_ENCRYPTION_KEYS = (new_key, old_key)
+    new_file, new_sha256, _ = storage.artifact_save(b"new model" * 100)
+
+    assert storage.artifact_load(file_name=old_file, sha256=old_sha256) == b"old model" * 100
+    assert storage.artifact_load(file_name=new_file, sha256=new_sha256) == b"new model" * 100
+    settings.MODEL_ENCRYPTION_KEYS = (new_key,)
+    assert storage.artifact_load(file_name=new_file, sha256=new_sha256) == b"new model" * 100
+    _integrity_refusal(file_name=old_file, sha256=old_sha256)
 
 
 def test_artifact_with_other_sha256_than_recorded_is_refused():
