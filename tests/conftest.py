@@ -43,6 +43,27 @@ def small_pipelines(dataset):
 
 
 @pytest.fixture
+def small_csv(tmp_path, monkeypatch):
+    """Every 4th student, trained with few trees and 2-fold cross-validation: the real training path (training,
+    cross-validation, registration, validation, compilation), quickly."""
+    import functools
+
+    from modelstore import services
+    from modelstore.ml import evaluation
+    from modelstore.ml.data import DEFAULT_DATA_PATH
+    from modelstore.ml.recipe import RECIPE
+
+    monkeypatch.setitem(RECIPE["params"], "n_estimators", 10)
+    monkeypatch.setattr(services, "CV_FOLDS", 2)
+    # In this process, so that the fewer trees apply to the cross-validation too.
+    monkeypatch.setattr(services, "evaluate", functools.partial(evaluation.evaluate, n_jobs=1))
+    header, *rows = DEFAULT_DATA_PATH.read_text().splitlines(keepends=True)
+    path = tmp_path / "students.csv"
+    path.write_text(header + "".join(rows[::4]))
+    return path
+
+
+@pytest.fixture
 def record() -> dict:
     """A valid record with both period grades (setup A): the first student of data/student-mat.csv without
     G3, also the API documentation's example; a fresh copy for each test."""

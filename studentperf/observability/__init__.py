@@ -1,4 +1,4 @@
-"""Request ids, structured log lines and error types (docs/monitoring.md, "Logs").
+"""Request ids, structured log lines, error types and error tracking (docs/monitoring.md, "Logs", "Error tracking").
 
 - request_ids: the request id in a context variable, the logging filter that puts it on every line, and the
   Celery signal handlers that carry it into the tasks a request queues (connected on import).
@@ -7,6 +7,8 @@
 - log_format: the JSON formatter of settings.LOGGING.
 - middleware: RequestLogMiddleware (settings.MIDDLEWARE), the access and error lines; imported by Django only,
   as it needs the settings and the metrics.
+- sentry: sentry_init(), optional error tracking scrubbed of student data; imported by the settings only, and
+  only when SENTRY_DSN is set.
 """
 from .error_types import ERROR_TYPES, error_mark
 from .prediction_logs import prediction_log

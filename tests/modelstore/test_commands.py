@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import onnx
 import onnxruntime
@@ -9,28 +7,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from modelstore import services, storage
-from modelstore.ml import evaluation
-from modelstore.ml.data import DEFAULT_DATA_PATH, file_sha256
+from modelstore.ml.data import file_sha256
 from modelstore import compilation
 from modelstore.ml.onnx import convert
-from modelstore.ml.recipe import RECIPE
 from modelstore.models import ModelActivation, ModelVersion
 from modelstore.schema import SETUP_FEATURES
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def small_csv(tmp_path, monkeypatch):
-    """Every 4th student, trained with few trees and 2-fold cross-validation: the real path, quickly."""
-    monkeypatch.setitem(RECIPE["params"], "n_estimators", 10)
-    monkeypatch.setattr(services, "CV_FOLDS", 2)
-    # In this process, so that the fewer trees apply to the cross-validation too.
-    monkeypatch.setattr(services, "evaluate", functools.partial(evaluation.evaluate, n_jobs=1))
-    header, *rows = DEFAULT_DATA_PATH.read_text().splitlines(keepends=True)
-    path = tmp_path / "students.csv"
-    path.write_text(header + "".join(rows[::4]))
-    return path
 
 
 def _run(*args) -> str:
