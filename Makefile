@@ -5,13 +5,27 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup migrate model clean
+.PHONY: run test setup migrate model clean requirements
 
+# requirements.txt: the runtime (the image installs only this); requirements-dev.txt: tests and tools on top.
+# Both are compiled by pip-tools from their .in files, every transitive dependency pinned (`make requirements`).
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+requirements: $(VENV)/.dev-installed
+	$(PIP_COMPILE) -o requirements.txt requirements.in
+	$(PIP_COMPILE) -o requirements-dev.txt requirements-dev.in
+
+# The development .env is read only by what `make run` starts (DJANGO_READ_DOT_ENV=1): production never reads it.
+run migrate model: export DJANGO_READ_DOT_ENV = 1
 
 # Development secrets, generated once and kept out of git. Production sets real environment variables.
 .env:
@@ -34,7 +48,7 @@ run: model
 	$(PY) manage.py ensure_demo_users
 	$(PY) scripts/dev_server.py --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed
+test: $(VENV)/.dev-installed
 	$(VENV)/bin/pytest
 
 clean:
@@ -48,7 +62,7 @@ clean:
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: bench bench-api bench-batch bench-peers
 
-$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
+$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.dev-installed
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	touch $@
 
@@ -70,5 +84,21 @@ bench-peers: $(VENV)/.installed $(VENV)/.bench-installed
 
 # Screenshots of the main pages for the README (docs/screenshots/), taken by the browser tests.
 .PHONY: screenshots
-screenshots: $(VENV)/.installed
+screenshots: $(VENV)/.dev-installed
 	SCREENSHOT_DIR=docs/screenshots $(VENV)/bin/pytest tests/browser -q
+
+# The compose stack on this machine with podman and local images (scripts/stack.sh, docs/deployment.md):
+# HTTPS on https://localhost:8443. `make stack-down VOLUMES=1` also deletes its data. `make test-stack` runs the
+# end-to-end test against it (tests/stack, what CI runs once): up, test, down with the volumes.
+.PHONY: stack stack-down certs test-stack
+stack:
+	bash scripts/stack.sh up $(STACK_ARGS)
+
+stack-down:
+	bash scripts/stack.sh down $(if $(VOLUMES),--volumes)
+
+certs:
+	bash scripts/make_tls_cert.sh deploy/tls
+
+test-stack: $(VENV)/.dev-installed
+	STACK_TEST=1 $(VENV)/bin/pytest tests/stack -p no:cacheprovider
