@@ -85,7 +85,9 @@ services_start() {
 }
 
 # podman-compose prints container ids and names, and podman 4.3's complaints about systemd: errors only.
-quiet() { "$@" 2>&1 >/dev/null | grep -vE "failed to connect to syslog|systemd connection|condition check" || true; }
+quiet() {
+  "$@" 2>&1 >/dev/null | grep -vE "failed to connect to syslog|systemd connection|condition check|no container with name" || true
+}
 
 wait_for() {
   local what=$1 deadline=$((SECONDS + 120))
@@ -132,6 +134,11 @@ case "${1:-}" in
     [ -f "$ENV_FILE" ] || { echo "No $ENV_FILE: nothing was started with make stack."; exit 0; }
     flags=()
     [ "${1:-}" = "--volumes" ] && flags=(-v)
+    # podman-compose's down removes only the containers of the compose file's counts: those `--scale` added stay
+    # (a web process of the old stack would go on serving half the requests). Remove those first, then let down
+    # stop and remove the rest with the network and the volumes.
+    podman ps -aq --filter label=io.podman.compose.project=studentperf --filter 'name=_([2-9]|[1-9][0-9]+)$' \
+      | xargs -r podman rm -f -t 30 2>&1 >/dev/null | grep -v "systemd" || true
     quiet compose down "${flags[@]}"
     ;;
   compose)

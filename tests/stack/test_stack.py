@@ -113,6 +113,9 @@ def site():
         down = subprocess.run(["make", "stack-down", "VOLUMES=1"], cwd=ROOT, capture_output=True, text=True,
                               timeout=600)
         assert down.returncode == 0, down.stdout + down.stderr
+        left = subprocess.run(["podman", "ps", "-aq", "--filter", "label=io.podman.compose.project=studentperf"],
+                              capture_output=True, text=True).stdout.split()
+        assert left == [], "make stack-down left containers of the stack (the scaled-out ones?)"
 
 
 @pytest.fixture(scope="module")
@@ -280,3 +283,27 @@ def test_slow_clients_do_not_block_the_probes(site):
     finally:
         for sock in slow:
             sock.close()
+
+
+def test_the_proxy_caps_api_bodies_with_the_json_error(site, api_key):
+    body = b"[" + b"0," * (7 * 1024 * 1024 // 2) + b"0]"  # 7 MB: over the proxy's 6 MB cap for the API
+    status, headers, content = call("POST", site["url"] + "/api/v1/predict", body=body,
+                                    headers={"Authorization": f"Api-Key {api_key}", "Content-Type": "application/json"})
+
+    assert status == 413
+    assert json.loads(content)["error"] == "too_large"
+
+
+def test_the_proxy_rate_limits_anonymous_api_traffic_per_address(site):
+    statuses, throttled = [], None
+    for _ in range(40):  # 60 a minute with bursts of 20: the 22nd request within a second is refused
+        status, headers, content = call("GET", site["url"] + "/api/v1/models")
+        statuses.append(status)
+        if status == 429:
+            throttled = (headers, content)
+            break
+
+    assert throttled is not None, statuses
+    assert set(statuses[:-1]) == {401} or set(statuses[:-1]) <= {401, 403}  # the app's own answer until then
+    headers, content = throttled
+    assert headers["Retry-After"] == "60" and json.loads(content)["error"] == "throttled"

@@ -26,6 +26,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 fi
 if [ "$1" = "postgres" ]; then
   shift
-  exec runuser -u postgres -- postgres -D "$PGDATA" -c listen_addresses='*' "$@"
+  # setpriv execs postgres itself (runuser would stay as its parent and not pass on the stop signal).
+  exec setpriv --reuid=postgres --regid=postgres --init-groups postgres -D "$PGDATA" -c listen_addresses='*' "$@"
 fi
 exec "$@"
