@@ -72,9 +72,10 @@ def _artifact_rotate(*, file_name: str, versions: list[ModelVersion]) -> bool:
     first_key = settings.MODEL_ENCRYPTION_KEYS[:1]
 
     def check(written: Path) -> None:
-        # What replaces the file must open under the first key alone and hold exactly what the old one held.
+        # What replaces the file must open under the first key alone and hold exactly what the old one held:
+        # the same authenticated bytes, compared whole (and so the same plaintext and members).
         reopened = artifact_open(file_name=file_name, blob=written.read_bytes(), sha256=sha256, keys=first_key)
-        if reopened.plaintext_sha256 != opened.plaintext_sha256:
+        if reopened.compressed != opened.compressed:
             raise ApplicationError(
                 f"The re-encrypted copy of {file_name} does not hold what the file holds; the file was kept.",
                 kind="integrity",

@@ -232,7 +232,6 @@ class OpenedArtifact:
     magic: bytes
     key_index: int
     compressed: bytes
-    plaintext_sha256: str
     members: dict[str, bytes]
 
     def artifact(self, *, graphs_sha256: Mapping[str, str] | None = None) -> StoredArtifact:
@@ -284,8 +283,7 @@ def artifact_open(
     if hashlib.sha256(members.get(PACKAGE_MEMBER, b"")).hexdigest() != sha256:
         raise _integrity(f"The artifact {file_name} does not match its recorded sha256.")
     return OpenedArtifact(
-        file_name=file_name, magic=magic, key_index=key_index, compressed=compressed,
-        plaintext_sha256=hashlib.sha256(plaintext).hexdigest(), members=members,
+        file_name=file_name, magic=magic, key_index=key_index, compressed=compressed, members=members
     )
 
 
