@@ -31,9 +31,13 @@ RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(
  && python -m compileall -q /app/studentperf /app/modelstore /app/predictions \
  && mkdir -p /data/models /data/logs /data/beat \
  && chown -R studentperf:studentperf /data \
- && chmod 700 /data/models
+ && chmod 700 /data/models \
+ && mkdir -p -m 1777 /run/prometheus
 
-# The folders the compose file mounts named volumes on (a new volume takes this ownership).
+# The folders the compose file mounts named volumes on (a new volume takes this ownership). /run/prometheus: where
+# compose.yaml mounts the metrics tmpfs (mode=1777). podman gives a tmpfs the mode of the folder it covers when it
+# restarts a container (`restart`, restart policy, reboot): without this folder, 755 and root's, and every request
+# of the restarted web container failed with a 500 (its workers could not write their metrics files).
 # HOME: a writable place for libraries' caches (onnxruntime's telemetry id); the code folder is read-only.
 ENV MODEL_STORE_DIR=/data/models \
     GUNICORN_BIND=0.0.0.0:8000 \

@@ -22,10 +22,18 @@ errorlog = "-"
 
 
 def on_starting(server):
-    """Make the metrics directory; warn when several workers would each count alone."""
+    """Make the metrics directory (and refuse to start when it is not writable); warn when several workers
+    would each count alone."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     if directory:
         os.makedirs(directory, exist_ok=True)
+        # Each worker creates its files there at its first count, in a request: a folder it cannot write would
+        # answer every request with a 500 while the process looks alive. Stop here, saying why, instead.
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise RuntimeError(
+                f"PROMETHEUS_MULTIPROC_DIR {directory} is not writable by uid {os.getuid()}: the workers could not "
+                "record their metrics (docs/monitoring.md)."
+            )
     elif server.cfg.workers > 1:
         server.log.warning(
             "PROMETHEUS_MULTIPROC_DIR is not set: with %d workers, each scrape of /metrics shows the counts of "
