@@ -169,12 +169,12 @@ def in_process_figures(records: list[dict], key: str, *, budget_s: float) -> dic
     from django.conf import settings
     from django.test import Client
 
+    from modelstore.loader import loaded_model_get
     from modelstore.ml.inference import predict_records
     from modelstore.schema import setup_for
-    from modelstore.selectors import active_model_get
     from predictions.services import prediction_create, prediction_create_many
 
-    loaded = active_model_get()
+    loaded = loaded_model_get()
     pipelines = loaded.pipelines
     single, batch = records[:1], records
 

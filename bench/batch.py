@@ -31,7 +31,15 @@ from pathlib import Path
 
 from api import THREAD_VARIABLES, _terminate, bench_environment, connections_vendor, install
 from harness import (
-    HOST, free_port, gunicorn_start, gunicorn_stop, postgres_start, process_stop, redis_start, step, wait_live,
+    HOST,
+    free_port,
+    gunicorn_start,
+    gunicorn_stop,
+    postgres_start,
+    process_stop,
+    redis_start,
+    step,
+    wait_live,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,10 +71,10 @@ def in_process(frames: dict) -> dict:
     """Seconds for the raw vectorized predict and for predict_records on the same rows, active model."""
     from django.conf import settings
 
+    from modelstore.loader import loaded_model_get
     from modelstore.ml.inference import predict_records
-    from modelstore.selectors import active_model_get
 
-    loaded = active_model_get()
+    loaded = loaded_model_get()
     pipelines = loaded.pipelines
     started = time.perf_counter()
     for setup, frame in frames.items():
@@ -180,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         django.setup()
         step(f"throw-away installation in {workdir} ({connections_vendor()})")
         install(workdir)
-        from predictions.api_keys import api_key_create
+        from predictions.access.api_keys import api_key_create
 
         _, key = api_key_create(name="bench-batch", scopes=["predict", "read"])  # upload, then follow and read
         step(f"building a {args.rows:,}-row CSV")

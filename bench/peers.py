@@ -34,12 +34,32 @@ from collections.abc import Callable
 from pathlib import Path
 
 from api import (
-    BATCH_SIZE, PREDICT_PATH, THREAD_VARIABLES, _terminate, bench_environment, bench_records, install, timed,
+    BATCH_SIZE,
+    PREDICT_PATH,
+    THREAD_VARIABLES,
+    _terminate,
+    bench_environment,
+    bench_records,
+    install,
+    timed,
 )
 from batch import bench_csv
 from harness import (
-    HOST, CpuMeter, bench_options, drain, free_port, gunicorn_start, gunicorn_stop, post_json, process_stop,
-    redis_start, step, tools_require, wait_live, worker_memory, wrk_cycle,
+    HOST,
+    CpuMeter,
+    bench_options,
+    drain,
+    free_port,
+    gunicorn_start,
+    gunicorn_stop,
+    post_json,
+    process_stop,
+    redis_start,
+    step,
+    tools_require,
+    wait_live,
+    worker_memory,
+    wrk_cycle,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,10 +81,10 @@ def export_pipelines(workdir: Path) -> tuple[dict, Path]:
     file the seed app loads them from."""
     import joblib
 
-    from modelstore.selectors import model_version_active
+    from modelstore.selectors import model_version_active_find
     from modelstore.storage import artifact_load, package_loads
 
-    version = model_version_active()
+    version = model_version_active_find()
     pipelines, _ = package_loads(artifact_load(file_name=version.artifact_file, sha256=version.artifact_sha256))
     path = workdir / "seed-pipelines.joblib"
     joblib.dump(pipelines, path)

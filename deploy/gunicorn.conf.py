@@ -45,7 +45,7 @@ def post_worker_init(worker):
     """Load the active model as the worker starts, not on its first request: the first readiness probe or
     prediction of each worker would otherwise wait seconds for it. A worker without a servable model (none
     active yet, the database not there) still starts; its readiness answers 503 and names why."""
-    from studentperf.health import readiness_check
+    from studentperf.readiness import readiness_check
     from studentperf.errors import ApplicationError
 
     try:

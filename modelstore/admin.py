@@ -21,8 +21,10 @@ from modelstore.models import ModelActivation, ModelVersion
 from studentperf.errors import ApplicationError
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by the services: viewable, never added, edited or deleted here."""
+class ServiceWrittenAdmin(admin.ModelAdmin):
+    """Rows written only by the services: every field read-only, never added or deleted here. The change
+    permission is kept: it is what lets a model admin run the version actions (activate, roll back); compare
+    predictions.admin.ViewOnlyAdmin, which refuses it too."""
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
@@ -73,7 +75,7 @@ class ModelActivationInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(ReadOnlyAdmin):
+class ModelVersionAdmin(ServiceWrittenAdmin):
     list_display = ("version", "name", "status", "reason", "setups", "created_at", "created_by")
     list_filter = ("status",)
     search_fields = ("name", "description", "rejection_reason")
@@ -135,7 +137,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         version = self.get_object(request, object_id)
         context = {}
         if version is not None:
-            active = selectors.model_version_active()
+            active = selectors.model_version_active_find()
             context = {
                 "checks": version.validation_report.get("checks", []),
                 "active_version": active,
@@ -170,7 +172,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         if not version.can_be_activated:
             self.message_user(request, f"v{version.version} is {version.status} and cannot be activated.", messages.ERROR)
             return redirect(self._url("change", version.pk))
-        active = selectors.model_version_active()
+        active = selectors.model_version_active_find()
         context = {
             "title": f"Activate v{version.version}?", "version": version, "active_version": active,
             "comparison": _metrics_comparison(version, active),
@@ -182,7 +184,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         if request.method == "POST":
             self._roll_back(request)
             return redirect(self._url("changelist"))
-        target, current = selectors.model_version_rollback_target(), selectors.model_version_active()
+        target, current = selectors.model_version_rollback_target(), selectors.model_version_active_find()
         if target is None:
             self.message_user(request, "There is no previously active version to roll back to.", messages.ERROR)
             return redirect(self._url("changelist"))
@@ -251,7 +253,7 @@ def _reference_setups(version: ModelVersion | None) -> dict:
 
 
 @admin.register(ModelActivation)
-class ModelActivationAdmin(ReadOnlyAdmin):
+class ModelActivationAdmin(ServiceWrittenAdmin):
     list_display = ("activated_at", "action", "version", "previous_version", "activated_by")
     list_filter = ("action", "activated_at")
     date_hierarchy = "activated_at"

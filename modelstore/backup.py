@@ -24,7 +24,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
-from modelstore.selectors import model_version_active
+from modelstore.selectors import model_version_active_find
 from modelstore.storage import (
     FILE_SUFFIX,
     TMP_PREFIX,
@@ -118,7 +118,7 @@ def backup_restore(*, backup_dir: Path) -> RestoreReport:
                 check=lambda written, entry=entry: _digest_check(written, entry),
             )
         call_command("loaddata", str(backup_dir / DATABASE), verbosity=0)
-        active = model_version_active()
+        active = model_version_active_find()
         if active is not None:
             _active_check(active)
     return RestoreReport(

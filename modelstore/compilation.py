@@ -16,8 +16,8 @@ from sklearn.pipeline import Pipeline
 from modelstore.ml.data import DEFAULT_DATA_PATH, load_dataset
 from modelstore.ml.onnx import OUTPUTS, onnx_equality_check, pipeline_to_onnx
 from modelstore.models import ModelVersion
+from modelstore.package_validation import CHECK_COMPILED, ValidationReport
 from modelstore.schema import SETUP_FEATURES
-from modelstore.validation import CHECK_COMPILED, ValidationReport
 from studentperf.errors import ApplicationError
 
 logger = logging.getLogger(__name__)

@@ -107,7 +107,7 @@ def _reference_metrics(pipelines: dict[str, Pipeline]) -> tuple[dict, str]:
         # A package can be broken in any way a fitted estimator can fail; any failure means "do not serve".
         except Exception as exc:  # noqa: BLE001
             raise ApplicationError(f"Setup {setup} failed to predict the reference sample: {exc!r}") from exc
-        per_setup[setup] = _setup_metrics(setup, outputs, df[TARGET].to_numpy(), expected_rows=len(records))
+        per_setup[setup] = _setup_metrics_measure(setup, outputs, df[TARGET].to_numpy(), expected_rows=len(records))
     detail = f"{len(df)} rows per setup, every prediction finite and in range. " + "; ".join(
         f"{setup}: RMSE {metrics['rmse']}, pass accuracy {metrics['pass_accuracy']}, "
         f"interval coverage {metrics['interval_coverage']}"
@@ -139,7 +139,7 @@ def _reference_records(df, setup: str) -> list[dict]:
     return records
 
 
-def _setup_metrics(setup: str, outputs: list[dict], truth: np.ndarray, *, expected_rows: int) -> dict:
+def _setup_metrics_measure(setup: str, outputs: list[dict], truth: np.ndarray, *, expected_rows: int) -> dict:
     if len(outputs) != expected_rows or any(output.get("setup") != setup for output in outputs):
         raise ApplicationError(f"Setup {setup} did not return one setup {setup} prediction per reference row.")
     grade = _column(setup, outputs, "predicted_grade", lambda output: output["predicted_grade"])

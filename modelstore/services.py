@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy
 import pandas
-import skops
 import sklearn
+import skops
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -18,14 +18,15 @@ from django.db.models import Max
 from sklearn.pipeline import Pipeline
 
 from modelstore.compilation import pipelines_compile
+from modelstore.loader import loaded_model_recheck
 from modelstore.ml.data import DEFAULT_DATA_PATH, file_sha256, load_dataset
 from modelstore.ml.evaluation import evaluate
 from modelstore.ml.recipe import train_pipelines
 from modelstore.models import ModelActivation, ModelVersion
+from modelstore.package_validation import CHECK_READABLE, ValidationReport, package_open, pipelines_validate
 from modelstore.schema import SETUP_FEATURES, feature_schema
-from modelstore.selectors import active_model_recheck, model_version_active, model_version_rollback_target
+from modelstore.selectors import model_version_active_find, model_version_rollback_target
 from modelstore.storage import artifact_load, artifact_save, package_dumps, package_loads, version_artifact_read
-from modelstore.validation import CHECK_READABLE, ValidationReport, package_open, pipelines_validate
 from studentperf.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -218,7 +219,7 @@ def model_version_rollback(*, user: AbstractBaseUser | None) -> ModelVersion:
     Rolling back twice returns to where it started: the rollback itself is the current version's latest
     activation, and it remembers the version it replaced.
     """
-    current = model_version_active()
+    current = model_version_active_find()
     if current is None:
         raise ApplicationError("No version is active, so there is nothing to roll back.", kind="conflict")
     target = model_version_rollback_target()
@@ -245,8 +246,8 @@ def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, actio
             target.save(update_fields=["status"])
             ModelActivation.objects.create(version=target, previous_version=previous, action=action, activated_by=user)
             # This process serves the new version from its next prediction; others within
-            # ACTIVE_MODEL_CHECK_SECONDS (modelstore.selectors.active_model_get).
-            transaction.on_commit(active_model_recheck)
+            # ACTIVE_MODEL_CHECK_SECONDS (modelstore.loader.loaded_model_get).
+            transaction.on_commit(loaded_model_recheck)
     except IntegrityError as exc:
         # The one-active constraint: another activation committed between our read and our write.
         raise ApplicationError("Another activation happened at the same time; try again.", kind="conflict") from exc

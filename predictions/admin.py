@@ -4,15 +4,15 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as PackageApiKey
 
 from modelstore.schema import FEATURES
+from predictions.access.api_keys import api_key_revoke_many
 from studentperf.errors import ApplicationError
 
-from .api_keys import api_key_revoke_many
 from .forms import application_error_add
 from .models import ApiKey, Outcome, Prediction, Student
 from .validation import record_clean
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ViewOnlyAdmin(admin.ModelAdmin):
     """List and detail only, superusers included: rows are written by the services, never by hand.
 
     Without the delete permission Django offers no "delete selected" action either.
@@ -29,7 +29,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(ReadOnlyAdmin):
+class PredictionAdmin(ViewOnlyAdmin):
     list_display = (
         "created_at", "setup", "predicted_grade", "pass_probability", "risk", "model_version", "source",
         "requested_by", "api_key_prefix", "latency_ms", "request_id",
@@ -41,7 +41,7 @@ class PredictionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Outcome)
-class OutcomeAdmin(ReadOnlyAdmin):
+class OutcomeAdmin(ViewOnlyAdmin):
     """The history of recorded final grades; a correction is made through the outcome service (API)."""
 
     list_display = ("student", "final_grade", "is_current", "supersedes", "recorded_by", "recorded_at")

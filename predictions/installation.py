@@ -15,7 +15,7 @@ from django.db.migrations.executor import MigrationExecutor
 from modelstore import selectors as model_selectors
 from modelstore import services as model_services
 from modelstore.models import ModelVersion
-from predictions.roles import password_validate
+from predictions.access.roles import password_validate
 from studentperf.errors import ApplicationError
 
 DATABASE_CACHE = "django.core.cache.backends.db.DatabaseCache"
@@ -92,7 +92,7 @@ def default_model_ensure() -> tuple[ModelVersion, bool]:
     """(the active version, whether it was trained now): when no version is active, train the recipe on
     data/student-mat.csv, as `train_model --activate` does, and activate it. Raises ApplicationError if the new
     version is rejected."""
-    active = model_selectors.model_version_active()
+    active = model_selectors.model_version_active_find()
     if active is not None:
         return active, False
     version = model_services.model_version_train(activate=True)

@@ -8,18 +8,17 @@ from collections.abc import Mapping, Sequence
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from modelstore.loader import loaded_model_get
 from modelstore.ml.inference import predict_records
-from modelstore.schema import FEATURES, GRADE_MAX, GRADE_MIN
-from modelstore.selectors import active_model_get
+from modelstore.schema import GRADE_MAX, GRADE_MIN
 from studentperf import metrics
 from studentperf.bulk import rows_insert
 from studentperf.errors import ApplicationError
 from studentperf.observability import prediction_log, request_id_get
 
 from .models import Outcome, Prediction, Student
-from .validation import integer_clean, record_clean, records_clean, records_error_fields
-
-EXTERNAL_ID_MAX = Student._meta.get_field("external_id").max_length
+from .selectors import student_record_get
+from .validation import external_id_clean, integer_clean, record_clean, records_clean, records_error_fields
 
 
 def risk_for(*, pass_probability: float) -> str:
@@ -91,7 +90,7 @@ def predictions_serve(
     """
     if source not in Prediction.Source.values:
         raise ValueError(f"source must be one of {', '.join(Prediction.Source.values)}.")
-    loaded = active_model_get()
+    loaded = loaded_model_get()
     outputs = predict_records(
         loaded.predictors, records, coverage=settings.PREDICTION_INTERVAL_COVERAGE, top_k=settings.TOP_FACTORS
     )
@@ -140,11 +139,6 @@ def _predictions_observe(predictions: list[Prediction], *, source: str, latency_
     metrics.predictions_observe(predictions=predictions, source=source, seconds=latency_ms / 1000)
 
 
-def student_record(*, student: Student) -> dict:
-    """A student's attributes as a record for record_clean / prediction_create (G1/G2 may be None)."""
-    return {name: getattr(student, name) for name in FEATURES}
-
-
 def _student_data_clean(*, data: Mapping, exclude_pk: int | None = None) -> tuple[str, dict]:
     attributes = {name: value for name, value in data.items() if name != "external_id"}
     fields: dict[str, list[str]] = {}
@@ -153,12 +147,10 @@ def _student_data_clean(*, data: Mapping, exclude_pk: int | None = None) -> tupl
         record = record_clean(attributes)
     except ApplicationError as exc:
         fields.update(exc.fields)
-    external_id = data.get("external_id")
-    external_id = external_id.strip() if isinstance(external_id, str) else external_id
-    if external_id is None or external_id == "":
-        fields["external_id"] = ["is required"]
-    elif not isinstance(external_id, str) or len(external_id) > EXTERNAL_ID_MAX:
-        fields["external_id"] = [f"must be text of at most {EXTERNAL_ID_MAX} characters"]
+    try:
+        external_id = external_id_clean(data.get("external_id"), required=True)
+    except ValueError as exc:
+        fields["external_id"] = [str(exc)]
     if fields:
         raise ApplicationError("Invalid student.", kind="invalid", fields=fields)
     same_id = Student.objects.filter(school=record["school"], external_id=external_id).exclude(pk=exclude_pk)
@@ -192,7 +184,7 @@ def student_create(*, data: Mapping, teacher) -> Student:
 
 def student_update(*, student: Student, data: Mapping) -> Student:
     """Change some of a student's attributes; the whole resulting record is validated again."""
-    merged = {"external_id": student.external_id, **student_record(student=student), **data}
+    merged = {"external_id": student.external_id, **student_record_get(student=student), **data}
     external_id, record = _student_data_clean(data=merged, exclude_pk=student.pk)
     student.external_id = external_id
     for name, value in record.items():

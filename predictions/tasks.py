@@ -4,8 +4,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from predictions import accuracy
-from predictions import batches
+from predictions.batches import services as batches
+from predictions.monitoring import services as monitoring
 
 
 @shared_task(
@@ -17,7 +17,7 @@ def accuracy_check_run() -> list[int]:
 
     Running it twice stores two timestamped checks per version and updates, not repeats, open alerts.
     """
-    return [check.pk for check in accuracy.accuracy_check_run()]
+    return [check.pk for check in monitoring.accuracy_check_run()]
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

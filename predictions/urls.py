@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import views, views_batches, views_monitoring
+from predictions import views
+from predictions.batches import views as batch_views
+from predictions.monitoring import views as monitoring_views
 
 app_name = "predictions"
 
@@ -13,15 +15,15 @@ urlpatterns = [
     path("students/<int:pk>/outcome/", views.student_outcome, name="student-outcome"),
     path("predictions/new/", views.prediction_new, name="new"),
     path("predictions/<uuid:pk>/", views.prediction_detail, name="detail"),
-    path("batches/", views_batches.batch_list, name="batch-list"),
-    path("batches/new/", views_batches.batch_new, name="batch-new"),
-    path("batches/template.csv", views_batches.batch_template, name="batch-template"),
-    path("batches/<uuid:pk>/", views_batches.batch_detail, name="batch-detail"),
-    path("batches/<uuid:pk>/status.json", views_batches.batch_status, name="batch-status"),
-    path("batches/<uuid:pk>/results.csv", views_batches.batch_results, name="batch-results"),
-    path("monitoring/", views_monitoring.monitoring, name="monitoring"),
-    path("monitoring/accuracy/", views_monitoring.monitoring_accuracy, name="monitoring-accuracy"),
-    path("monitoring/accuracy/run/", views_monitoring.monitoring_accuracy_run, name="monitoring-accuracy-run"),
-    path("monitoring/alerts/<int:pk>/acknowledge/", views_monitoring.monitoring_alert_acknowledge,
+    path("batches/", batch_views.batch_list, name="batch-list"),
+    path("batches/new/", batch_views.batch_new, name="batch-new"),
+    path("batches/template.csv", batch_views.batch_template, name="batch-template"),
+    path("batches/<uuid:pk>/", batch_views.batch_detail, name="batch-detail"),
+    path("batches/<uuid:pk>/status.json", batch_views.batch_status, name="batch-status"),
+    path("batches/<uuid:pk>/results.csv", batch_views.batch_results, name="batch-results"),
+    path("monitoring/", monitoring_views.monitoring, name="monitoring"),
+    path("monitoring/accuracy/", monitoring_views.monitoring_accuracy, name="monitoring-accuracy"),
+    path("monitoring/accuracy/run/", monitoring_views.monitoring_accuracy_run, name="monitoring-accuracy-run"),
+    path("monitoring/alerts/<int:pk>/acknowledge/", monitoring_views.monitoring_alert_acknowledge,
          name="monitoring-alert-acknowledge"),
 ]

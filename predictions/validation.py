@@ -11,9 +11,12 @@ import numbers
 import re
 from collections.abc import Iterable, Mapping
 
-from modelstore.schema import ATTRIBUTES, FEATURES, PERIOD_GRADES, Feature
+from modelstore.schema import ATTRIBUTES, FEATURES, PERIOD_GRADES, TARGET, Feature
 from studentperf.errors import ApplicationError
 
+from .models import Student
+
+EXTERNAL_ID_MAX = Student._meta.get_field("external_id").max_length  # a batch row's column is as long
 INVALID_RECORD = "Invalid student record."
 NOT_A_RECORD = "A student record must map attribute names to values."
 REQUIRED = "is required"
@@ -114,3 +117,23 @@ def records_error_fields(errors: Mapping[int, ApplicationError]) -> dict[str, li
         if not error.fields:
             fields[str(index)] = [error.message]
     return fields
+
+
+def external_id_clean(value, *, required: bool) -> str:
+    """The school's student id, stripped: text of at most EXTERNAL_ID_MAX characters ("" when absent and not
+    required). Raises ValueError with the sentence shown beside the field."""
+    value = value.strip() if isinstance(value, str) else value
+    if value is None or value == "":
+        if required:
+            raise ValueError(REQUIRED)
+        return ""
+    if not isinstance(value, str) or len(value) > EXTERNAL_ID_MAX:
+        raise ValueError(f"must be text of at most {EXTERNAL_ID_MAX} characters")
+    return value
+
+
+def error_field_names() -> frozenset[str]:
+    """Every field a validation error of this app may name (settings.METRICS_ERROR_FIELDS): the metrics count
+    errors by these labels, and fold any other name into a few "other" labels."""
+    return frozenset({*FEATURES, TARGET, "external_id", "student_id", "instances", "file", "row", "record",
+                      "non_field_errors"})

@@ -14,14 +14,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from modelstore.loader import loaded_model_get
 from modelstore.schema import setup_for
-from modelstore.selectors import active_model_get, model_version_accuracy_text, model_version_active
+from modelstore.selectors import model_version_active_find
+from modelstore.texts import model_version_accuracy_text
+from predictions.access.roles import OUTCOME_ADD, PREDICTION_ADD, STUDENT_ADD, STUDENT_CHANGE, STUDENT_VIEW
 from studentperf.errors import ApplicationError
 from studentperf.observability import error_mark
 
 from .forms import OutcomeForm, StudentFilterForm, StudentForm, StudentRecordForm, application_error_add
 from .models import Prediction, Student
-from .roles import OUTCOME_ADD, PREDICTION_ADD, STUDENT_ADD, STUDENT_CHANGE, STUDENT_VIEW
 from .selectors import (
     outcome_history,
     prediction_list_for_student,
@@ -30,9 +32,10 @@ from .selectors import (
     risk_counts_for_user,
     student_list_for_user,
     student_list_with_latest_prediction,
+    student_record_get,
     student_sort_clean,
 )
-from .services import outcome_record, prediction_create, student_create, student_record, student_update
+from .services import outcome_record, prediction_create, student_create, student_update
 
 STUDENTS_PER_PAGE = 50
 
@@ -59,7 +62,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "filtered": any(query.values()),
         "filter_form": StudentFilterForm(initial=query),
         "sort": sort,
-        "model_active": model_version_active() is not None,
+        "model_active": model_version_active_find() is not None,
         "quick_predictions": quick_prediction_list_for_user(user=request.user),
     }
     return render(request, "predictions/dashboard.html", context)
@@ -69,7 +72,7 @@ def _student_saved(request: HttpRequest, student: Student, *, verb: str) -> Http
     """After a save, predict at once; without an active model the student stays saved and the page says so."""
     try:
         prediction_create(
-            record=student_record(student=student), source=Prediction.Source.WEB, user=request.user, student=student
+            record=student_record_get(student=student), source=Prediction.Source.WEB, user=request.user, student=student
         )
     except ApplicationError as exc:
         if exc.kind != "unavailable":
@@ -82,7 +85,7 @@ def _student_saved(request: HttpRequest, student: Student, *, verb: str) -> Http
 
 
 def _student_form_page(request: HttpRequest, form: StudentForm, *, student: Student | None = None) -> HttpResponse:
-    context = {"form": form, "student": student, "model_active": model_version_active() is not None}
+    context = {"form": form, "student": student, "model_active": model_version_active_find() is not None}
     return render(request, "predictions/student_form.html", context)
 
 
@@ -125,13 +128,13 @@ def _student_page(request: HttpRequest, student: Student, *, outcome_form: Outco
     latest = predictions[0] if predictions else None
     context = {
         "student": student,
-        "setup": setup_for(student_record(student=student)),
+        "setup": setup_for(student_record_get(student=student)),
         "prediction": latest,
         "predictions": predictions,
         "accuracy_text": latest and model_version_accuracy_text(version=latest.model_version, setup=latest.setup),
         "outcomes": outcome_history(student=student),
         "outcome_form": outcome_form or OutcomeForm(),
-        "model_active": model_version_active() is not None,
+        "model_active": model_version_active_find() is not None,
     }
     return render(request, "predictions/student_detail.html", context)
 
@@ -149,7 +152,7 @@ def student_predict(request: HttpRequest, pk: int) -> HttpResponse:
     student = _visible_student(request, pk)
     try:
         prediction_create(
-            record=student_record(student=student), source=Prediction.Source.WEB, user=request.user, student=student
+            record=student_record_get(student=student), source=Prediction.Source.WEB, user=request.user, student=student
         )
     except ApplicationError as exc:
         messages.error(request, f"No new prediction: {exc.message}")
@@ -184,7 +187,7 @@ def prediction_new(request: HttpRequest) -> HttpResponse:
             prediction = prediction_create(record=form.cleaned_data, source=Prediction.Source.WEB, user=request.user)
             return redirect("predictions:detail", pk=prediction.pk)
         if request.method != "POST":
-            active_model_get()  # to say up front, not after the form is filled in, that none is active
+            loaded_model_get()  # to say up front, not after the form is filled in, that none is active
     except ApplicationError as exc:
         if exc.kind == "unavailable":
             error_mark(request, error_type="model_unavailable")

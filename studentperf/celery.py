@@ -5,6 +5,7 @@ The broker and result backend are Redis (REDIS_URL); `make run` may fall back to
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -17,6 +18,10 @@ if worker_command(sys.argv):
     threads_configure()
 
 from celery import Celery  # noqa: E402
+
+from studentperf.errors import ApplicationError  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studentperf.settings")
 
@@ -40,6 +45,26 @@ def broker_ping(timeout: float = 1.0) -> bool:
     return True
 
 
+def broker_require(message: str) -> None:
+    """Raise ApplicationError(message, kind="unavailable") unless the broker answers a quick ping: a person is
+    told at once, before anything is saved, rather than after their work waits for a worker that never hears."""
+    if not broker_ping():
+        raise ApplicationError(message, kind="unavailable")
+
+
+def task_send(task, *args) -> bool:
+    """Send `task` with `args`; False, logged, when the broker refuses mid-publish (a broker lost since the ping).
+    Never an exception: the caller, inside a request or an on_commit callback, decides what a refusal means.
+    Tasks take ids, so the arguments are safe to log."""
+    try:
+        task.delay(*args)
+    except Exception:  # kombu's OperationalError, or a connection refused mid-publish
+        logger.warning("task not sent to the broker", exc_info=True,
+                       extra={"task": task.name, "task_args": [str(arg) for arg in args]})
+        return False
+    return True
+
+
 @app.task(name="studentperf.worker_check")
 def worker_check() -> dict:
     """What a worker sees: its database and active model (as /health/ready reports them for a web process).
@@ -47,10 +72,12 @@ def worker_check() -> dict:
     A round trip through the broker: `celery -A studentperf call studentperf.worker_check` after a
     deployment, or the integration tests, prove that workers share the database, model store and key.
     """
-    from studentperf.health import readiness_check
+    from studentperf.readiness import readiness_check
 
     return readiness_check()
 
 
-from studentperf import metrics  # noqa: F401,E402 (Celery signals)
-from studentperf import observability  # noqa: F401,E402  (Celery signals)
+from studentperf import (
+    metrics,  # noqa: F401,E402 (Celery signals)
+    observability,  # noqa: F401,E402  (Celery signals)
+)

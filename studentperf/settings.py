@@ -4,13 +4,13 @@ The project's `.env` (written by `make run` for development, never committed) is
 DJANGO_READ_DOT_ENV=1, which `make run` sets: a stray `.env` left in a production folder changes nothing.
 Real environment variables win over it. With DJANGO_DEBUG off, the settings refuse to start without a
 real DJANGO_SECRET_KEY and MODEL_ENCRYPTION_KEYS (or MODEL_ENCRYPTION_KEY), and the secure defaults for
-running behind an HTTPS proxy are on (docs/deployment.md, "TLS").
+running behind an HTTPS proxy are on (docs/deployment.md, "TLS"). Every variable is read through
+studentperf/env.py, so that a malformed value stops start-up with an error that names it.
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,25 +18,16 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from studentperf.env import env_bool, env_choice, env_float, env_int, env_list, env_path, env_str
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Only on request: production (containers, systemd) sets real variables and must not pick up a developer's file.
-if os.environ.get("DJANGO_READ_DOT_ENV", "").strip() == "1":
+if env_str("DJANGO_READ_DOT_ENV") == "1":
     load_dotenv(BASE_DIR / ".env", override=False)
 
 
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
 def _required(name: str) -> str:
-    value = os.environ.get(name, "").strip()
+    value = env_str(name)
     if not value:
         raise ImproperlyConfigured(f"{name} must be set (see README, 'Configuration').")
     return value
@@ -59,11 +50,11 @@ def _encryption_keys() -> tuple[bytes, ...]:
             _encryption_key(raw, f"MODEL_ENCRYPTION_KEYS (key {number})")
             for number, raw in enumerate(env_list("MODEL_ENCRYPTION_KEYS"), start=1)
         )
-    if not os.environ.get("MODEL_ENCRYPTION_KEY", "").strip():
+    if not env_str("MODEL_ENCRYPTION_KEY"):
         raise ImproperlyConfigured(
             "MODEL_ENCRYPTION_KEYS or MODEL_ENCRYPTION_KEY must be set (see README, 'Configuration')."
         )
-    return (_encryption_key(os.environ["MODEL_ENCRYPTION_KEY"].strip(), "MODEL_ENCRYPTION_KEY"),)
+    return (_encryption_key(env_str("MODEL_ENCRYPTION_KEY"), "MODEL_ENCRYPTION_KEY"),)
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -74,8 +65,8 @@ if not DEBUG and (SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 
 # new key can be put first and `manage.py rotate_model_key` re-encrypts the store before the old one is dropped.
 MODEL_ENCRYPTION_KEYS = _encryption_keys()
 MODEL_ENCRYPTION_KEY = MODEL_ENCRYPTION_KEYS[0]
-MODEL_STORE_DIR = Path(os.environ.get("MODEL_STORE_DIR", "") or BASE_DIR / "var" / "models")
-MODEL_UPLOAD_MAX_BYTES = int(os.environ.get("MODEL_UPLOAD_MAX_BYTES", "") or 50 * 1024 * 1024)  # admin model uploads
+MODEL_STORE_DIR = env_path("MODEL_STORE_DIR", BASE_DIR / "var" / "models")
+MODEL_UPLOAD_MAX_BYTES = env_int("MODEL_UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=0)  # admin model uploads
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 
 INSTALLED_APPS = [
@@ -131,8 +122,8 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -141,7 +132,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # "database is locked", and IMMEDIATE transactions take the write lock up front, so two writers never
     # deadlock upgrading a read lock. synchronous=NORMAL is WAL's recommended durability trade-off.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        timeout=int(os.environ.get("SQLITE_TIMEOUT", "30")),
+        timeout=env_int("SQLITE_TIMEOUT", 30, minimum=0),
         transaction_mode="IMMEDIATE",
         init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     )
@@ -166,8 +157,8 @@ LOGOUT_REDIRECT_URL = "login"
 INSTALLED_APPS += ["axes"]
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes requires: it turns a refused login into its page
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "") or 5)
-AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "") or 15))
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("LOGIN_LOCKOUT_MINUTES", 15, minimum=0))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -199,7 +190,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 HEALTH_PROBE_PATHS = ("/health/live", "/health/ready")
 SECURE_REDIRECT_EXEMPT = [r"^health/(live|ready)$", r"^metrics$"]
-SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "") or (0 if DEBUG else 365 * 24 * 3600))
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
 # A dedicated host name for studentperf: its subdomains are its own. Preload only takes effect if someone submits
 # the domain to the browsers' list; the directive alone changes nothing.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
@@ -216,57 +207,66 @@ def _trusted_origins(hosts: list[str]) -> list[str]:
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS") or _trusted_origins(ALLOWED_HOSTS)
 
 # Risk bands from the pass probability: below RISK_HIGH_BELOW is high risk, below RISK_MEDIUM_BELOW medium.
-RISK_HIGH_BELOW = float(os.environ.get("RISK_HIGH_BELOW", "0.5"))
-RISK_MEDIUM_BELOW = float(os.environ.get("RISK_MEDIUM_BELOW", "0.8"))
+RISK_HIGH_BELOW = env_float("RISK_HIGH_BELOW", 0.5, minimum=0, maximum=1)
+RISK_MEDIUM_BELOW = env_float("RISK_MEDIUM_BELOW", 0.8, minimum=0, maximum=1)
 # Stated coverage of the grade interval (split-conformal).
-PREDICTION_INTERVAL_COVERAGE = float(os.environ.get("PREDICTION_INTERVAL_COVERAGE", "0.9"))
+PREDICTION_INTERVAL_COVERAGE = env_float("PREDICTION_INTERVAL_COVERAGE", 0.9, minimum=0, maximum=1)
 TOP_FACTORS = 5
 # How often a process looks again at which model version is active (one small query; README, "Serving"): an
 # activation or rollback is served by the other processes within this many seconds, by the process that made
 # it at once. 0: look on every prediction.
-ACTIVE_MODEL_CHECK_SECONDS = float(os.environ.get("ACTIVE_MODEL_CHECK_SECONDS", "") or 1)
+ACTIVE_MODEL_CHECK_SECONDS = env_float("ACTIVE_MODEL_CHECK_SECONDS", 1, minimum=0)
 
 # Accuracy and drift checks, and their alerts (docs/monitoring.md). Beat runs the check every
 # ACCURACY_CHECK_INTERVAL_HOURS (in the Celery block); `manage.py check_accuracy` and the monitoring page run it now.
-DRIFT_WINDOW_DAYS = int(os.environ.get("DRIFT_WINDOW_DAYS", "") or 30)  # "recent" predictions and batch rows
-DRIFT_MIN_SAMPLES = int(os.environ.get("DRIFT_MIN_SAMPLES", "") or 30)  # fewer recent records: "not enough data"
-DRIFT_P_VALUE = float(os.environ.get("DRIFT_P_VALUE", "") or 0.01)  # family-wise, Bonferroni-corrected per feature
-ALERT_ACCURACY_BELOW = float(os.environ.get("ALERT_ACCURACY_BELOW", "") or 0.80)
-ALERT_MIN_PAIRS = int(os.environ.get("ALERT_MIN_PAIRS", "") or 30)  # fewer pairs (or batch rows): no alert
-ALERT_COVERAGE_TOLERANCE = float(os.environ.get("ALERT_COVERAGE_TOLERANCE", "") or 0.05)
-ALERT_FAILED_SHARE_ABOVE = float(os.environ.get("ALERT_FAILED_SHARE_ABOVE", "") or 0.2)
+DRIFT_WINDOW_DAYS = env_int("DRIFT_WINDOW_DAYS", 30, minimum=1)  # "recent" predictions and batch rows
+DRIFT_MIN_SAMPLES = env_int("DRIFT_MIN_SAMPLES", 30, minimum=1)  # fewer recent records: "not enough data"
+DRIFT_P_VALUE = env_float("DRIFT_P_VALUE", 0.01, minimum=0, maximum=1)  # family-wise, Bonferroni-corrected per feature
+ALERT_ACCURACY_BELOW = env_float("ALERT_ACCURACY_BELOW", 0.80, minimum=0, maximum=1)
+ALERT_MIN_PAIRS = env_int("ALERT_MIN_PAIRS", 30, minimum=0)  # fewer pairs (or batch rows): no alert
+ALERT_COVERAGE_TOLERANCE = env_float("ALERT_COVERAGE_TOLERANCE", 0.05, minimum=0, maximum=1)
+ALERT_FAILED_SHARE_ABOVE = env_float("ALERT_FAILED_SHARE_ABOVE", 0.2, minimum=0, maximum=1)
 ALERT_EMAILS = env_list("ALERT_EMAILS")  # comma-separated; empty: no e-mail
-ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "").strip()  # a JSON POST per alert; empty: none
-ALERT_WEBHOOK_TIMEOUT = float(os.environ.get("ALERT_WEBHOOK_TIMEOUT", "") or 5)
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")  # a JSON POST per alert; empty: none
+ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 5, minimum=0)
 
 # Outgoing e-mail (alerts). SMTP when EMAIL_HOST is set; otherwise mail is printed on the console, so that
 # nothing is silently lost in development. EMAIL_BACKEND overrides both.
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip()
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "") or 25)
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", strip=False)
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", strip=False)
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "") or 10)
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip() or (
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10, minimum=0)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
 )
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "") or "studentperf@localhost"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "studentperf@localhost")
 
 # The REST API (docs/api.md).
+# --- Wiring: the ground floor (studentperf/) imports no app; it reaches the apps' pieces by these dotted paths ---
+# /health/ready (studentperf/readiness.py): after the database, each callable returns a dict merged into the
+# answer, or raises ApplicationError(kind="unavailable") whose `fields` name what is down.
+READINESS_CHECKS = ["modelstore.loader.model_readiness"]
+# /metrics (studentperf/metrics/registry.py): prometheus_client collectors read at each scrape.
+METRICS_COLLECTORS = ["predictions.monitoring.metrics.DatabaseCollector"]
+# The field names a validation error may carry as a metric label (others are folded into a few "other" labels).
+METRICS_ERROR_FIELDS = "predictions.validation.error_field_names"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "studentperf.api.authentication.ApiKeyAuthentication",
+        "predictions.access.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["studentperf.api.permissions.HasScope"],
+    "DEFAULT_PERMISSION_CLASSES": ["predictions.access.permissions.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "studentperf.api.throttling.ApiKeyRateThrottle",
-        "studentperf.api.throttling.UserRateThrottle",
+        "predictions.access.throttling.ApiKeyRateThrottle",
+        "predictions.access.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "api_key": os.environ.get("API_THROTTLE_KEY", "600/min"),
-        "user": os.environ.get("API_THROTTLE_USER", "300/min"),
+        "api_key": env_str("API_THROTTLE_KEY", "600/min"),
+        "user": env_str("API_THROTTLE_USER", "300/min"),
     },
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -300,14 +300,14 @@ SPECTACULAR_SETTINGS = {
     },
 }
 # Largest request body accepted (413 above it): 5 MB holds 1,000 records with room to spare.
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("API_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=0)
 
 # The shared cache (API rate limits), so that every web process counts against the same limits: Redis at
 # CACHE_REDIS_URL, by default the REDIS_URL Celery uses when that is set (no SQL per request), else a database
 # table (`manage.py createcachetable`; six queries per API request: docs/performance.md). Short timeouts: a
-# Redis that does not answer makes each process count for itself for a while (studentperf/api/throttling.py)
+# Redis that does not answer makes each process count for itself for a while (predictions/access/throttling.py)
 # instead of holding requests. Nothing may call cache.clear(): on Redis it empties the database, Celery's too.
-CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "").strip() or os.environ.get("REDIS_URL", "").strip()
+CACHE_REDIS_URL = env_str("CACHE_REDIS_URL") or env_str("REDIS_URL")
 CACHES = {
     "default": (
         {
@@ -323,12 +323,12 @@ CACHES = {
 # --- Celery and Redis (studentperf/celery.py, docs/deployment.md) ---------------------------------------------
 # Redis is the broker and the result backend. CELERY_BROKER_URL / CELERY_RESULT_BACKEND in the environment win
 # over REDIS_URL: `make run` sets them for its no-Redis fallback (kombu's filesystem transport).
-REDIS_URL = os.environ.get("REDIS_URL", "") or "redis://127.0.0.1:6379/0"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or REDIS_URL
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
 # How long Redis keeps a delivered but unacknowledged task before it hands it to another worker (a worker
 # that died mid-task). Longer than any task may run (see the time limits below), or a slow task runs twice.
-CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "") or 3600)
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport: one folder of messages that every process on this machine shares.
@@ -353,10 +353,10 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 # A batch job of the largest allowed file takes minutes; a task still running after these is stuck. Both stay
 # under the visibility timeout, so a stuck task is stopped before Redis would hand it out again.
-CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "") or 25 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 5 * 60
 CELERY_TIMEZONE = TIME_ZONE
-ACCURACY_CHECK_INTERVAL_HOURS = float(os.environ.get("ACCURACY_CHECK_INTERVAL_HOURS", "") or 24)
+ACCURACY_CHECK_INTERVAL_HOURS = env_float("ACCURACY_CHECK_INTERVAL_HOURS", 24, minimum=0)
 # Celery beat (exactly one per deployment) queues these. A message no worker took before the next one is due
 # expires rather than piling up while the workers are down.
 CELERY_BEAT_SCHEDULE = {
@@ -374,14 +374,14 @@ CELERY_BEAT_SCHEDULE = {
 # --- end of Celery and Redis --------------------------------------------------------------------------------
 
 # --- CSV batch predictions (docs/api.md, docs/web.md) ---------------------------------------------------------
-BATCH_MAX_BYTES = int(os.environ.get("BATCH_MAX_BYTES", "") or 20 * 1024 * 1024)  # larger uploads: 413
-BATCH_MAX_ROWS = int(os.environ.get("BATCH_MAX_ROWS", "") or 200_000)
+BATCH_MAX_BYTES = env_int("BATCH_MAX_BYTES", 20 * 1024 * 1024, minimum=0)  # larger uploads: 413
+BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 200_000, minimum=0)
 # Rows predicted and committed together: a worker killed mid-job loses at most one chunk's work, never a row.
-BATCH_CHUNK_SIZE = int(os.environ.get("BATCH_CHUNK_SIZE", "") or 1000)
+BATCH_CHUNK_SIZE = env_int("BATCH_CHUNK_SIZE", 1000, minimum=1)
 # A running job whose progress is older than this is taken to have lost its worker, and is queued again.
-BATCH_STALE_SECONDS = int(os.environ.get("BATCH_STALE_SECONDS", "") or 120)
+BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120, minimum=1)
 # Workers started on one job at most (retries and resumptions): a file that keeps killing workers fails instead.
-BATCH_MAX_ATTEMPTS = int(os.environ.get("BATCH_MAX_ATTEMPTS", "") or 10)
+BATCH_MAX_ATTEMPTS = env_int("BATCH_MAX_ATTEMPTS", 10, minimum=1)
 
 # --- Logs (studentperf/observability/, docs/monitoring.md "Logs") ---------------------------------------------
 # JSON lines, each with the request id, on LOG_STREAM: "stdout" (default: the servers' log stream, as gunicorn, Celery
@@ -389,15 +389,13 @@ BATCH_MAX_ATTEMPTS = int(os.environ.get("BATCH_MAX_ATTEMPTS", "") or 10)
 # stdout stays for what they print (a new key, --json). Also to LOG_FILE when set, rotated at LOG_FILE_MAX_BYTES with LOG_FILE_BACKUP_COUNT old files kept.
 # Several processes (gunicorn workers, Celery) append to that one file: concurrent-log-handler locks it around
 # each write and rotation, which the standard library's RotatingFileHandler does not.
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "").strip() or "INFO"
-LOG_FILE = os.environ.get("LOG_FILE", "").strip()
-LOG_FILE_MAX_BYTES = int(os.environ.get("LOG_FILE_MAX_BYTES", "") or 10 * 1024 * 1024)
-LOG_FILE_BACKUP_COUNT = int(os.environ.get("LOG_FILE_BACKUP_COUNT", "") or 5)
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_FILE = env_str("LOG_FILE")
+LOG_FILE_MAX_BYTES = env_int("LOG_FILE_MAX_BYTES", 10 * 1024 * 1024, minimum=0)
+LOG_FILE_BACKUP_COUNT = env_int("LOG_FILE_BACKUP_COUNT", 5, minimum=0)
 # The record's attributes on each prediction line: off by default, as they describe a student.
 LOG_PREDICTION_INPUTS = env_bool("LOG_PREDICTION_INPUTS", False)
-LOG_STREAM = os.environ.get("LOG_STREAM", "").strip().lower() or "stdout"
-if LOG_STREAM not in ("stdout", "stderr"):
-    raise ImproperlyConfigured(f"LOG_STREAM must be stdout or stderr, not {LOG_STREAM!r}.")
+LOG_STREAM = env_choice("LOG_STREAM", "stdout", ("stdout", "stderr"))
 _LOG_HANDLERS = {"console": {
     "class": "logging.StreamHandler", "stream": f"ext://sys.{LOG_STREAM}", "formatter": "json", "filters": ["request_id"],
 }}
@@ -428,18 +426,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>`; unset or empty, /metrics refuses everyone (403).
 # PROMETHEUS_MULTIPROC_DIR is read by prometheus_client itself, from the real environment (not .env: the library
 # is imported before this file reads .env); docs/deployment.md.
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # --- Error tracking (optional; docs/deployment.md, "Error tracking") ---------------------------------------------
 # Sentry when SENTRY_DSN is set, off otherwise: Django's and Celery's errors, with no personal data (no request
 # bodies, cookies, users or local variables: studentperf/observability/sentry.py).
-SENTRY_DSN = os.environ.get("SENTRY_DSN", "").strip()
+SENTRY_DSN = env_str("SENTRY_DSN")
 if SENTRY_DSN:
     from studentperf.observability.sentry import sentry_init
 
     sentry_init(
         dsn=SENTRY_DSN,
-        environment=os.environ.get("SENTRY_ENVIRONMENT", "").strip() or "production",
-        release=os.environ.get("SENTRY_RELEASE", "").strip() or None,
-        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "") or 0),
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        release=env_str("SENTRY_RELEASE") or None,
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0, minimum=0, maximum=1),
     )

@@ -89,8 +89,8 @@ PASSWORD = "a-long-test-password"
 @pytest.fixture
 def make_user(db, django_user_model):
     """make_user(username, role) -> an account with the password PASSWORD. role: "teacher", "model_admin"
-    (through predictions.roles.user_create, as `create_user` makes them), "superuser", or None (no role)."""
-    from predictions.roles import user_create
+    (through predictions.access.roles.user_create, as `create_user` makes them), "superuser", or None (no role)."""
+    from predictions.access.roles import user_create
 
     def make(username, role="teacher"):
         if role == "superuser":
@@ -124,7 +124,7 @@ def roles(transactional_db):
     committed rows): such a test flushes every table afterwards, the migration's groups included."""
     from django.apps import apps
 
-    from predictions.roles import roles_sync
+    from predictions.access.roles import roles_sync
 
     roles_sync(apps=apps)
 

@@ -6,9 +6,8 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from predictions.models import ApiKey
 from studentperf.errors import ApplicationError
-
-from .models import ApiKey
 
 
 def api_key_create(*, name: str, scopes: list[str], expires_days: int | None = None) -> tuple[ApiKey, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_api_key.permissions import KeyParser
@@ -54,3 +55,19 @@ class ApiKeyAuthentication(BaseAuthentication):
 def request_api_key(request) -> ApiKey | None:
     """The API key a request was authenticated with, if any."""
     return request.auth if isinstance(request.auth, ApiKey) else None
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The Api-Key scheme in the OpenAPI schema (registered by being defined; this module is loaded with the
+    REST_FRAMEWORK authentication classes)."""
+
+    target_class = ApiKeyAuthentication
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>`, the key printed once by `manage.py create_api_key` or the admin.",
+        }

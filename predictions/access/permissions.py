@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from predictions.roles import PREDICTION_ADD, STUDENT_CHANGE, STUDENT_VIEW
-
-from .authentication import request_api_key
+from predictions.access.authentication import request_api_key
+from predictions.access.roles import PREDICTION_ADD, STUDENT_CHANGE, STUDENT_VIEW
 
 # The role permission a session user needs for each API scope: teachers hold all three; model admins read
 # and predict but do not write students or outcomes; an account without a role holds none.

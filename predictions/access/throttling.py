@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from .authentication import request_api_key
+from predictions.access.authentication import request_api_key
 
 logger = logging.getLogger(__name__)
 SHARED_CACHE_RETRY_SECONDS = 10

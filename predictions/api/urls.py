@@ -1,8 +1,9 @@
 """The data endpoints under /api/v1/ (mounted by studentperf.api.urls)."""
 from django.urls import path
 
-from . import batches, views
-from .monitoring import AccuracyMonitoringApi
+from predictions.api import views
+from predictions.batches import apis as batch_apis
+from predictions.monitoring.apis import AccuracyMonitoringApi
 
 urlpatterns = [
     path("predict", views.PredictApi.as_view(), name="api-predict"),
@@ -11,8 +12,8 @@ urlpatterns = [
     path("students/<int:pk>/predictions", views.StudentPredictionsApi.as_view(), name="api-student-predictions"),
     path("students/<int:pk>/predict", views.StudentPredictApi.as_view(), name="api-student-predict"),
     path("outcomes", views.OutcomeListApi.as_view(), name="api-outcomes"),
-    path("batches", batches.BatchListApi.as_view(), name="api-batches"),
-    path("batches/<uuid:pk>", batches.BatchDetailApi.as_view(), name="api-batch"),
-    path("batches/<uuid:pk>/results", batches.BatchResultsApi.as_view(), name="api-batch-results"),
+    path("batches", batch_apis.BatchListApi.as_view(), name="api-batches"),
+    path("batches/<uuid:pk>", batch_apis.BatchDetailApi.as_view(), name="api-batch"),
+    path("batches/<uuid:pk>/results", batch_apis.BatchResultsApi.as_view(), name="api-batch-results"),
     path("monitoring/accuracy", AccuracyMonitoringApi.as_view(), name="api-monitoring-accuracy"),
 ]

@@ -10,22 +10,22 @@ from rest_framework import status
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
+from predictions.access.requester import requested_by, requester, requester_person
 from predictions.models import Prediction
 from predictions.selectors import (
     outcome_list_for_requester,
     prediction_list_for_student,
     student_get_for_requester,
     student_list_for_requester,
+    student_record_get,
 )
 from predictions.services import (
     outcome_record,
     prediction_create,
     prediction_create_many,
     student_create,
-    student_record,
     student_update,
 )
-from studentperf.api.authentication import request_api_key
 from studentperf.api.base import ApiView
 from studentperf.api.schema import error_responses, page_of
 
@@ -65,23 +65,6 @@ prediction per instance, in input order, each written to the audit log.
 """
 
 
-def _requester(request) -> dict:
-    """Who asks, as the selectors take it."""
-    api_key = request_api_key(request)
-    return {"api_key": api_key} if api_key is not None else {"user": request.user}
-
-
-def _person(request):
-    """The logged-in person asking; None for an API key."""
-    return None if request_api_key(request) is not None else request.user
-
-
-def _requested_by(request) -> dict:
-    """Who asks, as the prediction audit log records it."""
-    api_key = request_api_key(request)
-    return {"api_key_prefix": api_key.prefix} if api_key is not None else {"user": request.user}
-
-
 class _ReadWriteApi(ApiView):
     # Reading (GET) needs the "read" scope; changing anything needs "write".
     @property
@@ -112,17 +95,17 @@ class PredictApi(ApiView):
     )
     def post(self, request):
         body = PredictInputSerializer(
-            data=request.data, context={"students": student_list_for_requester(**_requester(request))}
+            data=request.data, context={"students": student_list_for_requester(**requester(request))}
         )
         body.is_valid(raise_exception=True)
         records, students = body.validated_data["records"], body.validated_data["students"]
         if body.validated_data["many"]:
             predictions = prediction_create_many(
-                records=records, students=students, source=Prediction.Source.API, **_requested_by(request)
+                records=records, students=students, source=Prediction.Source.API, **requested_by(request)
             )
             return Response({"predictions": [prediction_data(prediction) for prediction in predictions]})
         prediction = prediction_create(
-            record=records[0], student=students[0], source=Prediction.Source.API, **_requested_by(request)
+            record=records[0], student=students[0], source=Prediction.Source.API, **requested_by(request)
         )
         return Response(prediction_data(prediction))
 
@@ -139,7 +122,7 @@ class StudentListApi(_ReadWriteApi):
     def get(self, request):
         filters = StudentFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        students = student_list_for_requester(**_requester(request), **filters.validated_data)
+        students = student_list_for_requester(**requester(request), **filters.validated_data)
         return self.paginate(students, StudentSerializer)
 
     @extend_schema(
@@ -154,7 +137,7 @@ class StudentListApi(_ReadWriteApi):
     def post(self, request):
         body = StudentInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        student = student_create(data=body.validated_data, teacher=_person(request))
+        student = student_create(data=body.validated_data, teacher=requester_person(request))
         return Response(StudentSerializer(student).data, status=status.HTTP_201_CREATED)
 
 
@@ -168,7 +151,7 @@ class StudentDetailApi(_ReadWriteApi):
         tags=["students"],
     )
     def get(self, request, pk: int):
-        return Response(StudentSerializer(student_get_for_requester(pk=pk, **_requester(request))).data)
+        return Response(StudentSerializer(student_get_for_requester(pk=pk, **requester(request))).data)
 
     @extend_schema(
         operation_id="students_partial_update",
@@ -181,7 +164,7 @@ class StudentDetailApi(_ReadWriteApi):
         tags=["students"],
     )
     def patch(self, request, pk: int):
-        student = student_get_for_requester(pk=pk, **_requester(request))
+        student = student_get_for_requester(pk=pk, **requester(request))
         body = StudentInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         return Response(StudentSerializer(student_update(student=student, data=body.validated_data)).data)
@@ -199,7 +182,7 @@ class StudentPredictionsApi(ApiView):
         tags=["students"],
     )
     def get(self, request, pk: int):
-        student = student_get_for_requester(pk=pk, **_requester(request))
+        student = student_get_for_requester(pk=pk, **requester(request))
         return self.paginate(prediction_list_for_student(student=student), StudentPredictionSerializer)
 
 
@@ -217,10 +200,10 @@ class StudentPredictApi(ApiView):
         tags=["students"],
     )
     def post(self, request, pk: int):
-        student = student_get_for_requester(pk=pk, **_requester(request))
+        student = student_get_for_requester(pk=pk, **requester(request))
         prediction = prediction_create(
-            record=student_record(student=student), student=student, source=Prediction.Source.API,
-            **_requested_by(request),
+            record=student_record_get(student=student), student=student, source=Prediction.Source.API,
+            **requested_by(request),
         )
         return Response(prediction_data(prediction))
 
@@ -237,7 +220,7 @@ class OutcomeListApi(_ReadWriteApi):
     def get(self, request):
         filters = OutcomeFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        outcomes = outcome_list_for_requester(**_requester(request), **filters.validated_data)
+        outcomes = outcome_list_for_requester(**requester(request), **filters.validated_data)
         return self.paginate(outcomes, OutcomeSerializer)
 
     @extend_schema(
@@ -254,8 +237,8 @@ class OutcomeListApi(_ReadWriteApi):
     )
     def post(self, request):
         body = OutcomeInputSerializer(
-            data=request.data, context={"students": student_list_for_requester(**_requester(request))}
+            data=request.data, context={"students": student_list_for_requester(**requester(request))}
         )
         body.is_valid(raise_exception=True)
-        outcome = outcome_record(**body.validated_data, user=_person(request))
+        outcome = outcome_record(**body.validated_data, user=requester_person(request))
         return Response(OutcomeSerializer(outcome).data, status=status.HTTP_201_CREATED)

@@ -15,18 +15,18 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from predictions.batch_files import batch_file_size_check
-from predictions.batches import batch_job_create, batch_results_csv, batch_results_file_name
+from predictions.access.authentication import request_api_key
+from predictions.access.requester import requested_by, requester
+from predictions.access.roles import BATCH_ADD, BATCH_VIEW
+from predictions.api.examples import response
+from predictions.batches.files import batch_file_size_check
+from predictions.batches.results import batch_results_csv, batch_results_file_name
+from predictions.batches.selectors import batch_job_get_for_requester
+from predictions.batches.services import batch_job_create
 from predictions.models import BatchJob, Prediction
-from predictions.roles import BATCH_ADD, BATCH_VIEW
-from predictions.selectors import batch_job_get_for_requester
-from studentperf.api.authentication import request_api_key
 from studentperf.api.base import ApiView
 from studentperf.api.schema import error_responses
 from studentperf.errors import ApplicationError
-
-from .examples import response
-from .views import _requested_by, _requester
 
 # What multipart framing may add around the file before the body counts as too large unread.
 MULTIPART_SLACK = 64 * 1024
@@ -83,7 +83,7 @@ class _BatchApi(ApiView):
     session_permission = {"GET": BATCH_VIEW, "HEAD": BATCH_VIEW, "OPTIONS": BATCH_VIEW, "POST": BATCH_ADD}
 
     def job(self, pk) -> BatchJob:
-        return batch_job_get_for_requester(pk=pk, **_requester(self.request))
+        return batch_job_get_for_requester(pk=pk, **requester(self.request))
 
     def job_url(self, job: BatchJob, name: str) -> str:
         return self.request.build_absolute_uri(reverse(name, kwargs={"pk": job.pk}))
@@ -141,7 +141,7 @@ class BatchListApi(_BatchApi):
             raise ApplicationError("Send the CSV file in the multipart field `file`.", fields={"file": ["is required"]})
         batch_file_size_check(upload.size)
         job = batch_job_create(
-            data=upload.read(), file_name=upload.name, source=Prediction.Source.API, **_requested_by(request)
+            data=upload.read(), file_name=upload.name, source=Prediction.Source.API, **requested_by(request)
         )
         status_url = self.job_url(job, "api-batch")
         body = BatchCreatedSerializer({

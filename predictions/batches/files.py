@@ -18,16 +18,13 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from modelstore.schema import ATTRIBUTE_NAMES, FEATURES, GRADE_MAX, GRADE_MIN, TARGET
+from predictions.validation import external_id_clean, integer_clean, records_clean
 from studentperf.errors import ApplicationError
-
-from .models import BatchRow
-from .validation import integer_clean, records_clean
 
 EXTERNAL_ID = "external_id"
 OPTIONAL_COLUMNS = (EXTERNAL_ID, "G1", "G2", TARGET)
 KNOWN_COLUMNS = frozenset(ATTRIBUTE_NAMES + OPTIONAL_COLUMNS)
 TEMPLATE_HEADER = (EXTERNAL_ID, *FEATURES, TARGET)
-EXTERNAL_ID_MAX = BatchRow._meta.get_field("external_id").max_length
 ROW = "row"  # the "field" of a row-level problem (a wrong number of values)
 SNIFF_BYTES = 64 * 1024
 # Signatures of files people upload by mistake, and what to do instead.
@@ -247,9 +244,10 @@ def _fields(names: tuple[str, ...], values: list[str]) -> dict[str, str]:
 
 def _extras(row: dict[str, str], errors: dict[str, list[str]]) -> tuple[str, int | None]:
     """The row's external_id and G3; a bad one is added to `errors` (and the value left out)."""
-    external_id = row.get(EXTERNAL_ID, "").strip()
-    if len(external_id) > EXTERNAL_ID_MAX:
-        errors[EXTERNAL_ID] = [f"must be text of at most {EXTERNAL_ID_MAX} characters"]
+    try:
+        external_id = external_id_clean(row.get(EXTERNAL_ID, ""), required=False)
+    except ValueError as exc:
+        errors[EXTERNAL_ID] = [str(exc)]
         external_id = ""
     grade_text = row.get(TARGET, "").strip()
     final_grade = None

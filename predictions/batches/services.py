@@ -7,30 +7,23 @@ killed, ends with exactly one audit row per valid input row and one BatchRow per
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
-import re
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import PurePath
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from modelstore.schema import FEATURES
+from predictions.batches.files import FileChunk, batch_file_check, batch_file_chunk_indexes, batch_file_chunks
+from predictions.models import BatchChunk, BatchJob, BatchRow, Prediction
+from predictions.services import predictions_serve
 from studentperf import celery as studentperf_celery
 from studentperf import metrics
 from studentperf.bulk import rows_insert
 from studentperf.errors import ApplicationError
-
-from .batch_files import FileChunk, batch_file_check, batch_file_chunk_indexes, batch_file_chunks
-from .models import BatchChunk, BatchJob, BatchRow, Prediction
-from .services import predictions_serve
 
 logger = logging.getLogger(__name__)
 
@@ -41,23 +34,17 @@ BROKER_DOWN = (
 QUEUED_STALE_AFTER = timedelta(minutes=1)
 # What a job's progress changes: refreshed without reloading the stored file.
 PROGRESS_FIELDS = ("status", "attempts", "rows_done", "rows_failed", "error", "started_at", "finished_at", "updated_at")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-RESULTS_HEADER = (
-    "row", "external_id", "predicted_grade", "pass_probability", "risk", "interval_low", "interval_high", "setup",
-    "errors",
-)
 
 
 def batch_job_create(*, data: bytes, file_name: str, source: str, user=None, api_key_prefix: str = "") -> BatchJob:
     """Check an uploaded CSV, keep it as a queued job and queue its processing once committed.
 
     Raises ApplicationError naming `file` (kind "too_large" above BATCH_MAX_BYTES, "invalid" for any other
-    problem with the file, see batch_files.batch_file_check), or kind "unavailable" when the broker cannot be
+    problem with the file, see predictions.batches.files.batch_file_check), or kind "unavailable" when the broker cannot be
     reached: then nothing is saved, rather than a job no worker will ever hear of.
     """
     checked = batch_file_check(data)
-    if not studentperf_celery.broker_ping():
-        raise ApplicationError(BROKER_DOWN, kind="unavailable")
+    studentperf_celery.broker_require(BROKER_DOWN)
     with transaction.atomic():
         job = BatchJob.objects.create(
             source=source, file_name=(file_name or "upload.csv")[:255], input_data=data,
@@ -72,15 +59,9 @@ def batch_job_create(*, data: bytes, file_name: str, source: str, user=None, api
 
 def _job_queue(job_id: str) -> bool:
     """Send the job's task; a broker gone since the ping leaves the job queued for batch_jobs_resume_stale."""
-    from .tasks import batch_job_process as batch_job_process_task
+    from predictions.tasks import batch_job_process as batch_job_process_task
 
-    try:
-        batch_job_process_task.delay(job_id)
-    except Exception:  # kombu's OperationalError, or a connection refused mid-publish
-        logger.warning("batch job not sent to the broker; it will be resumed", extra={"batch_job": job_id},
-                       exc_info=True)
-        return False
-    return True
+    return studentperf_celery.task_send(batch_job_process_task, job_id)
 
 
 def batch_job_process(*, job_id) -> BatchJob | None:
@@ -207,75 +188,3 @@ def batch_jobs_resume_stale(*, now=None) -> list[str]:
     if resumed:
         logger.info("stale batch jobs queued again", extra={"batch_jobs": resumed})
     return resumed
-
-
-def batch_results_rows(*, job: BatchJob) -> Iterator[tuple]:
-    """The results file's rows, header first, in row order: a prediction, or for a rejected row its reasons
-    as "field: reason; field: reason"."""
-    yield RESULTS_HEADER
-    rows = (
-        BatchRow.objects.filter(job=job).order_by("row_number")
-        .values_list(
-            "row_number", "external_id", "prediction__predicted_grade", "prediction__pass_probability",
-            "prediction__risk", "prediction__interval_low", "prediction__interval_high", "prediction__setup",
-            "errors",
-        )
-    )
-    for row_number, external_id, *values, errors in rows.iterator(chunk_size=2000):
-        yield (row_number, _cell_safe(external_id), *("" if value is None else value for value in values),
-               errors_text(errors))
-
-
-def _cell_safe(text: str) -> str:
-    # The one free text from the upload: a spreadsheet opening the results must not run it as a formula
-    # (OWASP's CSV injection advice: a leading quote makes it text).
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
-# Reasons are listed in the schema's order: PostgreSQL's jsonb does not keep the order the keys were written in.
-ERROR_FIELD_ORDER = {name: position for position, name in enumerate((*FEATURES, "G3", "external_id"))}
-
-
-def errors_ordered(errors: dict) -> list[tuple[str, list[str]]]:
-    """A rejected row's (field, reasons) in the schema's order, whatever order the database kept."""
-    return sorted((errors or {}).items(), key=lambda item: (ERROR_FIELD_ORDER.get(item[0], len(ERROR_FIELD_ORDER)), item[0]))
-
-
-def errors_text(errors: dict) -> str:
-    """A rejected row's reasons on one line, fields in the schema's order: "age: must be ...; G3: ..."."""
-    return "; ".join(f"{name}: {reason}" for name, reasons in errors_ordered(errors) for reason in reasons)
-
-
-def batch_results_csv(*, job: BatchJob) -> Iterator[str]:
-    """The results file as CSV text, streamed a block of rows at a time.
-
-    Raises ApplicationError(kind="conflict") at once, not while streaming, unless the job is done.
-    """
-    if job.status != BatchJob.Status.DONE:
-        raise ApplicationError(_not_ready(job), kind="conflict")
-    return _csv_blocks(batch_results_rows(job=job))
-
-
-def _not_ready(job: BatchJob) -> str:
-    if job.status == BatchJob.Status.FAILED:
-        return f"The batch job failed, so it has no results file: {job.error}"
-    return (f"The batch job is {job.status} ({job.rows_done:,} of {job.rows_total:,} rows done): "
-            "its results are ready when its status is done.")
-
-
-def _csv_blocks(rows: Iterator[tuple], block: int = 1000) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for count, row in enumerate(rows, start=1):
-        writer.writerow(row)
-        if count % block == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def batch_results_file_name(*, job: BatchJob) -> str:
-    """A safe download name from the uploaded one: "class 3B.csv" -> "class_3B-predictions.csv"."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", PurePath(job.file_name).stem).strip("._")[:80] or "batch"
-    return f"{stem}-predictions.csv"

@@ -12,15 +12,15 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from predictions.access.roles import BATCH_ADD, BATCH_VIEW
+from predictions.batches.files import TEMPLATE_HEADER, batch_file_size_check
+from predictions.batches.results import batch_results_csv, batch_results_file_name, errors_ordered
+from predictions.batches.selectors import batch_job_list_for_user, batch_job_summary, batch_row_rejected_list
+from predictions.batches.services import batch_job_create
+from predictions.forms import application_error_add
+from predictions.models import BatchJob, Prediction
 from studentperf.errors import ApplicationError
 from studentperf.observability import error_mark
-
-from .batch_files import TEMPLATE_HEADER, batch_file_size_check
-from .batches import batch_job_create, batch_results_csv, batch_results_file_name, errors_ordered
-from .forms import application_error_add
-from .models import BatchJob, Prediction
-from .roles import BATCH_ADD, BATCH_VIEW
-from .selectors import batch_job_list_for_user, batch_job_summary, batch_row_rejected_list
 
 RECENT_JOBS = 50
 REJECTED_SHOWN = 50

@@ -1,9 +1,9 @@
-"""The Teacher and Model admin groups with their permissions (predictions.roles.ROLE_PERMISSIONS)."""
+"""The Teacher and Model admin groups with their permissions (predictions.access.roles.ROLE_PERMISSIONS)."""
 from django.db import migrations
 
 
 def roles_create(apps, schema_editor):
-    from predictions.roles import roles_sync
+    from predictions.access.roles import roles_sync
 
     roles_sync(apps=apps)
 

@@ -1,9 +1,9 @@
-"""The roles' rights over batch jobs, accuracy checks and alerts (predictions.roles.ROLE_PERMISSIONS)."""
+"""The roles' rights over batch jobs, accuracy checks and alerts (predictions.access.roles.ROLE_PERMISSIONS)."""
 from django.db import migrations
 
 
 def roles_update(apps, schema_editor):
-    from predictions.roles import roles_sync
+    from predictions.access.roles import roles_sync
 
     roles_sync(apps=apps)
 

@@ -19,8 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from modelstore.models import ModelVersion
-
-from .models import AccuracyCheck, Alert
+from predictions.models import AccuracyCheck, Alert
 
 logger = logging.getLogger(__name__)
 

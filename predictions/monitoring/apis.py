@@ -10,11 +10,11 @@ from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from predictions.accuracy import accuracy_check_latest, accuracy_check_list
-from predictions.roles import ACCURACY_CHECK_VIEW
-from studentperf.api.authentication import request_api_key
+from predictions.access.authentication import request_api_key
+from predictions.access.permissions import HasScope
+from predictions.access.roles import ACCURACY_CHECK_VIEW
+from predictions.monitoring.selectors import accuracy_check_latest_list, accuracy_check_list
 from studentperf.api.base import ApiView
-from studentperf.api.permissions import HasScope
 from studentperf.api.schema import error_responses, page_of
 
 
@@ -185,6 +185,6 @@ class AccuracyMonitoringApi(ApiView):
         filters = AccuracyFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         version = filters.validated_data.get("version")
-        latest = AccuracyCheckSerializer(accuracy_check_latest(version=version), many=True).data
+        latest = AccuracyCheckSerializer(accuracy_check_latest_list(version=version), many=True).data
         page = self.paginate(accuracy_check_list(version=version), AccuracyCheckSerializer)
         return Response({**page.data, "latest": latest})

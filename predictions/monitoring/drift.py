@@ -20,8 +20,7 @@ from scipy.stats import chi2_contingency, ks_2samp
 from modelstore.ml.data import DEFAULT_DATA_PATH, file_sha256, load_dataset
 from modelstore.models import ModelVersion
 from modelstore.schema import ATTRIBUTES, PERIOD_GRADES
-
-from .models import Prediction
+from predictions.models import Prediction
 
 NOT_ENOUGH_DATA = "not enough data"
 DRIFT_FEATURES = ATTRIBUTES + PERIOD_GRADES  # G1 and G2 over the records that give them

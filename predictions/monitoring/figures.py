@@ -1,4 +1,4 @@
-"""The monitoring page's charts: what selectors_monitoring reads, drawn by predictions.charts.
+"""The monitoring page's charts: what predictions.monitoring.selectors reads, drawn by predictions.monitoring.charts.
 
 Each figure is {"svg": chart markup, or the plain sentence that replaces an empty chart; "table": the numbers
 ({"headings", "rows"}), None when there are none; "note": a caption line, may be empty}. The headings and the
@@ -9,10 +9,9 @@ from __future__ import annotations
 from django.conf import settings
 
 from modelstore.models import ModelVersion
-
-from . import selectors_monitoring as data
-from .charts import bar_chart, bars_table, empty_note, line_chart, series_table
-from .models import AccuracyCheck
+from predictions.models import AccuracyCheck
+from predictions.monitoring import selectors as data
+from predictions.monitoring.charts import bar_chart, bars_table, empty_note, line_chart, series_table
 
 DRIFT_BARS = 12  # the most different features drawn; the table lists every one
 SOURCE_NAMES = {"web": "web pages", "api": "API", "batch": "batch uploads"}

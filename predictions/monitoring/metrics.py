@@ -52,9 +52,9 @@ class DatabaseCollector(Collector):
 
 
 def _active_version() -> list[Metric]:
-    from modelstore.selectors import model_version_active
+    from modelstore.selectors import model_version_active_find
 
-    version = model_version_active()
+    version = model_version_active_find()
     number = GaugeMetricFamily("studentperf_model_active_version", "Number of the active model version; 0 when none.")
     number.add_metric([], version.version if version else 0)
     info = GaugeMetricFamily(
@@ -81,9 +81,9 @@ def _batch_rows() -> Metric:
 
 
 def _latest_checks() -> list[Metric]:
-    from predictions.accuracy import accuracy_check_latest
+    from predictions.monitoring.selectors import accuracy_check_latest_list
 
-    checks = accuracy_check_latest()
+    checks = accuracy_check_latest_list()
     families = []
     for suffix, documentation, value_of in CHECK_FIGURES:
         family = GaugeMetricFamily(f"studentperf_accuracy_check_{suffix}", documentation, labels=["model_version"])

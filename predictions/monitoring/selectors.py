@@ -2,7 +2,7 @@
 
 Checks over time per model version, prediction volume and latency per day from the audit log, the latest
 drift per feature, accuracy per subgroup, and the error counts of studentperf.metrics. Days are the server's
-time zone (TIME_ZONE). predictions.charts draws them; predictions.views_monitoring puts them on the page.
+time zone (TIME_ZONE). predictions.monitoring.charts draws them; predictions.monitoring.views puts them on the page.
 """
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
-from django.db.models import Count
+import pandas as pd
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from modelstore.models import ModelVersion
+from modelstore.selectors import model_version_get
+from predictions.models import AccuracyCheck, BatchRow, Outcome, Prediction
+from predictions.monitoring.accuracy import PAIR_COLUMNS, SAMPLE_COLUMNS, SUBGROUP_FEATURES
 from studentperf.metrics import error_summary
 from studentperf.observability import ERROR_TYPES
-
-from .models import AccuracyCheck, Prediction
 
 CHECK_DAYS = 90  # the accuracy charts' window
 TRAFFIC_DAYS = 30  # the volume and latency charts' window, today included
@@ -107,17 +110,17 @@ def error_rates() -> dict:
     }
 
 
-def check_latest(*, active: ModelVersion | None) -> AccuracyCheck | None:
+def accuracy_check_shown(*, active: ModelVersion | None) -> AccuracyCheck | None:
     """The check the page's summary and subgroups read: the active version's latest, else the newest of all."""
     checks = AccuracyCheck.objects.select_related("model_version").order_by("-created_at", "-id")
     return (active and checks.filter(model_version=active).first()) or checks.first()
 
 
-def drift_check_latest(*, active: ModelVersion | None) -> AccuracyCheck | None:
+def drift_check_shown(*, active: ModelVersion | None) -> AccuracyCheck | None:
     """The check whose drift the page shows: the active version's latest check when it tested features,
     else the latest check of any version that did (none: not enough recent records anywhere)."""
     tested = AccuracyCheck.objects.select_related("model_version").filter(drift__status__in=["ok", "drifting"])
-    latest = check_latest(active=active)
+    latest = accuracy_check_shown(active=active)
     if latest and latest.drift.get("status") in ("ok", "drifting"):
         return latest
     return tested.order_by("-created_at", "-id").first()
@@ -152,3 +155,61 @@ def subgroup_accuracy(*, check: AccuracyCheck) -> list[dict]:
         for feature, groups in check.subgroups.items() for value, metrics in sorted(groups.items())
         if metrics.get("accuracy") is not None
     ]
+
+
+# The accuracy check's reads: the pairs it measures, and the checks it stored.
+
+
+def pairs_frame() -> pd.DataFrame:
+    """Every pair known now, all versions, one row each (columns: PAIR_COLUMNS plus "source")."""
+    subgroup_columns = {feature: KT(f"input__{feature}") for feature in SUBGROUP_FEATURES}
+    columns = ("model_version_id", "predicted_grade", *SAMPLE_COLUMNS)
+    first_recorded = Outcome.objects.filter(student=OuterRef("student_id")).order_by("recorded_at", "pk")
+    current = Outcome.objects.filter(student=OuterRef("student_id"), is_current=True)
+    student_rows = (
+        Prediction.objects.filter(student__isnull=False)
+        .filter(Q(batch_row__isnull=True) | Q(batch_row__final_grade__isnull=True))  # a G3 in the file comes first
+        .annotate(
+            final_grade=Subquery(current.values("final_grade")[:1]),
+            outcome_recorded_at=Subquery(first_recorded.values("recorded_at")[:1]),
+        )
+        .filter(final_grade__isnull=False, created_at__lte=F("outcome_recorded_at"))
+        .order_by("model_version_id", "student_id", "-created_at", "-pk")
+        .values("student_id", "final_grade", *columns, **subgroup_columns)
+    )
+    students = pd.DataFrame.from_records(list(student_rows), columns=["student_id", *PAIR_COLUMNS])
+    # The rows come newest first per (version, student): keep each student's latest forecast.
+    students = students.drop_duplicates(["model_version_id", "student_id"], keep="first").drop(columns="student_id")
+    batch_rows = (
+        Prediction.objects.filter(batch_row__final_grade__isnull=False)
+        .values(*columns, final_grade=F("batch_row__final_grade"), **subgroup_columns)
+    )
+    batches = pd.DataFrame.from_records(list(batch_rows), columns=list(PAIR_COLUMNS))
+    frames = [frame.assign(source=source) for frame, source in ((students, "student"), (batches, "batch")) if len(frame)]
+    if not frames:
+        return pd.DataFrame(columns=[*PAIR_COLUMNS, "source"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def batch_row_failed_share(*, since: datetime) -> tuple[float | None, int]:
+    """The share of batch rows rejected among those of the jobs created since `since`, and their number."""
+    rows = BatchRow.objects.filter(job__created_at__gte=since)
+    total = rows.count()
+    if not total:
+        return None, 0
+    return rows.filter(prediction__isnull=True).count() / total, total
+
+
+def accuracy_check_list(*, version: int | None = None) -> QuerySet[AccuracyCheck]:
+    """Every check, newest first; only `version`'s (a version number) when given (not_found if unknown)."""
+    checks = AccuracyCheck.objects.select_related("model_version").prefetch_related("alerts")
+    if version is not None:
+        checks = checks.filter(model_version=model_version_get(number=version))
+    return checks
+
+
+def accuracy_check_latest_list(*, version: int | None = None) -> list[AccuracyCheck]:
+    """The newest check of each version (newest version first), or of `version` only."""
+    checks = accuracy_check_list(version=version)
+    latest = checks.filter(model_version=OuterRef("model_version")).order_by("-created_at", "-id").values("pk")[:1]
+    return list(checks.filter(pk=Subquery(latest)).order_by("-model_version__version"))

@@ -1,22 +1,9 @@
-"""What the OpenAPI schema says about every endpoint: the Api-Key scheme and the error shape."""
+"""What the OpenAPI schema says about every endpoint: the error shape (the Api-Key scheme is described beside its
+authentication class, predictions/access/authentication.py)."""
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
-
-
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "studentperf.api.authentication.ApiKeyAuthentication"
-    name = "ApiKey"
-
-    def get_security_definition(self, auto_schema) -> dict:
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "`Api-Key <key>`, the key printed once by `manage.py create_api_key` or the admin.",
-        }
 
 
 class ErrorSerializer(serializers.Serializer):

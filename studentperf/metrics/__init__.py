@@ -1,5 +1,6 @@
-"""Prometheus metrics: events each process counts (events.py, celery_signals.py), facts read from the database
-at scrape time (database.py), exposed together by GET /metrics (views.py). docs/monitoring.md lists them.
+"""Prometheus metrics: events each process counts (events.py, celery_signals.py), facts the apps read from the
+database at scrape time (the collectors of settings.METRICS_COLLECTORS, registry.py), exposed together by
+GET /metrics (views.py). docs/monitoring.md lists them.
 
 Multiprocess mode: with PROMETHEUS_MULTIPROC_DIR set in the environment before prometheus_client is first
 imported, every process (gunicorn workers, Celery pool processes) writes its counts to files in that directory

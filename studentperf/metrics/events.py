@@ -11,6 +11,8 @@ from collections import Counter as Tally
 from collections.abc import Iterable, Sequence
 from functools import cache
 
+from django.conf import settings
+from django.utils.module_loading import import_string
 from prometheus_client import Counter, Histogram, disable_created_metrics
 
 # The `_created` timestamps double the series and do not exist in multiprocess mode: off in both modes alike.
@@ -95,10 +97,8 @@ def field_label(name: str) -> str:
 
 @cache
 def _known_fields() -> frozenset[str]:
-    from modelstore.schema import FEATURES, TARGET
-
-    return frozenset({*FEATURES, TARGET, "external_id", "student_id", "instances", "file", "row", "record",
-                      "non_field_errors"})
+    # The apps name their fields (settings.METRICS_ERROR_FIELDS): the ground floor imports no app.
+    return frozenset(import_string(settings.METRICS_ERROR_FIELDS)())
 
 
 def predictions_observe(*, predictions: Sequence, source: str, seconds: float) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 
+from django.conf import settings
+from django.utils.module_loading import import_string
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from .database import DatabaseCollector
-
 
 class _ProcessCounters(Collector):
-    """The default registry's families, passed through: a per-scrape registry that adds the database
-    collector, without registering that collector globally."""
+    """The default registry's families, passed through: a per-scrape registry that adds the apps' collectors,
+    without registering them globally."""
 
     def collect(self) -> Iterator:
         return REGISTRY.collect()
@@ -35,9 +35,11 @@ def counters_registry() -> CollectorRegistry:
 
 
 def scrape_registry() -> CollectorRegistry:
-    """What one scrape exposes: the counters plus the database-backed series, read now."""
+    """What one scrape exposes: the counters plus the series of each settings.METRICS_COLLECTORS collector (the
+    apps' database-backed ones), read now."""
     registry = counters_registry()
-    registry.register(DatabaseCollector())
+    for path in settings.METRICS_COLLECTORS:
+        registry.register(import_string(path)())
     return registry
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.predictions.batch_support import broker  # noqa: F401 (fixture used by name)
+from tests.predictions.batches.support import broker  # noqa: F401 (fixture used by name)
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
@@ -52,8 +52,9 @@ def test_teacher_pages_have_no_accessibility_violations(page, log_in, student):
 @pytest.fixture
 def finished_batch(student, broker, record):  # noqa: F811
     """A batch job of the teacher's, run in-process: two rows predicted, one rejected."""
-    from predictions.batches import batch_job_create, batch_job_process
-    from tests.predictions.batch_support import csv_text
+    from predictions.batches.services import batch_job_create, batch_job_process
+
+    from tests.predictions.batches.support import csv_text
 
     rows = [record, {**record, "age": 99}, {**record, "G1": None, "G2": None}]
     job = batch_job_create(data=csv_text(rows).encode(), file_name="class.csv", source="web", user=student.teacher)
@@ -68,7 +69,7 @@ def test_batch_pages_have_no_accessibility_violations(page, log_in, finished_bat
 
 
 def test_monitoring_page_has_no_accessibility_violations(page, log_in, make_user, student):
-    from predictions.accuracy import accuracy_check_run
+    from predictions.monitoring.services import accuracy_check_run
 
     accuracy_check_run()
     make_user("modeladmin", "model_admin")

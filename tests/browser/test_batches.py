@@ -9,8 +9,9 @@ import re
 from playwright.sync_api import expect
 
 from predictions.models import BatchJob
+
 from tests.integration.conftest import celery_worker, redis_server  # noqa: F401 (fixtures used by name)
-from tests.predictions.batch_support import UCI_FILE
+from tests.predictions.batches.support import UCI_FILE
 
 ROWS = 4000
 

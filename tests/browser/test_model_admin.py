@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from modelstore import services
 from modelstore.models import ModelVersion
-from modelstore.selectors import model_version_active
+from modelstore.selectors import model_version_active_find
 
 VERSIONS = "/admin/modelstore/modelversion/"
 
@@ -36,7 +36,7 @@ def test_model_admin_uploads_activates_and_rolls_back(page, log_in, make_user, a
 
     page.get_by_role("button", name="Activate this version").click()
     expect(page.get_by_text(f"v{candidate.version}").first).to_be_visible()
-    assert model_version_active().pk == candidate.pk
+    assert model_version_active_find().pk == candidate.pk
 
     page.goto(VERSIONS)
     page.get_by_role("link", name=f"Roll back to v{active_version.version}").click()
@@ -44,7 +44,7 @@ def test_model_admin_uploads_activates_and_rolls_back(page, log_in, make_user, a
     screenshot(page, "admin-rollback-confirm")
     page.get_by_role("button", name=f"Yes, roll back to v{active_version.version}").click()
     expect(page).to_have_url(re.compile(re.escape(VERSIONS)))
-    assert model_version_active().pk == active_version.pk
+    assert model_version_active_find().pk == active_version.pk
     screenshot(page, "admin-model-versions")
 
 
@@ -61,7 +61,7 @@ def test_rejected_upload_shows_its_reason_and_cannot_be_activated(page, log_in, 
     expect(page.locator("#rejection-reason")).to_contain_text("Rejected")
     expect(page.get_by_role("button", name="Activate this version")).to_have_count(0)
     assert ModelVersion.objects.get(name="junk").status == "rejected"
-    assert model_version_active().pk == active_version.pk
+    assert model_version_active_find().pk == active_version.pk
 
 
 def test_teacher_typing_an_admin_address_gets_the_admin_login_not_the_form(page, log_in, make_user, active_version):

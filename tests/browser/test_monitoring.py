@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_accessibility import _violations
-from tests.predictions.monitoring_helpers import monitoring_history
+from tests.predictions.monitoring.helpers import monitoring_history
 
 PHONE = {"width": 375, "height": 800}
 CHARTS = ("accuracy", "rmse", "coverage", "subgroups", "drift", "volume", "latency", "errors")

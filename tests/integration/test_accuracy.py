@@ -6,7 +6,8 @@ from django.conf import settings
 from django.core import mail
 
 from predictions.models import AccuracyCheck, Alert
-from tests.predictions.accuracy_helpers import graded_students, opposite_grades
+
+from tests.predictions.monitoring.accuracy_helpers import graded_students, opposite_grades
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,10 +9,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from predictions.batches import BROKER_DOWN, batch_jobs_resume_stale
+from predictions.batches.services import BROKER_DOWN, batch_jobs_resume_stale
 from predictions.models import BatchChunk, BatchJob, BatchRow, Prediction
+
 from tests.integration.helpers import wait_for
-from tests.predictions.batch_support import UCI_FILE
+from tests.predictions.batches.support import UCI_FILE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BATCHES = "/api/v1/batches"

@@ -11,8 +11,13 @@ from sklearn.pipeline import Pipeline
 
 from modelstore import compilation, services, storage
 from modelstore.models import ModelActivation, ModelVersion
-from modelstore.validation import (
-    CHECK_COMPILED, CHECK_READABLE, CHECK_REFERENCE, CHECK_SCHEMA, CHECK_STRUCTURE, CHECK_TYPES,
+from modelstore.package_validation import (
+    CHECK_COMPILED,
+    CHECK_READABLE,
+    CHECK_REFERENCE,
+    CHECK_SCHEMA,
+    CHECK_STRUCTURE,
+    CHECK_TYPES,
 )
 from studentperf.errors import ApplicationError
 

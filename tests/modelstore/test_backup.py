@@ -8,7 +8,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
-from modelstore import backup, selectors, storage
+from modelstore import backup, loader, selectors, storage
 from modelstore.ml.inference import predict_records
 from modelstore.models import ModelVersion
 
@@ -30,14 +30,14 @@ def served(roles, active_version, make_user, record):
     teacher = make_user("teacher")
     student = student_create(data={"external_id": "S-1", **record}, teacher=teacher)
     prediction_create(record=record, source="web", user=teacher, student=student)
-    return predict_records(selectors.active_model_get().predictors, [record])
+    return predict_records(loader.loaded_model_get().predictors, [record])
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_restored_backup_serves_the_same_version_with_the_same_predictions(
     served, active_version, record, tmp_path, settings, monkeypatch
 ):
-    from predictions.roles import roles_sync
+    from predictions.access.roles import roles_sync
     from predictions.services import student_create
 
     counts = _row_counts()
@@ -52,7 +52,7 @@ def test_a_restored_backup_serves_the_same_version_with_the_same_predictions(
     restored = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
     assert (restored.version, restored.artifact_sha256) == (active_version.version, active_version.artifact_sha256)
     assert storage.version_artifact_read(restored).graphs.keys() == active_version.onnx_graphs_sha256.keys()
-    assert predict_records(selectors.active_model_get().predictors, [record]) == served
+    assert predict_records(loader.loaded_model_get().predictors, [record]) == served
     assert _row_counts() == counts and counts["predictions.Prediction"] == 1 and counts["auth.Group"] == 2
     teacher = apps.get_model("auth", "User").objects.get(username="teacher")
     assert [group.name for group in teacher.groups.all()] == ["Teacher"]

@@ -2,10 +2,10 @@ import hashlib
 
 import pytest
 
-from modelstore import compilation, selectors, services, storage
+from modelstore import compilation, loader, selectors, services, storage
 from modelstore.ml.recipe import build_pipeline
+from modelstore.package_validation import CHECK_COMPILED
 from modelstore.schema import SETUP_FEATURES, SETUPS, TARGET
-from modelstore.validation import CHECK_COMPILED
 from studentperf.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_registration_stores_the_proved_graphs_in_the_package_and_serves_through
     assert check["detail"].count("served through onnxruntime; largest differences from scikit-learn on 395 rows") == 3
 
     services.model_version_activate(version=version, user=None)
-    assert selectors.active_model_get().engines == {setup: "onnxruntime" for setup in SETUPS}
+    assert loader.loaded_model_get().engines == {setup: "onnxruntime" for setup in SETUPS}
 
 
 def test_a_pipeline_that_does_not_convert_is_validated_and_served_through_scikit_learn(register, monkeypatch):
@@ -74,7 +74,7 @@ def test_a_pipeline_that_does_not_convert_is_validated_and_served_through_scikit
     assert "Setup A: served through onnxruntime" in check["detail"]
 
     services.model_version_activate(version=version, user=None)
-    loaded = selectors.active_model_get()
+    loaded = loader.loaded_model_get()
     assert loaded.engines == {"A": "onnxruntime", "B": "scikit-learn", "C": "onnxruntime"}
 
 
@@ -142,6 +142,6 @@ def test_an_active_version_whose_graph_is_missing_is_not_served(register, model_
     (model_store_dir / forged_file).replace(model_store_dir / version.artifact_file)
 
     with pytest.raises(ApplicationError) as unavailable:
-        selectors.active_model_get()
+        loader.loaded_model_get()
     assert unavailable.value.kind == "unavailable" and "v1 cannot be loaded" in unavailable.value.message
     assert "does not hold the setup A ONNX graph proved at registration" in unavailable.value.message

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.db import connection
 
-from modelstore import selectors, services, storage
+from modelstore import loader, selectors, services, storage
 from modelstore.ml.inference import predict_records
 from modelstore.models import ModelVersion
 from studentperf.errors import ApplicationError
@@ -36,7 +36,7 @@ def loads(monkeypatch):
 def test_active_model_is_loaded_once_and_then_served_from_memory(register, loads, dataset):
     version = services.model_version_activate(version=register(), user=None)
 
-    served = [selectors.active_model_get() for _ in range(3)]
+    served = [loader.loaded_model_get() for _ in range(3)]
 
     assert len(loads) == 1 and served[0] is served[1] is served[2]
     assert served[0].version == version and sorted(served[0].pipelines) == ["A", "B", "C"]
@@ -56,35 +56,35 @@ def test_a_model_load_freezes_what_is_alive_and_the_next_load_lets_it_be_collect
     cycle.itself = cycle  # garbage only the collector can free, once unreferenced
     orphan = weakref.ref(cycle)
     services.model_version_activate(version=first, user=None)
-    selectors.active_model_get()
+    loader.loaded_model_get()
     del cycle
     gc.collect()
     assert orphan() is not None  # frozen at the load: full collections no longer walk it
 
     services.model_version_activate(version=second, user=None)
-    assert selectors.active_model_get().version == second
+    assert loader.loaded_model_get().version == second
 
     assert orphan() is None  # unfrozen before the next freeze: what the old model left is freed
 
 
 def test_active_model_checks_the_active_version_with_one_query(register, django_assert_num_queries):
     services.model_version_activate(version=register(), user=None)
-    selectors.active_model_get()
+    loader.loaded_model_get()
 
     with django_assert_num_queries(1):
-        selectors.active_model_get()
+        loader.loaded_model_get()
 
 
 def test_new_activation_is_served_on_the_next_call_without_restart(register, loads):
     first, second = register(), register()
     services.model_version_activate(version=first, user=None)
-    assert selectors.active_model_get().version.version == 1
+    assert loader.loaded_model_get().version.version == 1
 
     services.model_version_activate(version=second, user=None)
-    assert selectors.active_model_get().version.version == 2
+    assert loader.loaded_model_get().version.version == 2
 
     services.model_version_rollback(user=None)
-    assert selectors.active_model_get().version.version == 1
+    assert loader.loaded_model_get().version.version == 1
     assert len(loads) == 3
 
 
@@ -94,33 +94,33 @@ def clock(monkeypatch, settings):
     settings.ACTIVE_MODEL_CHECK_SECONDS = 5
     now = SimpleNamespace(seconds=1000.0)
     monkeypatch.setattr(selectors, "time", SimpleNamespace(monotonic=lambda: now.seconds))
-    selectors.active_model_recheck()  # forget when earlier tests looked, on the real clock
+    loader.loaded_model_recheck()  # forget when earlier tests looked, on the real clock
     return now
 
 
 def test_between_checks_the_loaded_model_is_served_without_a_query(register, clock, django_assert_num_queries):
     services.model_version_activate(version=register(), user=None)
-    selectors.active_model_get()
+    loader.loaded_model_get()
 
     clock.seconds += 4.9
     with django_assert_num_queries(0):
-        selectors.active_model_get()
+        loader.loaded_model_get()
     clock.seconds += 0.1
     with django_assert_num_queries(1):
-        selectors.active_model_get()
+        loader.loaded_model_get()
 
 
 def test_an_activation_elsewhere_is_served_once_the_check_is_due(register, clock, loads):
     first, second = register(), register()
     services.model_version_activate(version=first, user=None)
-    assert selectors.active_model_get().version.version == 1
+    assert loader.loaded_model_get().version.version == 1
 
     # In the test's transaction the commit hooks never run: to this process, the activation happened elsewhere.
     services.model_version_activate(version=second, user=None)
     clock.seconds += 4
-    assert selectors.active_model_get().version.version == 1
+    assert loader.loaded_model_get().version.version == 1
     clock.seconds += 1
-    assert selectors.active_model_get().version.version == 2
+    assert loader.loaded_model_get().version.version == 2
     assert len(loads) == 2
 
 
@@ -129,21 +129,21 @@ def test_an_activation_or_rollback_in_this_process_is_served_at_once(
 ):
     first, second = register(), register()
     services.model_version_activate(version=first, user=None)
-    assert selectors.active_model_get().version.version == 1
+    assert loader.loaded_model_get().version.version == 1
 
     with django_capture_on_commit_callbacks(execute=True):
         services.model_version_activate(version=second, user=None)
-    assert selectors.active_model_get().version.version == 2
+    assert loader.loaded_model_get().version.version == 2
     with django_capture_on_commit_callbacks(execute=True):
         services.model_version_rollback(user=None)
-    assert selectors.active_model_get().version.version == 1
+    assert loader.loaded_model_get().version.version == 1
 
 
 def test_no_active_version_is_unavailable_and_says_what_to_do(register):
     register()
 
     with pytest.raises(ApplicationError) as unavailable:
-        selectors.active_model_get()
+        loader.loaded_model_get()
     assert unavailable.value.kind == "unavailable" and "train_model --activate" in unavailable.value.message
 
 
@@ -152,7 +152,7 @@ def test_active_version_with_tampered_package_is_not_served(register, model_stor
     (model_store_dir / version.artifact_file).write_bytes(b"replaced")
 
     with pytest.raises(ApplicationError) as unavailable:
-        selectors.active_model_get()
+        loader.loaded_model_get()
     assert unavailable.value.kind == "unavailable" and "v1 cannot be loaded" in unavailable.value.message
     assert any(record.message == "active model package refused" for record in caplog.records)
 
@@ -164,11 +164,11 @@ from django.conf import settings
 
 settings.DATABASES["default"]["NAME"] = os.environ["STUDENTPERF_CHILD_DB_NAME"]
 django.setup()
-from modelstore.selectors import active_model_get
+from modelstore.loader import loaded_model_get
 
-print("serving", active_model_get().version.version, flush=True)
+print("serving", loaded_model_get().version.version, flush=True)
 sys.stdin.readline()
-print("serving", active_model_get().version.version, flush=True)
+print("serving", loaded_model_get().version.version, flush=True)
 """
 
 
@@ -201,7 +201,7 @@ def test_active_model_serves_each_setup_through_its_proved_graph_with_the_thread
     services.model_version_activate(version=register(), user=None)
     monkeypatch.setenv("INFERENCE_THREADS", "2")
 
-    loaded = selectors.active_model_get()
+    loaded = loader.loaded_model_get()
 
     assert loaded.engines == {"A": "onnxruntime", "B": "onnxruntime", "C": "onnxruntime"}
     for predictor in loaded.predictors.values():
@@ -224,7 +224,7 @@ def test_a_version_stored_in_the_first_format_still_loads_and_serves_through_sci
     version.refresh_from_db()
     services.model_version_activate(version=version, user=None)
 
-    loaded = selectors.active_model_get()
+    loaded = loader.loaded_model_get()
 
     assert loaded.engines == {"A": "scikit-learn", "B": "scikit-learn", "C": "scikit-learn"}
     (result,) = predict_records(loaded.predictors, [record])
@@ -235,7 +235,7 @@ def test_a_version_stored_in_the_first_format_still_loads_and_serves_through_sci
 
 def test_a_graph_onnxruntime_refuses_at_load_leaves_the_setup_to_scikit_learn(register, monkeypatch, caplog):
     services.model_version_activate(version=register(), user=None)
-    real = selectors.onnx_session
+    real = loader.onnx_session
 
     def refuse_b(graph, **kwargs):
         if b"studentperf-setup-B" in graph:
@@ -244,7 +244,7 @@ def test_a_graph_onnxruntime_refuses_at_load_leaves_the_setup_to_scikit_learn(re
 
     monkeypatch.setattr(selectors, "onnx_session", refuse_b)
 
-    loaded = selectors.active_model_get()
+    loaded = loader.loaded_model_get()
 
     assert loaded.engines == {"A": "onnxruntime", "B": "scikit-learn", "C": "onnxruntime"}
     assert any(r.message.startswith("onnx graph refused by onnxruntime") for r in caplog.records)

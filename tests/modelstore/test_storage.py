@@ -232,9 +232,41 @@ def test_artifact_of_unknown_format_is_refused(model_store_dir, content):
     assert "known format" in _integrity_refusal(file_name="x.skops.enc", sha256="0" * 64).message
 
 
-@pytest.mark.parametrize("file_name", ["missing.skops.enc", "../outside.skops.enc", ""])
-def test_artifact_missing_or_outside_the_store_is_refused(file_name):
+@pytest.mark.parametrize("file_name", ["missing.skops.enc", ""])
+def test_artifact_missing_from_the_store_is_refused(file_name):
     _integrity_refusal(file_name=file_name, sha256="0" * 64)
+
+
+@pytest.mark.parametrize("outside", ["relative", "absolute"])
+def test_artifact_outside_the_store_is_refused_without_reading_it(settings, tmp_path, monkeypatch, outside):
+    # A genuine artifact, under our key and its recorded sha256, but beside the store rather than in it:
+    # only the file-name guard stands between the name and a successful load.
+    settings.MODEL_STORE_DIR = tmp_path / "elsewhere"
+    file_name, sha256, _ = storage.artifact_save(b"model outside the store" * 50)
+    planted = tmp_path / "elsewhere" / file_name
+    settings.MODEL_STORE_DIR = tmp_path / "model-store"
+    (tmp_path / "model-store").mkdir()
+    escaping = f"../elsewhere/{file_name}" if outside == "relative" else str(planted)
+    assert (tmp_path / "model-store" / escaping).resolve() == planted  # the name does lead to it
+    before = sorted(tmp_path.rglob("*"))
+    reads = []
+    real_read_bytes = storage.Path.read_bytes
+    monkeypatch.setattr(
+        storage.Path, "read_bytes", lambda path: reads.append(path.resolve()) or real_read_bytes(path)
+    )
+
+    refusal = _integrity_refusal(file_name=escaping, sha256=sha256)
+
+    assert "is not a plain file name in the model store" in refusal.message
+    assert reads == []  # the file outside was never opened...
+    with pytest.raises(ApplicationError, match="not a plain file name"):
+        storage.artifact_load(file_name=escaping, sha256=sha256)
+    assert reads == []
+    assert sorted(tmp_path.rglob("*")) == before  # ...nor anything written, in the store or out of it
+    monkeypatch.undo()
+    # The same bytes in the store load: the refusal is the name's, not the file's.
+    (tmp_path / "model-store" / file_name).write_bytes(planted.read_bytes())
+    assert storage.artifact_load(file_name=file_name, sha256=sha256) == b"model outside the store" * 50
 
 
 def test_package_types_lists_untrusted_and_refused_types_without_building_anything(tmp_path, plain_pipeline):

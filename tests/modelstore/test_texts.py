@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from modelstore.models import ModelVersion
-from modelstore.selectors import model_version_accuracy_text
+from modelstore.texts import model_version_accuracy_text
 
 
 def version_with(metrics) -> ModelVersion:

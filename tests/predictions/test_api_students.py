@@ -5,7 +5,8 @@ import pytest
 
 from modelstore.schema import FEATURES
 from predictions.models import Prediction, Student
-from predictions.services import prediction_create, student_create, student_record
+from predictions.selectors import student_record_get
+from predictions.services import prediction_create, student_create
 
 from .api_answers import refused
 
@@ -43,7 +44,7 @@ def test_a_key_with_the_write_scope_stores_a_student(api_client, record):
     student = Student.objects.get()
     assert body["id"] == student.pk
     assert {name: body[name] for name in ["external_id", *FEATURES]} == {"external_id": "2024-017", **record}
-    assert student.teacher is None and student_record(student=student) == record
+    assert student.teacher is None and student_record_get(student=student) == record
 
 
 def test_a_logged_in_teacher_stores_a_student_of_theirs(session_client, user, record):
@@ -114,12 +115,12 @@ def test_students_are_filtered_by_the_risk_of_their_latest_prediction(api_client
     improved, worsened = new_student("improved"), new_student("worsened")
     new_student("never predicted")
     settings.RISK_HIGH_BELOW, settings.RISK_MEDIUM_BELOW = 2, 3  # every prediction is high risk
-    prediction_create(record=student_record(student=improved), source="api", student=improved)
+    prediction_create(record=student_record_get(student=improved), source="api", student=improved)
     settings.RISK_HIGH_BELOW, settings.RISK_MEDIUM_BELOW = -2, -1  # now every prediction is low risk
-    prediction_create(record=student_record(student=improved), source="api", student=improved)
-    prediction_create(record=student_record(student=worsened), source="api", student=worsened)
+    prediction_create(record=student_record_get(student=improved), source="api", student=improved)
+    prediction_create(record=student_record_get(student=worsened), source="api", student=worsened)
     settings.RISK_HIGH_BELOW, settings.RISK_MEDIUM_BELOW = 2, 3
-    prediction_create(record=student_record(student=worsened), source="api", student=worsened)
+    prediction_create(record=student_record_get(student=worsened), source="api", student=worsened)
     client = api_client("read")
 
     assert ids(client.get(STUDENTS, {"risk": "low"})) == ["improved"]
@@ -207,7 +208,7 @@ def test_patch_is_validated_again_and_changes_nothing_when_refused(api_client, n
     assert refused(api_client("write").patch(student_url(student), change, format="json")) == fields
 
     student.refresh_from_db()
-    assert student_record(student=student) == record and student.external_id == "7"
+    assert student_record_get(student=student) == record and student.external_id == "7"
 
 
 def test_patch_to_an_external_id_in_use_is_a_conflict(api_client, new_student):
@@ -248,7 +249,7 @@ def test_a_student_is_predicted_from_the_stored_record(api_client, new_student, 
     assert response.json()["setup"] == "B"
     row = Prediction.objects.get()
     assert str(row.pk) == response.json()["prediction_id"]
-    assert row.student == student and row.input == student_record(student=student)
+    assert row.student == student and row.input == student_record_get(student=student)
     assert (row.source, row.api_key_prefix, row.requested_by) == ("api", client.api_key.prefix, None)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from predictions.roles import TEACHER, user_role
+from predictions.access.roles import TEACHER, user_role
 
 ROOT = Path(__file__).resolve().parents[2]
 NEW_PASSWORD = "kettle-harbour-violin-42"

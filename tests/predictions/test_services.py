@@ -4,16 +4,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from predictions.models import Prediction
-from predictions.models import Outcome, Student
-from predictions.selectors import outcome_history, prediction_list_for_user, student_list_for_user
+from predictions.models import Outcome, Prediction, Student
+from predictions.selectors import outcome_history, prediction_list_for_user, student_list_for_user, student_record_get
 from predictions.services import (
     outcome_record,
     prediction_create,
     prediction_create_many,
     risk_for,
     student_create,
-    student_record,
     student_update,
 )
 from predictions.validation import record_clean
@@ -133,7 +131,7 @@ def test_bulk_requests_pair_students_with_records(active_version, user, record):
     student = student_create(data={"external_id": "s-1", **record}, teacher=user)
 
     first, second = prediction_create_many(
-        records=[student_record(student=student), record], source="api", students=[student, None]
+        records=[student_record_get(student=student), record], source="api", students=[student, None]
     )
 
     assert (Prediction.objects.get(pk=first.pk).student, Prediction.objects.get(pk=second.pk).student) == (student, None)
@@ -228,7 +226,7 @@ def test_a_student_is_created_from_a_validated_record(user, record):
 
     student.refresh_from_db()
     assert student.external_id == "2024-017" and student.teacher == user
-    assert student_record(student=student) == record
+    assert student_record_get(student=student) == record
     assert list(student_list_for_user(user=user)) == [student]
 
 

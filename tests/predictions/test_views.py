@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from modelstore.schema import FEATURES, SETUP_DESCRIPTIONS
-from modelstore.selectors import model_version_accuracy_text
+from modelstore.texts import model_version_accuracy_text
 from predictions.models import Outcome, Prediction, Student
 from predictions.services import prediction_create, student_create
 from predictions.templatetags.prediction_text import factor_sentence

@@ -130,7 +130,7 @@ class TestThrottling:
     def test_without_an_answer_from_redis_each_process_counts_alone(self, api_client, settings, monkeypatch, caplog):
         from django.core.cache.backends.locmem import LocMemCache
 
-        from studentperf.api import throttling
+        from predictions.access import throttling
 
         with socket.socket() as unused:  # a port nothing listens on: connections are refused at once
             unused.bind(("127.0.0.1", 0))

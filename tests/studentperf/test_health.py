@@ -52,17 +52,42 @@ def test_ready_is_503_when_the_database_does_not_answer(client, active_version, 
         def cursor(self):
             raise OperationalError("connection refused")
 
-    monkeypatch.setattr("studentperf.health.connection", DownDatabase())
+    monkeypatch.setattr("studentperf.readiness.connection", DownDatabase())
     response = client.get("/health/ready")
     assert response.status_code == 503
     assert "database" in response.json()["fields"]
 
 
 def test_ready_is_503_when_the_active_package_is_refused(client, active_version, settings):
-    from modelstore import selectors
+    from modelstore import loader
 
-    selectors._loaded = None  # this process must load the package again
+    loader._loaded = None  # this process must load the package again
     (settings.MODEL_STORE_DIR / active_version.artifact_file).write_bytes(b"tampered")
     response = client.get("/health/ready")
     assert response.status_code == 503
     assert "cannot be loaded" in response.json()["fields"]["model"][0]
+
+
+def queue_depth_check() -> dict:
+    return {"queue_depth": 3}
+
+
+def mail_check() -> dict:
+    from studentperf.errors import ApplicationError
+
+    raise ApplicationError("The mail relay does not answer.", kind="unavailable",
+                           fields={"mail": ["The mail relay does not answer."]})
+
+
+@pytest.mark.django_db
+def test_readiness_runs_each_check_named_in_the_settings(client, settings):
+    """The ground floor knows no app: what readiness asks beyond the database is settings.READINESS_CHECKS."""
+    settings.READINESS_CHECKS = [f"{__name__}.queue_depth_check"]  # no model check: ready without a model
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json()["queue_depth"] == 3 and "model_version" not in response.json()
+
+    settings.READINESS_CHECKS = [f"{__name__}.queue_depth_check", f"{__name__}.mail_check"]
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["fields"] == {"mail": ["The mail relay does not answer."]}

@@ -14,14 +14,14 @@ from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
-from predictions.batches import batch_job_process
+from predictions.batches.services import batch_job_process
 from predictions.models import BatchJob, Prediction, Student
 from predictions.services import prediction_create, prediction_create_many
 from studentperf.observability import ERROR_TYPES
-from tests.predictions.batch_support import broker, csv_text  # noqa: F401 (fixture)
 
 from .log_capture import log_lines  # noqa: F401 (fixture)
 from .test_settings import GOOD_KEY, GOOD_SECRET
+from tests.predictions.batches.support import broker, csv_text  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

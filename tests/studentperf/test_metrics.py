@@ -16,13 +16,15 @@ from django.db import DatabaseError
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from predictions.batches import batch_job_create, batch_job_process
+from predictions.batches.services import batch_job_create, batch_job_process
 from predictions.models import AccuracyCheck, Alert, BatchJob, Prediction
+from predictions.monitoring import metrics as database
 from studentperf import metrics
 from studentperf.celery import worker_check
-from studentperf.metrics import database, events
+from studentperf.metrics import events
 from studentperf.observability import ERROR_TYPES
-from tests.predictions.batch_support import broker, csv_text  # noqa: F401  (broker: a fixture)
+
+from tests.predictions.batches.support import broker, csv_text  # noqa: F401  (broker: a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -443,3 +445,26 @@ def test_a_failing_celery_task_is_counted_as_failed(client):
     after = scrape(client)
     labels = {"task": "studentperf.worker_check", "outcome": "failed"}
     assert rise(before, after, "studentperf_celery_tasks_total", **labels) == 1
+
+
+class BackupAgeCollector:
+    """A collector an app could name in METRICS_COLLECTORS."""
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily("studentperf_backup_age_seconds", "Age of the latest backup.")
+        family.add_metric([], 42)
+        yield family
+
+
+@pytest.mark.django_db
+def test_a_scrape_reads_the_collectors_named_in_the_settings(client, settings):
+    """The ground floor knows no app: its database-backed series come from settings.METRICS_COLLECTORS."""
+    assert "studentperf_database_up" in scrape(client)
+
+    settings.METRICS_COLLECTORS = [f"{__name__}.BackupAgeCollector"]
+    samples = scrape(client)
+
+    assert value(samples, "studentperf_backup_age_seconds") == 42
+    assert "studentperf_database_up" not in samples

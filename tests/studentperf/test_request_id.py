@@ -82,7 +82,7 @@ def test_a_static_file_carries_the_id_whitenoise_serving_it_after_the_middleware
 
 
 def _teacher(username="teacher"):
-    from predictions.roles import user_create
+    from predictions.access.roles import user_create
 
     return user_create(username=username, password="a-long-test-password", role="teacher")
 
@@ -177,7 +177,7 @@ def test_a_task_runs_with_the_id_of_its_request_and_forgets_it_after(log_lines):
 
     signals.task_prerun.send(sender=task, task_id="t-1", task=task, args=(), kwargs={})
     during = request_id_get()
-    logging.getLogger("predictions.batches").info("batch job started")
+    logging.getLogger("predictions.batches.services").info("batch job started")
     signals.task_postrun.send(sender=task, task_id="t-1", task=task, args=(), kwargs={}, retval=None, state="SUCCESS")
     after = request_id_get()
     signals.task_prerun.send(sender=beat_task, task_id="t-2", task=beat_task, args=(), kwargs={})
@@ -185,7 +185,7 @@ def test_a_task_runs_with_the_id_of_its_request_and_forgets_it_after(log_lines):
     signals.task_postrun.send(sender=beat_task, task_id="t-2", task=beat_task, args=(), kwargs={})
 
     assert (during, after, beat) == ("req-task-1234", "", "")
-    assert log_lines.one("predictions.batches")["request_id"] == "req-task-1234"
+    assert log_lines.one("predictions.batches.services")["request_id"] == "req-task-1234"
 
 
 def test_an_eager_task_reads_the_id_from_its_headers():

@@ -163,11 +163,13 @@ def test_model_encryption_keys_take_several_keys_and_the_single_key_still_works(
 
 @pytest.fixture
 def project_with_a_stray_env(tmp_path):
-    """A copy of the settings module in a folder whose .env says DEBUG on, with insecure cookies."""
+    """A copy of the settings module (and studentperf/env.py, which it imports) in a folder whose .env says DEBUG
+    on, with insecure cookies."""
     package = tmp_path / "studentperf"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "settings.py").write_text((ROOT / "studentperf" / "settings.py").read_text())
+    for module in ("settings.py", "env.py"):
+        (package / module).write_text((ROOT / "studentperf" / module).read_text())
     (tmp_path / ".env").write_text(
         f"DJANGO_DEBUG=1\nDJANGO_SECURE_COOKIES=0\nDJANGO_ALLOWED_HOSTS=*\nDATABASE_URL=sqlite:///{tmp_path}/dev.db\n"
     )

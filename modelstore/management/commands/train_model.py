@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["if_none_active"]:
-            active = selectors.model_version_active()
+            active = selectors.model_version_active_find()
             if active is not None:
                 self.stdout.write(f"v{active.version} {active.name!r} is active; nothing trained.")
                 return

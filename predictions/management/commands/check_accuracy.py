@@ -3,8 +3,9 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from predictions.accuracy import FIGURES, accuracy_check_run, metrics_shown
-from predictions.api.monitoring import AccuracyCheckSerializer
+from predictions.monitoring.apis import AccuracyCheckSerializer
+from predictions.monitoring.services import accuracy_check_run
+from predictions.monitoring.texts import FIGURES, metrics_shown
 
 
 class Command(BaseCommand):

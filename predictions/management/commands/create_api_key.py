@@ -1,7 +1,7 @@
 """Create an API key and print it once: only its hash is stored."""
 from django.core.management.base import BaseCommand, CommandError
 
-from predictions.api_keys import api_key_create
+from predictions.access.api_keys import api_key_create
 from predictions.models import ApiKey
 from studentperf.errors import ApplicationError
 

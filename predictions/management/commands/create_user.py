@@ -5,7 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from predictions.roles import ROLE_GROUPS, user_create
+from predictions.access.roles import ROLE_GROUPS, user_create
 from studentperf.errors import ApplicationError
 
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from predictions.roles import user_create
+from predictions.access.roles import user_create
 from studentperf.errors import ApplicationError
 
 

@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from predictions.api_keys import api_key_create, api_key_revoke
+from predictions.access.api_keys import api_key_create, api_key_revoke
 from predictions.models import ApiKey
 from studentperf.errors import ApplicationError
 

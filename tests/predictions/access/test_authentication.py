@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient, APIRequestFactory
 
-from studentperf.api.authentication import ApiKeyAuthentication
+from predictions.access.authentication import ApiKeyAuthentication
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.studentperf.api_urls")]
 ECHO = "/api/v1/test/echo"

@@ -18,7 +18,8 @@ from django.test import Client
 from modelstore import services as model_services
 from modelstore.models import ModelVersion
 from predictions.models import Alert, BatchJob, Outcome, Prediction
-from predictions.services import outcome_record, prediction_create, student_create, student_record
+from predictions.selectors import student_record_get
+from predictions.services import outcome_record, prediction_create, student_create
 
 pytestmark = pytest.mark.django_db
 
@@ -182,7 +183,7 @@ ROWS = (
 
 
 def _form_record(world: World) -> dict:
-    return {name: "" if value is None else str(value) for name, value in student_record(student=world.student).items()}
+    return {name: "" if value is None else str(value) for name, value in student_record_get(student=world.student).items()}
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The API for people signed in with a session: what each role may do (studentperf.api.permissions)."""
+"""The API for people signed in with a session: what each role may do (predictions.access.permissions)."""
 from __future__ import annotations
 
 import pytest

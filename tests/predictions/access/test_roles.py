@@ -1,10 +1,10 @@
-"""predictions.roles: the role groups after migrations, creating accounts in a role, and reading an account's role."""
+"""predictions.access.roles: the role groups after migrations, creating accounts in a role, and reading an account's role."""
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
 
-from predictions.roles import MODEL_ADMIN, ROLE_PERMISSIONS, TEACHER, user_create, user_role
+from predictions.access.roles import MODEL_ADMIN, ROLE_PERMISSIONS, TEACHER, user_create, user_role
 from studentperf.errors import ApplicationError
 
 STRONG_PASSWORD = "kettle-harbour-violin-42"

@@ -1,6 +1,6 @@
 """What the batch tests share: CSV text from records, the UCI file, and a fake broker (no worker needed).
 
-Import the fixture into a test module (`from .batch_support import broker`) to use it.
+Import the fixture into a test module (`from tests.predictions.batches.support import broker`) to use it.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-UCI_FILE = Path(__file__).resolve().parents[2] / "data" / "student-mat.csv"
+UCI_FILE = Path(__file__).resolve().parents[3] / "data" / "student-mat.csv"
 
 
 def csv_text(records: list[dict], *, delimiter: str = ",", extra: dict | None = None) -> str:
@@ -30,7 +30,7 @@ class FakeBroker:
 @pytest.fixture
 def broker(monkeypatch) -> FakeBroker:
     """The broker faked: `broker_ping` answers `.up`, and batch_job_process.delay records the job id in `.sent`
-    instead of sending it. Run a job in-process with predictions.batches.batch_job_process(job_id=...)."""
+    instead of sending it. Run a job in-process with predictions.batches.services.batch_job_process(job_id=...)."""
     from predictions import tasks
 
     fake = FakeBroker()

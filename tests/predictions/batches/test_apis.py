@@ -9,11 +9,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from predictions.batches import BROKER_DOWN, batch_job_process
+from predictions.batches.services import BROKER_DOWN, batch_job_process
 from predictions.models import BatchJob, Prediction
 
-from .api_answers import refused
-from .batch_support import UCI_FILE, broker, csv_text  # noqa: F401  (broker: a fixture)
+from tests.predictions.api_answers import refused
+from tests.predictions.batches.support import UCI_FILE, broker, csv_text  # noqa: F401  (broker: a fixture)
 
 pytestmark = pytest.mark.django_db
 BATCHES = "/api/v1/batches"

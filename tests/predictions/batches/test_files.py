@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 
 from modelstore.schema import ATTRIBUTE_NAMES
-from predictions.batch_files import TEMPLATE_HEADER, batch_file_check, batch_file_chunks
+from predictions.batches.files import TEMPLATE_HEADER, batch_file_check, batch_file_chunks
 from predictions.validation import record_clean
 from studentperf.errors import ApplicationError
 
-from .batch_support import UCI_FILE, csv_text
+from tests.predictions.batches.support import UCI_FILE, csv_text
 
 
 def all_rows(data: bytes, size: int = 1000) -> list:

@@ -11,21 +11,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from modelstore.selectors import NO_ACTIVE_VERSION
-from predictions import batches
-from predictions.batch_files import batch_file_chunks
-from predictions.batches import (
-    BROKER_DOWN,
-    RESULTS_HEADER,
-    batch_job_create,
-    batch_job_process,
-    batch_jobs_resume_stale,
-    batch_results_csv,
-)
+from predictions.batches import services as batches
+from predictions.batches.files import batch_file_chunks
+from predictions.batches.results import RESULTS_HEADER, batch_results_csv
+from predictions.batches.services import BROKER_DOWN, batch_job_create, batch_job_process, batch_jobs_resume_stale
 from predictions.models import BatchChunk, BatchJob, BatchRow, Prediction
 from predictions.services import predictions_serve
 from studentperf.errors import ApplicationError
 
-from .batch_support import UCI_FILE, broker, csv_text  # noqa: F401  (broker: a fixture)
+from tests.predictions.batches.support import UCI_FILE, broker, csv_text  # noqa: F401  (broker: a fixture)
 
 pytestmark = pytest.mark.django_db
 

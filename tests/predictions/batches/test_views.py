@@ -8,11 +8,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from predictions.batch_files import TEMPLATE_HEADER
-from predictions.batches import BROKER_DOWN, batch_job_process
+from predictions.batches.files import TEMPLATE_HEADER
+from predictions.batches.services import BROKER_DOWN, batch_job_process
 from predictions.models import BatchJob, BatchRow
 
-from .batch_support import UCI_FILE, broker, csv_text  # noqa: F401  (broker: a fixture)
+from tests.predictions.batches.support import UCI_FILE, broker, csv_text  # noqa: F401  (broker: a fixture)
 
 pytestmark = pytest.mark.django_db
 NEW = "/batches/new/"

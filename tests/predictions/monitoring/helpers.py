@@ -50,7 +50,7 @@ def subgroups_of(accuracy: float, pairs: int) -> dict:
 
 
 def drift_with(*, drifting: tuple[str, ...] = ("school",), samples: int = 120) -> dict:
-    """A drift report as predictions.drift writes it: `drifting` features far off, a few others tested."""
+    """A drift report as predictions.monitoring.drift writes it: `drifting` features far off, a few others tested."""
     features = {
         "age": {"test": "ks", "samples": samples, "statistic": 0.08, "p_value": 0.4, "drifting": False,
                 "recent": {"mean": 16.8}, "reference": {"mean": 16.7}},

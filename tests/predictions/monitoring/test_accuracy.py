@@ -18,11 +18,19 @@ from sklearn.metrics import (
 )
 
 from modelstore import services as model_services
-from predictions.accuracy import accuracy_check_latest, accuracy_check_list, accuracy_check_run
 from predictions.models import AccuracyCheck, Prediction
-from predictions.services import outcome_record, prediction_create, student_record, student_update
+from predictions.monitoring.selectors import accuracy_check_latest_list, accuracy_check_list
+from predictions.monitoring.services import accuracy_check_run
+from predictions.selectors import student_record_get
+from predictions.services import outcome_record, prediction_create, student_update
 
-from .accuracy_helpers import batch_predict, check_of, dataset_records, outcomes_record, students_predict
+from tests.predictions.monitoring.accuracy_helpers import (
+    batch_predict,
+    check_of,
+    dataset_records,
+    outcomes_record,
+    students_predict,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -69,10 +77,10 @@ def known_pairs(active_version, dataset, user):
     predictions = students_predict(records, teacher=user)
     student = student_update(student=predictions[0].student, data={"G2": 18, "absences": 0})
     predictions[0] = prediction_create(
-        record=student_record(student=student), source=Prediction.Source.WEB, user=user, student=student
+        record=student_record_get(student=student), source=Prediction.Source.WEB, user=user, student=student
     )
     outcomes_record(predictions, grades, user=user)
-    prediction_create(record=student_record(student=predictions[1].student), source="web", student=predictions[1].student)
+    prediction_create(record=student_record_get(student=predictions[1].student), source="web", student=predictions[1].student)
     corrected = 20 - grades[2]
     outcome_record(student=predictions[2].student, final_grade=corrected, user=user)
     grades[2] = corrected
@@ -156,7 +164,7 @@ def test_each_run_adds_a_timestamped_check(active_version):
 
     assert AccuracyCheck.objects.count() == 2
     assert list(accuracy_check_list()) == second + first
-    assert accuracy_check_latest() == second
+    assert accuracy_check_latest_list() == second
 
 
 def test_drift_none_for_a_sample_of_the_training_data(active_version, dataset):

@@ -9,11 +9,17 @@ import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 
-from predictions.accuracy import accuracy_check_run
-from predictions.alerts import alert_acknowledge, alert_list_open, alert_payload
 from predictions.models import Alert
+from predictions.monitoring.alerts import alert_acknowledge, alert_list_open, alert_payload
+from predictions.monitoring.services import accuracy_check_run
 
-from .accuracy_helpers import agreeing_grades, batch_predict, dataset_records, graded_students, opposite_grades
+from tests.predictions.monitoring.accuracy_helpers import (
+    agreeing_grades,
+    batch_predict,
+    dataset_records,
+    graded_students,
+    opposite_grades,
+)
 
 pytestmark = pytest.mark.django_db
 EXTERNAL_ID_PREFIX = "PUPIL-"

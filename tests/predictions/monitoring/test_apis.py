@@ -5,9 +5,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from modelstore import services as model_services
-from predictions.accuracy import accuracy_check_run
+from predictions.monitoring.services import accuracy_check_run
 
-from .accuracy_helpers import graded_students, opposite_grades
+from tests.predictions.monitoring.accuracy_helpers import graded_students, opposite_grades
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/monitoring/accuracy"

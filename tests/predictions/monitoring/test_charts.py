@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from predictions.charts import MISSING, bar_chart, bars_table, line_chart, nice_ticks, series_table
+from predictions.monitoring.charts import MISSING, bar_chart, bars_table, line_chart, nice_ticks, series_table
 
 SVG = "{http://www.w3.org/2000/svg}"
 

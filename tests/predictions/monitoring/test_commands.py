@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from predictions.models import AccuracyCheck, Alert
 
-from .accuracy_helpers import graded_students, opposite_grades
+from tests.predictions.monitoring.accuracy_helpers import graded_students, opposite_grades
 
 pytestmark = pytest.mark.django_db
 

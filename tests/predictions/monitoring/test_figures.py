@@ -11,11 +11,16 @@ from django.test import Client
 
 from modelstore import services as model_services
 from predictions import tasks
-from predictions.accuracy import accuracy_check_run
-from predictions.selectors_monitoring import prediction_latency, prediction_volume, traffic_days
+from predictions.monitoring.selectors import prediction_latency, prediction_volume, traffic_days
+from predictions.monitoring.services import accuracy_check_run
 
-from .accuracy_helpers import batch_predict, dataset_records, graded_students, opposite_grades
-from .monitoring_helpers import days_ago, monitoring_history, predictions_at
+from tests.predictions.monitoring.accuracy_helpers import (
+    batch_predict,
+    dataset_records,
+    graded_students,
+    opposite_grades,
+)
+from tests.predictions.monitoring.helpers import days_ago, monitoring_history, predictions_at
 
 pytestmark = pytest.mark.django_db
 PAGE = "/monitoring/"
@@ -44,7 +49,7 @@ def errors_counted(monkeypatch):
     """What studentperf.metrics.error_summary answers: 200 requests, 5 refused values, 2 bad keys."""
     summary = {"requests": 200, "errors": {"validation": 5, "auth": 2, "throttled": 0, "model_unavailable": 0,
                                            "internal": 0}}
-    monkeypatch.setattr("predictions.selectors_monitoring.error_summary", lambda: summary)
+    monkeypatch.setattr("predictions.monitoring.selectors.error_summary", lambda: summary)
     return summary
 
 
@@ -169,7 +174,7 @@ def test_drift_and_subgroups_come_from_a_real_check(active_version, dataset, use
 
 
 def test_with_no_data_each_chart_says_so_in_words(db, model_admin, monkeypatch):
-    monkeypatch.setattr("predictions.selectors_monitoring.error_summary", lambda: {"requests": 0, "errors": {}})
+    monkeypatch.setattr("predictions.monitoring.selectors.error_summary", lambda: {"requests": 0, "errors": {}})
 
     html = signed_in(model_admin).get(PAGE).content.decode()
 

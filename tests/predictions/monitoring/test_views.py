@@ -5,10 +5,15 @@ import pytest
 from django.test import Client
 
 from predictions import tasks
-from predictions.accuracy import accuracy_check_run
 from predictions.models import Alert
+from predictions.monitoring.services import accuracy_check_run
 
-from .accuracy_helpers import batch_predict, dataset_records, graded_students, opposite_grades
+from tests.predictions.monitoring.accuracy_helpers import (
+    batch_predict,
+    dataset_records,
+    graded_students,
+    opposite_grades,
+)
 
 pytestmark = pytest.mark.django_db
 PAGE = "/monitoring/accuracy/"

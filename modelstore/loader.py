@@ -1,0 +1,160 @@
+"""The active model as this process serves it: its package loaded once (decrypted, checked, built into
+predictors with the sessions of the proved ONNX graphs) and cached per process, re-read when another version
+becomes active. `model_readiness` is what /health/ready asks of it (settings.READINESS_CHECKS)."""
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import onnxruntime
+from django.conf import settings
+from sklearn.pipeline import Pipeline
+
+from modelstore.ml.inference import Predictor
+from modelstore.ml.onnx import onnx_session
+from modelstore.models import ModelVersion
+from modelstore.selectors import NO_ACTIVE_VERSION
+from modelstore.storage import package_loads, version_artifact_read
+from studentperf.errors import ApplicationError
+from studentperf.threads import inference_threads
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: ModelVersion
+    # By setup: the pipeline with the session of its proved ONNX graph, for inference.predict_records.
+    predictors: dict[str, Predictor]
+
+    @property
+    def pipelines(self) -> dict[str, Pipeline]:
+        """setup -> its scikit-learn pipeline (the source of truth each predictor holds)."""
+        return {setup: predictor.pipeline for setup, predictor in self.predictors.items()}
+
+    @property
+    def engines(self) -> dict[str, str]:
+        """setup -> what serves it: "onnxruntime" or "scikit-learn"."""
+        return {setup: predictor.engine for setup, predictor in sorted(self.predictors.items())}
+
+
+_lock = threading.Lock()
+
+
+_loaded: LoadedModel | None = None
+
+
+# When this process last read which version is active (time.monotonic()), and how many times it was told to
+# read it again (loaded_model_recheck): a look that began before such a call must not count as the fresh one.
+_checked_at = -math.inf
+
+
+_rechecks = 0
+
+
+# What identifies the loaded version: the primary key alone can come back after a rolled-back transaction
+# or a restored database, the artifact and creation time cannot.
+_IDENTITY_FIELDS = ("pk", "artifact_sha256", "created_at")
+
+
+def loaded_model_get() -> LoadedModel:
+    """The active version, its pipelines and their predictors (with the sessions of the proved ONNX graphs).
+
+    Which version is active is read again (one small query) once the last look is ACTIVE_MODEL_CHECK_SECONDS
+    old (0: on every call), and at once after an activation or rollback in this process
+    (loaded_model_recheck); the package is loaded (decrypted, checked, built) only when the active version
+    differs from the one this process holds. So an activation anywhere is served without a restart: by this
+    process at once, by the others within ACTIVE_MODEL_CHECK_SECONDS. Raises
+    ApplicationError(kind="unavailable") when no version is active or its package is refused (tampered,
+    unreadable): nothing is served rather than something unchecked.
+    """
+    global _loaded, _checked_at
+    loaded = _loaded
+    now = time.monotonic()
+    if loaded is not None and now - _checked_at < settings.ACTIVE_MODEL_CHECK_SECONDS:
+        return loaded
+    rechecks = _rechecks
+    identity = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list(*_IDENTITY_FIELDS).first()
+    if identity is None:
+        raise ApplicationError(NO_ACTIVE_VERSION, kind="unavailable")
+    if loaded is None or _identity(loaded.version) != identity:
+        with _lock:
+            if _loaded is None or _identity(_loaded.version) != identity:
+                _loaded = _model_load(pk=identity[0])
+                _collector_settle()
+            loaded = _loaded
+    if rechecks == _rechecks:
+        _checked_at = now
+    return loaded
+
+
+def _collector_settle() -> None:
+    """Put what is alive once a model is loaded (Django, the libraries, the model: about 200,000 objects)
+    out of the garbage collector's reach, so that its full passes, which walked all of them (about 100 ms,
+    in whichever request they landed), walk only what requests allocate since. Unfrozen first, so that a
+    model replaced by this load can be freed."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def loaded_model_recheck() -> None:
+    """Make this process's next loaded_model_get read which version is active (after an activation here)."""
+    global _checked_at, _rechecks
+    _rechecks += 1
+    _checked_at = -math.inf
+
+
+def _model_load(*, pk: int) -> LoadedModel:
+    version = ModelVersion.objects.get(pk=pk)
+    try:
+        stored = version_artifact_read(version)
+        pipelines, _ = package_loads(stored.package)
+    except ApplicationError as exc:
+        logger.error("active model package refused", extra={"model_version": version.version, "reason": exc.message})
+        raise ApplicationError(
+            f"The active model v{version.version} cannot be loaded ({exc.message}). "
+            "Activate another version or roll back.",
+            kind="unavailable",
+        ) from exc
+    predictors = {
+        setup: Predictor(pipeline=pipeline, session=_session(version, setup, stored.graphs.get(setup)))
+        for setup, pipeline in pipelines.items()
+    }
+    loaded = LoadedModel(version=version, predictors=predictors)
+    logger.info("active model loaded", extra={"model_version": version.version, "engines": loaded.engines})
+    return loaded
+
+
+def _session(version: ModelVersion, setup: str, graph: bytes | None) -> onnxruntime.InferenceSession | None:
+    """A session of the setup's proved graph (its integrity checked on reading), or None to serve the setup
+    through scikit-learn: no graph, or one this process's onnxruntime refuses (e.g. another version)."""
+    if graph is None:
+        return None
+    try:
+        return onnx_session(graph, threads=inference_threads())
+    # onnxruntime raises its own error types; the pipeline still serves, slower, and the log says why.
+    except Exception as exc:  # noqa: BLE001
+        logger.error(
+            "onnx graph refused by onnxruntime, serving through scikit-learn",
+            extra={"model_version": version.version, "setup": setup, "reason": repr(exc)},
+        )
+        return None
+
+
+def _identity(version: ModelVersion) -> tuple:
+    return tuple(getattr(version, name) for name in _IDENTITY_FIELDS)
+
+
+def model_readiness() -> dict:
+    """{"model_version": N, "engines": {setup: "onnxruntime" or "scikit-learn"}} of the model this process
+    serves, loading it if needed; ApplicationError(kind="unavailable", fields={"model": [...]}) when none can be."""
+    try:
+        model = loaded_model_get()
+    except ApplicationError as exc:
+        raise ApplicationError(exc.message, kind="unavailable", fields={"model": [exc.message]}) from exc
+    return {"model_version": model.version.version, "engines": model.engines}

@@ -1,0 +1,70 @@
+"""The accuracy check as a service: measure every version's pairs and the recent inputs' drift, store one
+AccuracyCheck per version, record and send the alerts they call for; or queue that on a worker."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from modelstore.models import ModelVersion
+from modelstore.selectors import model_version_active_find
+from predictions.models import AccuracyCheck
+from predictions.monitoring.accuracy import pair_metrics, subgroup_metrics
+from predictions.monitoring.alerts import alerts_notify, alerts_record
+from predictions.monitoring.drift import drift_report
+from predictions.monitoring.selectors import batch_row_failed_share, pairs_frame
+from studentperf import celery
+from studentperf.errors import ApplicationError
+
+
+def accuracy_check_run(*, now: datetime | None = None) -> list[AccuracyCheck]:
+    """Check every version that has pairs, and the active version (for drift): one AccuracyCheck each.
+
+    Then records the alerts the checks call for and sends the new ones (predictions.monitoring.alerts). A second run adds
+    another timestamped check per version; it never changes an earlier one.
+    """
+    now = now or timezone.now()
+    since = now - timedelta(days=settings.DRIFT_WINDOW_DAYS)
+    pairs = pairs_frame()
+    active = model_version_active_find()
+    version_ids = set(pairs["model_version_id"].astype(int)) | ({active.pk} if active else set())
+    share, batch_rows = batch_row_failed_share(since=since)
+    with transaction.atomic():
+        checks = []
+        for version in ModelVersion.objects.filter(pk__in=version_ids).order_by("version"):
+            version_pairs = pairs[pairs["model_version_id"] == version.pk]
+            metrics = pair_metrics(version_pairs) | {
+                "sources": {source: int((version_pairs["source"] == source).sum()) for source in ("student", "batch")},
+                "recent_batch_rows": batch_rows,
+            }
+            checks.append(AccuracyCheck.objects.create(
+                model_version=version,
+                pairs=len(version_pairs),
+                metrics=metrics,
+                subgroups=subgroup_metrics(version_pairs),
+                drift=drift_report(version=version, since=since),
+                failed_share=share,
+            ))
+        alerts = alerts_record(checks=checks, active=active)
+    alerts_notify(alerts=alerts)
+    return checks
+
+
+QUEUE_REFUSED = (
+    "The check could not be queued: the task queue (Redis) is not reachable. Try again later, or run "
+    "`python manage.py check_accuracy` on the server."
+)
+
+
+def accuracy_check_queue() -> None:
+    """Queue a check on a worker; ApplicationError(kind="unavailable") when the broker does not take it.
+    The check never runs inside the request instead."""
+    from predictions.tasks import accuracy_check_run as accuracy_check_task
+
+    celery.broker_require(QUEUE_REFUSED)
+    # Nothing is written before the task runs, so there is no commit to wait for: sent at once, a broker lost
+    # since the ping is the same clear error (not a 500 from an on_commit callback).
+    if not celery.task_send(accuracy_check_task):
+        raise ApplicationError(QUEUE_REFUSED, kind="unavailable")

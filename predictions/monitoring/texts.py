@@ -1,0 +1,89 @@
+"""Sentences and figures as text for people: the monitoring pages' plain words and the check_accuracy summary."""
+from __future__ import annotations
+
+from django.utils import timezone
+
+from predictions.models import AccuracyCheck
+
+# How the figures read: (key, heading, kind) for the page's tables and the command's summary.
+FIGURES = (
+    ("accuracy", "Accuracy", "share"),
+    ("precision", "Precision", "share"),
+    ("recall", "Recall", "share"),
+    ("f1", "F1", "share"),
+    ("roc_auc", "ROC-AUC", "ratio"),
+    ("rmse", "RMSE", "points"),
+    ("mae", "MAE", "points"),
+)
+
+
+def _shown(value, kind: str) -> str:
+    if value is None:
+        return "n/a"
+    return {"share": f"{value:.1%}", "ratio": f"{value:.3f}", "points": f"{value:.2f}"}[kind]
+
+
+def metrics_shown(metrics: dict) -> dict:
+    """The figures as text: "figures" in FIGURES order, "coverage" beside its promise, "pairs"."""
+    coverage, stated = metrics.get("interval_coverage"), metrics.get("stated_coverage")
+    return {
+        "figures": [_shown(metrics.get(key), kind) for key, _, kind in FIGURES],
+        "coverage": "n/a" if coverage is None else f"{coverage:.1%} (promised {stated:.0%})",
+        "pairs": metrics.get("pairs", 0),
+    }
+
+
+def check_sentences(check: AccuracyCheck) -> list[str]:
+    """The check's main figures as sentences a model admin reads at a glance."""
+    metrics, version = check.metrics, f"v{check.model_version.version}"
+    if not check.pairs:
+        return [f"No final grade is recorded yet for a student or batch row that {version} predicted, so its accuracy "
+                "cannot be measured yet."]
+    sentences = [
+        f"{version} was checked against {check.pairs} recorded final grades ({metrics['fails']} fails, "
+        f"{metrics['passes']} passes). It made the right pass/fail call for {metrics['accuracy']:.0%} of them."
+    ]
+    if metrics.get("recall") is not None:
+        sentences.append(
+            f"Of the {metrics['fails']} students who failed, it had flagged {metrics['recall']:.0%} as at risk; "
+            + (f"of those it flagged, {metrics['precision']:.0%} did fail." if metrics.get("precision") is not None
+               else "it flagged nobody.")
+        )
+    sentences.append(
+        f"Its predicted grade was off by {metrics['mae']:.1f} points on average, and {metrics['interval_coverage']:.0%} "
+        f"of the final grades fell inside the predicted range, which promises {metrics['stated_coverage']:.0%}."
+    )
+    return sentences
+
+
+def drift_sentence(drift: dict) -> str:
+    if drift.get("status") == "not enough data":
+        return (f"Only {drift['samples']} records were predicted in the last {drift['window_days']} days; at least "
+                f"{drift['min_samples']} are needed to compare them with the training data.")
+    if drift.get("drifting"):
+        return (f"The {drift['samples']} records of the last {drift['window_days']} days differ from the training "
+                f"data in: {', '.join(drift['drifting'])}.")
+    return f"The {drift['samples']} records of the last {drift['window_days']} days look like the training data."
+
+
+def status_sentences(*, active, check: AccuracyCheck | None, open_alerts: int, drift: AccuracyCheck | None) -> list[str]:
+    """The page's opening paragraph: what is served, the latest check, open alerts, drift, in plain words."""
+    words = [f"Model v{active.version} is serving predictions." if active
+             else "No model version is active: nothing is being predicted."]
+    if check is None:
+        words.append("No accuracy check has run yet.")
+    else:
+        at = timezone.localtime(check.created_at)
+        when = f"The latest check of v{check.model_version.version}, on {at.day} {at:%b %Y at %H:%M},"
+        words.append(
+            f"{when} found the right pass/fail call for {check.metrics['accuracy']:.0%} of {check.pairs} recorded "
+            "final grades." if check.pairs and check.metrics.get("accuracy") is not None
+            else f"{when} had no recorded final grade to compare its predictions with yet."
+        )
+    words.append({0: "No alert is open.", 1: "1 alert is open (below)."}.get(
+        open_alerts, f"{open_alerts} alerts are open (below)."))
+    if drift is not None:
+        drifting = drift.drift.get("drifting") or []
+        words.append(f"Recent inputs differ from the training data in: {', '.join(drifting)}." if drifting
+                     else "Recent inputs look like the training data.")
+    return words

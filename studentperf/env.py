@@ -1,0 +1,88 @@
+"""Typed reads of environment variables for studentperf/settings.py: one parsing rule per type.
+
+Each setting used to parse its variable its own way (int(...), `in ("1", "true")`, split(",")), so a typo such as
+DRIFT_WINDOW_DAYS=3O stopped start-up with a bare ValueError that named nothing, and DJANGO_DEBUG=ture quietly
+meant off. Here a value that breaks its type's rule raises ImproperlyConfigured naming the variable, what is wrong
+with the value and what is expected. The values of secrets are never shown: errors end up in logs and trackers.
+
+The shared rule: surrounding whitespace is ignored, and a variable that is unset or blank takes its default (so a
+bare `NAME=` line in an env file means "the default"). Lists are the exception: there an empty value is an empty
+list, which means something (FORWARDED_ALLOW_IPS= trusts no proxy).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_SECRET_MARKERS = ("SECRET", "KEY", "PASSWORD", "TOKEN", "DSN")
+
+
+def _invalid(name: str, expected: str) -> ImproperlyConfigured:
+    secret = any(marker in name.upper() for marker in _SECRET_MARKERS)
+    shown = "value hidden" if secret else f"got {os.environ[name]!r}"
+    return ImproperlyConfigured(f"{name} must be {expected} ({shown}).")
+
+
+def env_str(name: str, default: str = "", *, strip: bool = True) -> str:
+    """strip=False keeps surrounding spaces, for credentials, where they may be part of the value."""
+    value = os.environ.get(name, "")
+    return (value.strip() if strip else value) or default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env_str(name).lower()
+    if not value:
+        return default
+    if value not in _TRUE + _FALSE:
+        raise _invalid(name, "a yes/no value: 1/0, true/false, yes/no or on/off")
+    return value in _TRUE
+
+
+def _number(name, default, parse, kind: str, minimum, maximum):
+    value = env_str(name)
+    if not value:
+        return parse(default)
+    if minimum is not None and maximum is not None:
+        kind += f" from {minimum} to {maximum}"
+    elif minimum is not None:
+        kind += f" of at least {minimum}"
+    elif maximum is not None:
+        kind += f" of at most {maximum}"
+    try:
+        number = parse(value)
+    except ValueError:
+        raise _invalid(name, kind) from None
+    # `not number >= minimum` rather than `number < minimum`: float("nan") compares false with everything.
+    if (minimum is not None and not number >= minimum) or (maximum is not None and not number <= maximum):
+        raise _invalid(name, kind)
+    return number
+
+
+def env_int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
+    return _number(name, default, int, "a whole number", minimum, maximum)
+
+
+def env_float(name: str, default: float, minimum: float | None = None, maximum: float | None = None) -> float:
+    return _number(name, default, float, "a number", minimum, maximum)
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    """Comma-separated items, each stripped, empty ones dropped; `default` (written the same way) only when unset."""
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_path(name: str, default: Path) -> Path:
+    return Path(env_str(name) or default)
+
+
+def env_choice(name: str, default: str, choices: Sequence[str]) -> str:
+    """One of `choices` (given in lower case), whatever the case of the value."""
+    value = env_str(name, default).lower()
+    if value not in choices:
+        raise _invalid(name, " or ".join(choices))
+    return value
