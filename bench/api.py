@@ -169,9 +169,9 @@ def in_process_figures(records: list[dict], key: str, *, budget_s: float) -> dic
     from django.conf import settings
     from django.test import Client
 
-    from modelstore.loader import loaded_model_get
     from modelstore.ml.inference import predict_records
     from modelstore.schema import setup_for
+    from modelstore.loader import loaded_model_get
     from predictions.services import prediction_create, prediction_create_many
 
     loaded = loaded_model_get()

@@ -31,15 +31,7 @@ from pathlib import Path
 
 from api import THREAD_VARIABLES, _terminate, bench_environment, connections_vendor, install
 from harness import (
-    HOST,
-    free_port,
-    gunicorn_start,
-    gunicorn_stop,
-    postgres_start,
-    process_stop,
-    redis_start,
-    step,
-    wait_live,
+    HOST, free_port, gunicorn_start, gunicorn_stop, postgres_start, process_stop, redis_start, step, wait_live,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,8 +63,8 @@ def in_process(frames: dict) -> dict:
     """Seconds for the raw vectorized predict and for predict_records on the same rows, active model."""
     from django.conf import settings
 
-    from modelstore.loader import loaded_model_get
     from modelstore.ml.inference import predict_records
+    from modelstore.loader import loaded_model_get
 
     loaded = loaded_model_get()
     pipelines = loaded.pipelines

@@ -34,32 +34,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from api import (
-    BATCH_SIZE,
-    PREDICT_PATH,
-    THREAD_VARIABLES,
-    _terminate,
-    bench_environment,
-    bench_records,
-    install,
-    timed,
+    BATCH_SIZE, PREDICT_PATH, THREAD_VARIABLES, _terminate, bench_environment, bench_records, install, timed,
 )
 from batch import bench_csv
 from harness import (
-    HOST,
-    CpuMeter,
-    bench_options,
-    drain,
-    free_port,
-    gunicorn_start,
-    gunicorn_stop,
-    post_json,
-    process_stop,
-    redis_start,
-    step,
-    tools_require,
-    wait_live,
-    worker_memory,
-    wrk_cycle,
+    HOST, CpuMeter, bench_options, drain, free_port, gunicorn_start, gunicorn_stop, post_json, process_stop,
+    redis_start, step, tools_require, wait_live, worker_memory, wrk_cycle,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
