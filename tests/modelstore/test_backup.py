@@ -8,7 +8,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
-from modelstore import backup, loader, selectors, storage
+from modelstore import backup, loader, storage
 from modelstore.ml.inference import predict_records
 from modelstore.models import ModelVersion
 
@@ -45,7 +45,7 @@ def test_a_restored_backup_serves_the_same_version_with_the_same_predictions(
     call_command("flush", interactive=False)
     roles_sync(apps=apps)  # what `migrate` leaves in a new database: the role groups, to be updated, not doubled
     settings.MODEL_STORE_DIR = tmp_path / "new-store"
-    monkeypatch.setattr(selectors, "_loaded", None)  # this process must load the restored file
+    monkeypatch.setattr(loader, "_loaded", None)  # this process must load the restored file
 
     call_command("restore", str(tmp_path / "backup"))
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.db import connection
 
-from modelstore import loader, selectors, services, storage
+from modelstore import loader, services, storage
 from modelstore.ml.inference import predict_records
 from modelstore.models import ModelVersion
 from studentperf.errors import ApplicationError
@@ -29,7 +29,7 @@ def loads(monkeypatch):
         built.append(data)
         return storage.package_loads(data)
 
-    monkeypatch.setattr(selectors, "package_loads", counting_package_loads)
+    monkeypatch.setattr(loader, "package_loads", counting_package_loads)
     return built
 
 
@@ -93,7 +93,7 @@ def clock(monkeypatch, settings):
     """The selectors' monotonic clock, set by hand; the active version is looked at every 5 s."""
     settings.ACTIVE_MODEL_CHECK_SECONDS = 5
     now = SimpleNamespace(seconds=1000.0)
-    monkeypatch.setattr(selectors, "time", SimpleNamespace(monotonic=lambda: now.seconds))
+    monkeypatch.setattr(loader, "time", SimpleNamespace(monotonic=lambda: now.seconds))
     loader.loaded_model_recheck()  # forget when earlier tests looked, on the real clock
     return now
 
@@ -242,7 +242,7 @@ def test_a_graph_onnxruntime_refuses_at_load_leaves_the_setup_to_scikit_learn(re
             raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH")
         return real(graph, **kwargs)
 
-    monkeypatch.setattr(selectors, "onnx_session", refuse_b)
+    monkeypatch.setattr(loader, "onnx_session", refuse_b)
 
     loaded = loader.loaded_model_get()
 
