@@ -5,6 +5,7 @@ import hashlib
 import logging
 import platform
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy
@@ -24,7 +25,7 @@ from modelstore.ml.evaluation import evaluate
 from modelstore.ml.recipe import train_pipelines
 from modelstore.models import ModelActivation, ModelVersion
 from modelstore.package_validation import CHECK_READABLE, ValidationReport, package_open, pipelines_validate
-from modelstore.schema import SETUP_FEATURES, feature_schema
+from modelstore.schema import SETUP_FEATURES, SETUPS, feature_schema
 from modelstore.selectors import model_version_active_find, model_version_rollback_target
 from modelstore.storage import artifact_load, artifact_save, package_dumps, package_loads, version_artifact_read
 from studentperf.errors import ApplicationError
@@ -101,15 +102,27 @@ def model_version_train(
     description: str = "",
     created_by: AbstractBaseUser | None = None,
     activate: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ModelVersion:
     """Train the recipe on a UCI CSV (default data/student-mat.csv), cross-validate it, register it.
 
     With `activate`, a validated version is activated at once; a rejected one is returned as it is.
+    `progress(done, total)` counts the steps: one per setup trained, one per cross-validation fold, and the
+    registration (validation and compilation).
     """
     path = Path(data_path) if data_path is not None else DEFAULT_DATA_PATH
     df = load_dataset(path)
-    pipelines = train_pipelines(df)
-    cross_validation = evaluate(df, runs=CV_RUNS, folds=CV_FOLDS)
+    trained = len(SETUPS)
+    total = trained + trained * CV_RUNS * CV_FOLDS + 1
+
+    def step(done: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    pipelines = train_pipelines(df, progress=lambda done, _: step(done))
+    cross_validation = evaluate(
+        df, runs=CV_RUNS, folds=CV_FOLDS, progress=lambda done, _: step(trained + done)
+    )
     version = model_version_register(
         pipelines=pipelines,
         name=name,
@@ -123,6 +136,7 @@ def model_version_train(
         },
         training_data_sha256=file_sha256(path),
     )
+    step(total)
     return _activated_if(version, activate=activate, user=created_by)
 
 

@@ -7,12 +7,21 @@ out-of-fold predictions and averaged over the runs, as in the paper.
 Pass rule: what the product tells a teacher, a pass probability of at least 0.5 (the risk band's edge).
 The five levels (0-9, 10-11, 12-13, 14-15, 16-20) come from the predicted grade, cut at 9.5, 11.5, 13.5
 and 15.5 (the real G3 is an integer).
+
+Calibration of the pass probability against G3 >= 10: the Brier score, the expected calibration error (ECE)
+over 10 equal-width bins of the probability, each bin weighted by its share of the students, and the
+reliability table behind both. `coherent` is the share of students whose outputs tell one story: the grade
+and the pass probability on the same side of the mark, and the grade inside its interval.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import KFold
 
 from modelstore.ml.estimators import PASS_THRESHOLD
@@ -28,16 +37,20 @@ PAPER_BEST = {
 }
 # The paper's naive predictor: the latest period grade where there is one.
 NAIVE_GRADE = {"A": "G2", "B": "G1"}
+RELIABILITY_BINS = 10
 
 
 def evaluate(
     df: pd.DataFrame, *, runs: int = 20, folds: int = 10, random_state: int = 0, coverage: float = 0.9,
-    setups=SETUPS, n_jobs: int = 2,
+    setups=SETUPS, n_jobs: int = 2, progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Mean metrics over the runs for the recipe and the naive predictor, per setup, plus the protocol.
 
-    {"A": {"pcc_binary", "pcc_5level", "rmse", "coverage", "interval_width", "naive": {...}}, ...,
-     "protocol": {...}}; percentages are 0-100.
+    {"A": {"pcc_binary", "pcc_5level", "rmse", "coverage", "interval_width", "brier", "ece", "coherent",
+    "reliability", "naive": {...}}, ..., "protocol": {...}}; percentages (and `coherent`) are 0-100.
+    `brier` and `ece` are the means over the runs; `reliability` (see `reliability_table`) pools all runs'
+    out-of-fold predictions, so its counts are students times runs. `progress(done, total)` is called as
+    each of the setups x runs x folds fits finishes.
     """
     y = df[TARGET].to_numpy()
     tasks = [
@@ -46,40 +59,112 @@ def evaluate(
         for run in range(runs)
         for train, test in KFold(folds, shuffle=True, random_state=random_state + run).split(df)
     ]
-    outcomes = Parallel(n_jobs=n_jobs)(
-        delayed(_fold)(df, setup=setup, train=train, test=test, seed=random_state + run, coverage=coverage)
-        for setup, run, train, test in tasks
+    outcomes = _fold_outcomes(
+        df, tasks, random_state=random_state, coverage=coverage, n_jobs=n_jobs, progress=progress
     )
-    # Out-of-fold arrays per (setup, run): model grade, interval low/high, naive grade and naive levels.
+    # Out-of-fold arrays per (setup, run): model grade, pass probability, interval low/high, naive grade,
+    # naive pass and naive levels.
     held_out: dict[tuple[str, int], np.ndarray] = {}
     for (setup, run, _, test), outcome in zip(tasks, outcomes):
         held_out.setdefault((setup, run), np.empty((len(y), outcome.shape[1])))[test] = outcome
 
-    report: dict = {}
-    for setup in setups:
-        model_runs, naive_runs = [], []
-        for run in range(runs):
-            grade, passed, low, high, naive_grade, naive_pass, naive_level = held_out[(setup, run)].T
-            model_runs.append({**_scores(y, grade, passed.astype(bool), _levels(grade)),
-                               "coverage": float(np.mean((low <= y) & (y <= high))),
-                               "interval_width": float(np.mean(high - low))})
-            naive_runs.append(_scores(y, naive_grade, naive_pass.astype(bool), naive_level))
-        report[setup] = {**_mean(model_runs), "naive": {**_mean(naive_runs), "coverage": None}}
+    report: dict = {setup: _setup_report(y, [held_out[(setup, run)] for run in range(runs)]) for setup in setups}
     report["protocol"] = {
         "runs": runs, "folds": folds, "random_state": random_state, "coverage": coverage,
         "pass_rule": "pass probability >= 0.5", "recipe": RECIPE,
         "naive": "A: G3 = G2, B: G3 = G1, C: majority class / mean G3 of the training folds",
+        "calibration": f"pass probability against G3 >= 10; ECE over {RELIABILITY_BINS} equal-width bins, "
+        "weighted by bin size",
     }
     return report
 
 
+def pass_calibration(passed: np.ndarray, probability: np.ndarray) -> dict:
+    """Brier score and expected calibration error (ECE) of pass probabilities against the outcomes.
+
+    ECE: the probabilities fall into RELIABILITY_BINS equal-width bins of [0, 1]; per bin, the gap between
+    the mean probability and the observed pass rate, weighted by the bin's share of the students.
+    """
+    _, predicted, observed, counts = _reliability_bins(passed, probability)
+    ece = float(np.sum(counts * np.abs(predicted - observed)) / len(probability))
+    return {"brier": float(brier_score_loss(passed, probability)), "ece": ece}
+
+
+def reliability_table(passed: np.ndarray, probability: np.ndarray) -> list[dict]:
+    """Per non-empty bin of RELIABILITY_BINS equal-width bins: its edges, the mean predicted pass probability,
+    the observed pass rate and the number of students."""
+    filled, predicted, observed, counts = _reliability_bins(passed, probability)
+    width = 1 / RELIABILITY_BINS
+    return [
+        {"low": round(float(b * width), 2), "high": round(float((b + 1) * width), 2), "predicted": round(float(p), 4),
+         "observed": round(float(o), 4), "count": int(n)}
+        for b, p, o, n in zip(filled, predicted, observed, counts)
+    ]
+
+
+def _reliability_bins(passed: np.ndarray, probability: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The indices of the filled bins, and per filled bin the mean probability, the pass rate and the count."""
+    observed, predicted = calibration_curve(passed, probability, n_bins=RELIABILITY_BINS, strategy="uniform")
+    inner_edges = np.linspace(0.0, 1.0, RELIABILITY_BINS + 1)[1:-1]
+    # calibration_curve's own binning (searchsorted on the inner edges), whose counts it does not return.
+    counts = np.bincount(np.searchsorted(inner_edges, probability), minlength=RELIABILITY_BINS)
+    filled = np.flatnonzero(counts)
+    return filled, predicted, observed, counts[filled]
+
+
+def outputs_coherent_share(
+    grade: np.ndarray, pass_probability: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> float:
+    """% of records whose outputs agree: grade >= 9.5 exactly when P(pass) >= 0.5, and low <= grade <= high."""
+    same_side = (grade >= PASS_THRESHOLD) == (pass_probability >= 0.5)
+    inside = (low <= grade) & (grade <= high)
+    return 100 * float(np.mean(same_side & inside))
+
+
+def _fold_outcomes(
+    df: pd.DataFrame, tasks: list, *, random_state: int, coverage: float, n_jobs: int, progress
+) -> list[np.ndarray]:
+    # A generator (joblib >= 1.3) hands back each fold as it is done, in order, so progress can follow.
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_fold)(df, setup=setup, train=train, test=test, seed=random_state + run, coverage=coverage)
+        for setup, run, train, test in tasks
+    )
+    outcomes = []
+    for outcome in jobs:
+        outcomes.append(outcome)
+        if progress is not None:
+            progress(len(outcomes), len(tasks))
+    return outcomes
+
+
+def _setup_report(y: np.ndarray, per_run: list[np.ndarray]) -> dict:
+    passed_truly = y >= PASS_THRESHOLD
+    model_runs, naive_runs = [], []
+    for held_out in per_run:
+        grade, probability, low, high, naive_grade, naive_pass, naive_level = held_out.T
+        model_runs.append({
+            **_scores(y, grade, probability >= 0.5, _levels(grade)),
+            "coverage": float(np.mean((low <= y) & (y <= high))),
+            "interval_width": float(np.mean(high - low)),
+            **pass_calibration(passed_truly, probability),
+            "coherent": outputs_coherent_share(grade, probability, low, high),
+        })
+        naive_runs.append(_scores(y, naive_grade, naive_pass.astype(bool), naive_level))
+    pooled_probability = np.concatenate([held_out[:, 1] for held_out in per_run])
+    return {
+        **_mean(model_runs),
+        "reliability": reliability_table(np.tile(passed_truly, len(per_run)), pooled_probability),
+        "naive": {**_mean(naive_runs), "coverage": None},
+    }
+
+
 def _fold(df: pd.DataFrame, *, setup: str, train, test, seed: int, coverage: float) -> np.ndarray:
-    """Columns for the test rows: grade, pass (0/1), low, high, naive grade, naive pass (0/1), naive level."""
+    """Columns for the test rows: grade, pass probability, low, high, naive grade, naive pass (0/1), naive level."""
     features = list(SETUP_FEATURES[setup])
     pipeline = build_pipeline(setup, random_state=seed).fit(df[features].iloc[train], df[TARGET].iloc[train])
     Xt = pipeline[:-1].transform(df[features].iloc[test])
     grade = pipeline[-1].predict(Xt)
-    passed = pipeline[-1].pass_proba(Xt, grade) >= 0.5
+    probability = pipeline[-1].pass_proba(Xt, grade)
     low, high = pipeline[-1].interval_for(grade, coverage=coverage)
     if setup in NAIVE_GRADE:
         naive_grade = df[NAIVE_GRADE[setup]].iloc[test].to_numpy(dtype=float)
@@ -89,7 +174,7 @@ def _fold(df: pd.DataFrame, *, setup: str, train, test, seed: int, coverage: flo
         naive_grade = np.full(len(test), seen.mean())
         naive_pass = np.full(len(test), np.mean(seen >= PASS_THRESHOLD) >= 0.5)
         naive_level = np.full(len(test), np.bincount(_levels(seen)).argmax())
-    return np.column_stack([grade, passed, low, high, naive_grade, naive_pass, naive_level])
+    return np.column_stack([grade, probability, low, high, naive_grade, naive_pass, naive_level])
 
 
 def _levels(grades: np.ndarray) -> np.ndarray:

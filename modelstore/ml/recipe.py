@@ -1,6 +1,8 @@
 """The training recipe: one pipeline per setup, from the raw UCI attributes to a calibrated grade."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor, VotingRegressor
@@ -79,9 +81,17 @@ def _grade_estimator(setup: str, *, random_state: int):
     return VotingRegressor([("mean", forest), ("median", median)], weights=weights)
 
 
-def train_pipelines(df: pd.DataFrame, *, setups=SETUPS, random_state: int = 0) -> dict[str, Pipeline]:
-    """One pipeline per setup, fitted on all rows of `df` (as returned by `load_dataset`), target G3."""
-    return {
-        setup: build_pipeline(setup, random_state=random_state).fit(df[list(SETUP_FEATURES[setup])], df[TARGET])
-        for setup in setups
-    }
+def train_pipelines(
+    df: pd.DataFrame, *, setups=SETUPS, random_state: int = 0, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Pipeline]:
+    """One pipeline per setup, fitted on all rows of `df` (as returned by `load_dataset`), target G3.
+
+    `progress(done, total)` is called as each setup's pipeline is fitted.
+    """
+    pipelines = {}
+    for setup in setups:
+        features = list(SETUP_FEATURES[setup])
+        pipelines[setup] = build_pipeline(setup, random_state=random_state).fit(df[features], df[TARGET])
+        if progress is not None:
+            progress(len(pipelines), len(setups))
+    return pipelines

@@ -10,6 +10,11 @@ Pass/fail treats "fail" (G3 < 10, "at risk") as the positive class: precision is
 flagged at risk who failed, recall the share of those who failed that were flagged. A prediction says "pass"
 when pass_probability >= 0.5. The figures are scikit-learn's metric functions; per subgroup (sex, school,
 address) the same functions through fairlearn's MetricFrame. See docs/monitoring.md.
+
+Calibration is about the *pass* side, unlike precision and recall: the Brier score is the mean squared gap
+between pass_probability and passing (1 when G3 >= 10, else 0), and the reliability table puts the pairs in
+bands of pass_probability (0-10 %, ..., 90-100 %) beside the share of each band that passed. Scoring the fail
+side instead (1 - pass_probability against failing) gives the same Brier score; mixing the two does not.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame
 from sklearn.metrics import (
     accuracy_score,
+    brier_score_loss,
     f1_score,
     mean_absolute_error,
     precision_score,
@@ -33,6 +39,7 @@ from modelstore.schema import PASS_MARK
 POSITIVE_CLASS = "fail"  # G3 < PASS_MARK: the students a teacher should act on
 PASS_PROBABILITY_CUT = 0.5  # a prediction says "pass" when pass_probability >= this
 SUBGROUP_FEATURES = ("sex", "school", "address")
+RELIABILITY_BANDS = 10  # equal bands of pass_probability: 0-10 %, 10-20 %, ..., 90-100 %
 SAMPLE_COLUMNS = ("pass_probability", "interval_low", "interval_high", "interval_coverage")
 PAIR_COLUMNS = ("model_version_id", "final_grade", "predicted_grade", *SAMPLE_COLUMNS, *SUBGROUP_FEATURES)
 
@@ -60,6 +67,11 @@ def _classification(score: Callable, **kwargs) -> Callable:
     def metric(final_grade, predicted_grade, *, pass_probability) -> float:
         return score(at_risk(final_grade), flagged_at_risk(pass_probability), **kwargs)
     return metric
+
+
+def _brier(final_grade, predicted_grade, *, pass_probability) -> float:
+    passed = 1 - at_risk(final_grade)  # the pass side: pass_probability is the chance of a 1 here
+    return brier_score_loss(passed, np.asarray(pass_probability, dtype=float), pos_label=1)
 
 
 def _coverage(final_grade, predicted_grade, *, interval_low, interval_high) -> float:
@@ -94,6 +106,7 @@ METRICS: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "recall": (_classification(recall_score, zero_division=np.nan), PROBABILITY),
     "f1": (_classification(f1_score, zero_division=np.nan), PROBABILITY),
     "roc_auc": (_roc_auc, PROBABILITY),
+    "brier": (_brier, PROBABILITY),
     "rmse": (root_mean_squared_error, ()),
     "mae": (mean_absolute_error, ()),
     "interval_coverage": (_coverage, ("interval_low", "interval_high")),
@@ -112,16 +125,39 @@ def _clean(name: str, value) -> float | int | None:
     return int(value) if name in COUNTS else float(value)
 
 
-def pair_metrics(pairs: pd.DataFrame) -> dict:
-    """The metrics of a set of pairs (columns of PAIR_COLUMNS); counts 0 and figures None when empty."""
+def reliability_table(pairs: pd.DataFrame) -> list[dict]:
+    """The pairs in RELIABILITY_BANDS equal bands of pass_probability, lowest first, only bands with pairs:
+    [{"low", "high", "mean_pass_probability", "pass_rate" (share with G3 >= 10), "pairs"}]. A band holds
+    chances from `low` up to but not including `high`; a chance of exactly 1 is in the top band."""
     if pairs.empty:
-        return {name: (0 if name in COUNTS else None) for name in METRICS} | {"positive_class": POSITIVE_CLASS}
+        return []
+    chance = pairs["pass_probability"].astype(float).to_numpy()
+    bands = pd.DataFrame({
+        "band": np.minimum(np.floor(chance * RELIABILITY_BANDS), RELIABILITY_BANDS - 1).astype(int),
+        "chance": chance,
+        "passed": 1 - at_risk(pairs["final_grade"]),
+    }).groupby("band").agg(mean_pass_probability=("chance", "mean"), pass_rate=("passed", "mean"),
+                           pairs=("passed", "size"))
+    return [
+        {"low": band / RELIABILITY_BANDS, "high": (band + 1) / RELIABILITY_BANDS,
+         "mean_pass_probability": float(row.mean_pass_probability), "pass_rate": float(row.pass_rate),
+         "pairs": int(row.pairs)}
+        for band, row in bands.iterrows()
+    ]
+
+
+def pair_metrics(pairs: pd.DataFrame) -> dict:
+    """The metrics of a set of pairs (columns of PAIR_COLUMNS) and their reliability table; counts 0, figures
+    None and no band when empty."""
+    extra = {"positive_class": POSITIVE_CLASS, "reliability": reliability_table(pairs)}
+    if pairs.empty:
+        return {name: (0 if name in COUNTS else None) for name in METRICS} | extra
     figures = {
         name: _clean(name, function(pairs["final_grade"], pairs["predicted_grade"],
                                     **{column: pairs[column] for column in columns}))
         for name, (function, columns) in METRICS.items()
     }
-    return figures | {"positive_class": POSITIVE_CLASS}
+    return figures | extra
 
 
 def subgroup_metrics(pairs: pd.DataFrame) -> dict:

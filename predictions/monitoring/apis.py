@@ -24,6 +24,9 @@ class MetricsSerializer(serializers.Serializer):
     recall = serializers.FloatField(allow_null=True, help_text="Of the students who failed, the share flagged at risk.")
     f1 = serializers.FloatField(allow_null=True, help_text="Harmonic mean of precision and recall.")
     roc_auc = serializers.FloatField(allow_null=True, help_text="From pass_probability; null with one class only.")
+    brier = serializers.FloatField(
+        allow_null=True, help_text="Brier score of pass_probability against passing (G3 >= 10): the mean squared gap, "
+                                   "0 perfect, 0.25 for a constant 0.5. The pass side, whatever positive_class says.")
     rmse = serializers.FloatField(allow_null=True, help_text="Root mean squared error of the grade, in points.")
     mae = serializers.FloatField(allow_null=True, help_text="Mean absolute error of the grade, in points.")
     interval_coverage = serializers.FloatField(allow_null=True, help_text="Share of final grades inside the interval.")
@@ -38,9 +41,21 @@ class MetricsSerializer(serializers.Serializer):
         ref_name = "AccuracyMetrics"
 
 
+class ReliabilityBandSerializer(serializers.Serializer):
+    low = serializers.FloatField(help_text="The band's lowest pass_probability (included).")
+    high = serializers.FloatField(help_text="The band's upper edge (excluded; 1.0 is in the top band).")
+    mean_pass_probability = serializers.FloatField(help_text="The mean pass_probability of the band's pairs.")
+    pass_rate = serializers.FloatField(help_text="The share of the band's pairs whose final grade is 10 or more.")
+    pairs = serializers.IntegerField(help_text="Pairs in the band.")
+
+
 class CheckMetricsSerializer(MetricsSerializer):
     sources = serializers.DictField(child=serializers.IntegerField(), help_text="Pairs from students and batch rows.")
     recent_batch_rows = serializers.IntegerField(help_text="Batch rows of the window that failed_share is over.")
+    reliability = ReliabilityBandSerializer(
+        many=True, default=list,
+        help_text="Calibration: pass_probability in 10 equal bands (0-0.1, ..., 0.9-1), lowest first, only bands with "
+                  "pairs; empty without pairs (and in checks made before it was measured).")
 
     class Meta:
         ref_name = "AccuracyCheckMetrics"
@@ -124,13 +139,20 @@ class CanViewAccuracyChecks(BasePermission):
 
 
 _METRICS = {
-    "accuracy": 0.9, "precision": 0.85, "recall": 0.81, "f1": 0.83, "roc_auc": 0.95, "rmse": 1.62, "mae": 1.1,
+    "accuracy": 0.9, "precision": 0.85, "recall": 0.81, "f1": 0.83, "roc_auc": 0.95, "brier": 0.082, "rmse": 1.62,
+    "mae": 1.1,
     "interval_coverage": 0.91, "stated_coverage": 0.9, "pairs": 120, "passes": 82, "fails": 38, "flagged": 36,
     "positive_class": "fail",
 }
 _CHECK = {
     "id": 42, "model_version": 3, "created_at": "2026-11-27T03:00:00Z", "pairs": 120,
-    "metrics": {**_METRICS, "sources": {"student": 95, "batch": 25}, "recent_batch_rows": 400},
+    "metrics": {**_METRICS, "sources": {"student": 95, "batch": 25}, "recent_batch_rows": 400, "reliability": [
+        {"low": 0.0, "high": 0.1, "mean_pass_probability": 0.04, "pass_rate": 0.0, "pairs": 20},
+        {"low": 0.2, "high": 0.3, "mean_pass_probability": 0.26, "pass_rate": 0.3, "pairs": 10},
+        {"low": 0.5, "high": 0.6, "mean_pass_probability": 0.55, "pass_rate": 0.583, "pairs": 12},
+        {"low": 0.7, "high": 0.8, "mean_pass_probability": 0.75, "pass_rate": 0.739, "pairs": 23},
+        {"low": 0.9, "high": 1.0, "mean_pass_probability": 0.97, "pass_rate": 1.0, "pairs": 55},
+    ]},
     "subgroups": {
         "sex": {"F": {**_METRICS, "pairs": 64}, "M": {**_METRICS, "pairs": 56}},
         "school": {"GP": {**_METRICS, "pairs": 101}, "MS": {**_METRICS, "pairs": 19}},
@@ -164,7 +186,8 @@ class AccuracyMonitoringApi(ApiView):
         summary="Accuracy and drift checks: the latest per model version, and the history",
         description=(
             "Each check compares a version's predictions with the final grades recorded since (pass/fail with "
-            "fail as the positive class, grade errors, interval coverage, per sex, school and address) and the "
+            "fail as the positive class, the Brier score of pass_probability, grade errors, interval coverage, per "
+            "sex, school and address; a reliability table of pass_probability in bands against the pass rate) and the "
             "inputs of the last DRIFT_WINDOW_DAYS with the training data. `latest` holds the newest check of each "
             "version; `results` pages through all checks, newest first. API keys need the read scope; people "
             "signed in need the Model admin role. See docs/monitoring.md."

@@ -152,16 +152,19 @@ def _legend(items: Sequence[tuple[str, str, str, str]], *, top: float) -> tuple[
 def line_chart(*, chart_id: str, title: str, description: str, series: Sequence[dict], y_min: float = 0.0,
                y_max: float | None = None, y_format: Callable[[float], str] = _number,
                x_format: Callable | None = None, references: Sequence[dict] = (),
+               x_range: tuple[float, float] | None = None, diagonal: str = "",
                empty: str = "Nothing to show yet.") -> SafeString:
     """Lines over x (numbers, dates or datetimes): series = [{"name", "points": [(x, y or None)]}]; a None
     breaks the line. references = [{"label", "value"}]: dashed horizontal lines, named in the legend. y_max
-    None: rounded up from the data. Without any value: the `empty` sentence."""
+    None: rounded up from the data. x_range (numbers): a fixed x axis with round ticks instead of the data's
+    span. diagonal: the legend label of a dashed y = x line (for x and y on one scale, e.g. a chance against a
+    rate). Without any value: the `empty` sentence."""
     present = [(x, y) for line in series for x, y in line["points"] if y is not None]
     if not present:
         return empty_note(empty)
     sample = present[0][0]
     xs = [_x_value(x) for line in series for x, _ in line["points"]]  # gaps (None) keep their place on the axis
-    x_low, x_high = min(xs), max(xs)
+    x_low, x_high = x_range or (min(xs), max(xs))
     if x_low == x_high:  # one moment only: put it in the middle
         pad = _DAY if isinstance(sample, date) else 1.0
         x_low, x_high = x_low - pad, x_high + pad
@@ -171,7 +174,8 @@ def line_chart(*, chart_id: str, title: str, description: str, series: Sequence[
     y_high = y_max if fixed else ticks[-1]
     legend, legend_height = _legend(
         [(line["name"], *_style(index)) for index, line in enumerate(series)]
-        + [(ref["label"], INK, REFERENCE_DASH, "") for ref in references], top=6)
+        + [(ref["label"], INK, REFERENCE_DASH, "") for ref in references]
+        + ([(diagonal, INK, REFERENCE_DASH, "")] if diagonal else []), top=6)
     top = 6 + legend_height + 8
     plot_w, plot_h = WIDTH - _LEFT - _RIGHT, LINE_HEIGHT - top - _BOTTOM
 
@@ -188,13 +192,17 @@ def line_chart(*, chart_id: str, title: str, description: str, series: Sequence[
                     f'stroke="{GRID}"/>')
         body.append(_text(_LEFT - 6, py(tick) + 4, y_format(tick), anchor="end"))
     label = x_format or _x_formatter(sample, x_high - x_low)
-    for tick in _x_ticks(xs, sample):
+    for tick in nice_ticks(x_low, x_high, fixed_top=True) if x_range else _x_ticks(xs, sample):
         moment = _x_back(tick, sample)
         body.append(_text(px(moment), top + plot_h + 18, label(moment), anchor="middle"))
     for ref in references:
         y = py(ref["value"])
         body.append(f'<line class="reference" x1="{_LEFT}" y1="{y:.1f}" x2="{WIDTH - _RIGHT}" y2="{y:.1f}" '
                     f'stroke="{INK}" stroke-width="1.5" stroke-dasharray="{REFERENCE_DASH}"/>')
+    if diagonal:
+        body.append(f'<line class="reference diagonal" x1="{px(x_low):.1f}" y1="{py(x_low):.1f}" '
+                    f'x2="{px(x_high):.1f}" y2="{py(x_high):.1f}" stroke="{INK}" stroke-width="1.5" '
+                    f'stroke-dasharray="{REFERENCE_DASH}"/>')
     for index, line in enumerate(series):
         body.append(_line_series(line, index, px, py))
     return _svg(chart_id=chart_id, title=title, description=description, height=LINE_HEIGHT, body=body, kind="line")

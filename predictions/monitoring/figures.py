@@ -12,6 +12,7 @@ from modelstore.models import ModelVersion
 from predictions.models import AccuracyCheck
 from predictions.monitoring import selectors as data
 from predictions.monitoring.charts import bar_chart, bars_table, empty_note, line_chart, series_table
+from predictions.monitoring.texts import band_name, band_sentence, brier_sentence
 
 DRIFT_BARS = 12  # the most different features drawn; the table lists every one
 SOURCE_NAMES = {"web": "web pages", "api": "API", "batch": "batch uploads"}
@@ -173,3 +174,28 @@ def subgroup_figure(*, check: AccuracyCheck | None) -> dict:
              "rows": [[f"{group['feature']} = {group['value']}", _percent_1(group["accuracy"]), group["pairs"]]
                       for group in groups]}
     return _figure(svg, table, note="In brackets: the number of final grades in the group.")
+
+
+def reliability_figure(*, check: AccuracyCheck | None) -> dict:
+    """Calibration of the check's pass chances: per band of predicted chance, the share that passed, against
+    the diagonal (a chance of 70% that comes true 70% of the time), with the Brier score."""
+    version = f"v{check.model_version.version}" if check else "the active version"
+    if not (check and check.pairs):
+        return _figure(empty_note(f"No final grade is recorded yet for a prediction of {version}."))
+    bands = check.metrics.get("reliability")
+    if not bands:
+        return _figure(empty_note(f"The latest check of {version} was made before calibration was measured; "
+                                  "the next check measures it."))
+    svg = line_chart(
+        chart_id="chart-calibration", title=f"Predicted chance to pass against the share who passed, {version}",
+        description=f"The dashed diagonal is a chance that comes true as often as it says. "
+                    + " ".join(band_sentence(band) for band in bands),
+        series=[{"name": f"{version}: share who passed",
+                 "points": [(band["mean_pass_probability"], band["pass_rate"]) for band in bands]}],
+        x_range=(0, 1), y_max=1, x_format=_percent, y_format=_percent, diagonal="perfectly calibrated",
+    )
+    table = {"headings": ["Predicted chance to pass", "Mean predicted chance", "Passed", "Final grades"],
+             "rows": [[band_name(band), _percent_1(band["mean_pass_probability"]), _percent_1(band["pass_rate"]),
+                       _count(band["pairs"])] for band in bands]}
+    brier = check.metrics.get("brier")
+    return _figure(svg, table, note="" if brier is None else brier_sentence(brier, whose=f"{version}'s"))

@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 # (metric suffix, help, value of an AccuracyCheck): one gauge family each, labelled by model version.
 CHECK_FIGURES = (
     ("accuracy", "Pass/fail accuracy of the latest check.", lambda check: check.metrics.get("accuracy")),
+    ("brier", "Brier score of the pass probability (0 perfect, 0.25 for a constant 0.5) in the latest check.",
+     lambda check: check.metrics.get("brier")),
     ("rmse", "RMSE of the predicted grade (grade points) in the latest check.",
      lambda check: check.metrics.get("rmse")),
     ("interval_coverage", "Share of final grades inside the predicted interval in the latest check.",

@@ -12,6 +12,7 @@ FIGURES = (
     ("recall", "Recall", "share"),
     ("f1", "F1", "share"),
     ("roc_auc", "ROC-AUC", "ratio"),
+    ("brier", "Brier", "ratio"),
     ("rmse", "RMSE", "points"),
     ("mae", "MAE", "points"),
 )
@@ -53,7 +54,28 @@ def check_sentences(check: AccuracyCheck) -> list[str]:
         f"Its predicted grade was off by {metrics['mae']:.1f} points on average, and {metrics['interval_coverage']:.0%} "
         f"of the final grades fell inside the predicted range, which promises {metrics['stated_coverage']:.0%}."
     )
+    if metrics.get("brier") is not None:
+        sentences.append(brier_sentence(metrics["brier"]) + (
+            " " + band_sentence(max(metrics["reliability"], key=lambda band: band["pairs"]))
+            if metrics.get("reliability") else ""))
     return sentences
+
+
+def band_name(band: dict) -> str:
+    """A reliability band's range of chances: "70-80%"."""
+    return f"{band['low']:.0%}-{band['high']:.0%}"
+
+
+def band_sentence(band: dict) -> str:
+    """What one reliability band says: how often a chance to pass in that band came true."""
+    students = "student" if band["pairs"] == 1 else "students"
+    return (f"When it said {band_name(band)} chance to pass, {band['pass_rate']:.0%} of the {band['pairs']} "
+            f"{students} passed.")
+
+
+def brier_sentence(brier: float, *, whose: str = "Its") -> str:
+    return (f"{whose} chances to pass have a Brier score of {brier:.3f} (0 is perfect; saying 50% for every "
+            "student scores 0.250).")
 
 
 def drift_sentence(drift: dict) -> str:

@@ -50,6 +50,7 @@ def _monitoring_page(request: HttpRequest, *, status: int = 200, queue_error: st
         "errors": figures.error_figure(),
         "drift": figures.drift_figure(check=drift),
         "subgroups": figures.subgroup_figure(check=latest),
+        "calibration": figures.reliability_figure(check=latest),
     }
     context = {
         "status": status_sentences(active=active, check=latest, open_alerts=len(alerts), drift=drift),

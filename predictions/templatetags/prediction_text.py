@@ -1,7 +1,10 @@
 """Prediction results in plain words for the teacher pages."""
 from __future__ import annotations
 
+from decimal import ROUND_FLOOR, Decimal
+
 from django import template
+from django.conf import settings
 
 from modelstore.schema import ATTRIBUTES, FEATURES, PERIOD_GRADES, SETUP_DESCRIPTIONS
 
@@ -66,3 +69,79 @@ def factor_bars(factors: list[dict]) -> list[dict]:
 def setup_text(setup: str) -> str:
     """ "A" -> "G1 and G2 known (end of the second period)" """
     return SETUP_DESCRIPTIONS.get(setup, "")
+
+
+# Every number on the teacher pages is cut, never rounded up: 0.497 shows as 49 %, a grade of 9.46 as 9.4. So a
+# shown number is on the same side of every mark as the exact one (a grade of 9.5, a risk threshold of 50 %),
+# and the grade, the chance to pass and the risk words cannot seem to disagree.
+ONE_PERCENT = Decimal("0.01")
+NINETY_NINE_PERCENT = Decimal("0.99")
+
+
+def _exact(value) -> Decimal:
+    """The decimal a float was written as (0.29, not 0.28999999999999998)."""
+    return Decimal(repr(float(value)))
+
+
+def _cut(value: Decimal, places: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR)
+
+
+@register.filter
+def chance(probability) -> str:
+    """A probability as a whole percent, cut: 0.497 -> "49 %"; below 1 % "<1 %", above 99 % ">99 %"."""
+    if probability is None:
+        return ""
+    exact = _exact(probability)
+    if exact < ONE_PERCENT:
+        return "<1 %"
+    if exact > NINETY_NINE_PERCENT:
+        return ">99 %"
+    return f"{_cut(exact * 100, 0)} %"
+
+
+@register.filter
+def percent(share) -> str:
+    """A share that is not a prediction (an interval's coverage) as a whole percent, cut the same way: 0.9 -> "90 %"."""
+    return f"{_cut(_exact(share) * 100, 0)} %"
+
+
+@register.filter
+def grade(value) -> str:
+    """A grade with one decimal, cut: 9.46 -> "9.4", 15 -> "15.0"."""
+    return "" if value is None else str(_cut(_exact(value), 1))
+
+
+# A band the thresholds in settings leave empty (RISK_HIGH_BELOW = 0, or RISK_MEDIUM_BELOW <= RISK_HIGH_BELOW) can
+# still be on a prediction made before they were changed.
+NO_SUCH_BAND = "a band the current risk thresholds no longer use"
+
+
+def _threshold_text(threshold: float) -> str:
+    """A risk threshold as an exact percent ("50 %", "47.5 %"): a boundary is not rounded at all."""
+    return f"{(_exact(threshold) * 100).normalize():f} %"
+
+
+def _a_percent(threshold: float) -> str:
+    """ "a 50 %", "an 80 %", "an 11.5 %": the article as the number is spoken."""
+    text = _threshold_text(threshold)
+    whole = text.split(" ")[0].split(".")[0]
+    return f"{'an' if whole.startswith('8') or whole in ('11', '18') else 'a'} {text}"
+
+
+@register.filter
+def risk_words(band: str) -> str:
+    """What a risk band means, from the thresholds in settings, as predictions.services.risk_for applies them:
+    high below RISK_HIGH_BELOW, medium from it up to (not including) RISK_MEDIUM_BELOW, low from there up.
+    "" for no band (a student not predicted yet)."""
+    high_below, medium_below = settings.RISK_HIGH_BELOW, settings.RISK_MEDIUM_BELOW
+    if band == "high":
+        return f"less than {_a_percent(high_below)} chance to pass" if high_below > 0 else NO_SUCH_BAND
+    if band == "medium":
+        if medium_below <= high_below:
+            return NO_SUCH_BAND
+        return f"at least {_a_percent(high_below)} but less than {_a_percent(medium_below)} chance to pass"
+    if band == "low":
+        return f"at least {_a_percent(max(high_below, medium_below))} chance to pass"
+    return ""
+

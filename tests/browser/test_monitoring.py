@@ -9,7 +9,7 @@ from tests.browser.test_accessibility import _violations
 from tests.predictions.monitoring.helpers import monitoring_history
 
 PHONE = {"width": 375, "height": 800}
-CHARTS = ("accuracy", "rmse", "coverage", "subgroups", "drift", "volume", "latency", "errors")
+CHARTS = ("accuracy", "rmse", "coverage", "calibration", "subgroups", "drift", "volume", "latency", "errors")
 
 
 @pytest.fixture

@@ -92,3 +92,25 @@ def test_dashboard_and_student_page_fit_a_phone_screen(browser, live_server, pag
         page.goto(path)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a 375px screen: {_too_wide(page)}"
+
+
+def test_the_student_page_says_the_chance_and_the_risk_in_words_without_confidence(
+    page, log_in, make_user, active_version, record
+):
+    from predictions.services import student_create
+
+    teacher = make_user("teacher")
+    student = student_create(data={"external_id": "S-2", **record}, teacher=teacher)
+    Prediction.objects.create(
+        student=student, model_version=active_version, setup="A", input=record, predicted_grade=9.46,
+        pass_probability=0.004, confidence=0.996, risk="high", interval_low=7.46, interval_high=11.46,
+        interval_coverage=0.9, top_factors=[], source="web", latency_ms=1.0,
+    )
+    log_in(page, "teacher")
+    page.goto(f"/students/{student.pk}/")
+
+    latest = page.locator("#latest-prediction")
+    expect(latest).to_contain_text("Predicted final grade: 9.4 / 20")
+    expect(latest).to_contain_text("<1 % (a pass is 10 or more)")
+    expect(latest.locator(".headline")).to_contain_text("High risk: less than a 50 % chance to pass")
+    expect(page.locator("body")).not_to_contain_text("Confidence")

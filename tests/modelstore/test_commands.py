@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from io import StringIO
+
 import numpy as np
 import onnx
 import onnxruntime
@@ -16,18 +18,24 @@ from modelstore.schema import SETUP_FEATURES
 pytestmark = pytest.mark.django_db
 
 
-def _run(*args) -> str:
-    from io import StringIO
-
+def _run(*args, stderr=None) -> str:
     out = StringIO()
-    call_command(*args, stdout=out)
+    call_command(*args, stdout=out, stderr=stderr or StringIO())
     return out.getvalue()
+
+
+class TerminalIO(StringIO):
+    """stderr as a terminal, so that a command shows its progress bar."""
+
+    def isatty(self):
+        return True
 
 
 # Some rare categories are missing from a quarter of the students: expected, and encoded as "none of them".
 @pytest.mark.filterwarnings("ignore:Found unknown categories")
 def test_train_model_trains_registers_and_activates(small_csv):
-    output = _run("train_model", "--data", str(small_csv), "--activate", "--name", "small")
+    terminal = TerminalIO()
+    output = _run("train_model", "--data", str(small_csv), "--activate", "--name", "small", stderr=terminal)
 
     version = ModelVersion.objects.get()
     assert (version.version, version.name, version.status) == (1, "small", "active")
@@ -36,6 +44,22 @@ def test_train_model_trains_registers_and_activates(small_csv):
     assert "2-fold cross-validation" in cross_validation["protocol"] and "rmse" in cross_validation["results"]["A"]
     assert set(version.metrics["reference"]["setups"]) == {"A", "B", "C"}
     assert "v1 'small': active" in output and '"reference"' in output
+    # On a terminal, a bar over every step: 3 setups trained, 3 x 2 cross-validation folds, the registration.
+    assert "10/10" in terminal.getvalue()
+
+
+def test_train_model_is_quiet_when_stderr_is_not_a_terminal(register, monkeypatch):
+    calls = []
+
+    def fake_train(**kwargs):
+        calls.append(kwargs)
+        return register()
+
+    monkeypatch.setattr(services, "model_version_train", fake_train)
+    stderr = StringIO()
+
+    assert "v1 'small'" in _run("train_model", stderr=stderr)
+    assert calls[0]["progress"] is None and stderr.getvalue() == ""
 
 
 def test_train_model_if_none_active_does_nothing_when_a_version_is_active(register, small_csv):

@@ -4,7 +4,6 @@ import re
 import uuid
 
 import pytest
-from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -12,7 +11,7 @@ from modelstore.schema import FEATURES, SETUP_DESCRIPTIONS
 from modelstore.texts import model_version_accuracy_text
 from predictions.models import Outcome, Prediction, Student
 from predictions.services import prediction_create, student_create
-from predictions.templatetags.prediction_text import factor_sentence
+from predictions.templatetags.prediction_text import chance, factor_sentence, grade, risk_words
 
 NEW = "/predictions/new/"
 
@@ -72,12 +71,14 @@ def test_a_valid_form_shows_the_prediction(client, user, active_version, record)
     assert response["Location"] == reverse("predictions:detail", kwargs={"pk": prediction.pk})
     assert (prediction.source, prediction.requested_by, prediction.setup) == ("web", user, "B")
     page = client.get(response["Location"]).content.decode()
-    # Rounded as the template rounds (half up), not as Python's format does (half even).
-    assert f"{floatformat(prediction.predicted_grade, 1)} / 20" in page
+    # Cut as the teacher pages cut every number (tests/predictions/test_templatetags_prediction_text.py).
+    assert f"{grade(prediction.predicted_grade)} / 20" in page
     assert "90 % interval" in page
-    assert f"{floatformat(prediction.interval_low, 1)} to {floatformat(prediction.interval_high, 1)}" in page
-    assert f"{round(prediction.pass_probability * 100)} %" in page
+    assert f"{grade(prediction.interval_low)} to {grade(prediction.interval_high)}" in page
+    assert f"{escape(chance(prediction.pass_probability))} (a pass is 10 or more)" in page
     assert f'class="risk risk-{prediction.risk}">{prediction.get_risk_display()} risk<' in page
+    assert risk_words(prediction.risk) in page
+    assert "Confidence" not in page
     assert SETUP_DESCRIPTIONS["B"] in page
     assert all(factor_sentence(factor) in page for factor in prediction.top_factors)
     assert f"v{active_version.version} (test-default)" in page
@@ -274,7 +275,7 @@ def test_a_good_record_creates_the_student_predicts_and_audits_it(client, user, 
     )
     page = client.get(response["Location"]).content.decode()
     assert "Student 2024-001 added and predicted." in page
-    assert f"{floatformat(prediction.predicted_grade, 1)} / 20" in page
+    assert f"{grade(prediction.predicted_grade)} / 20" in page
 
 
 def test_without_an_active_model_the_student_is_saved_and_the_page_says_predictions_are_unavailable(
@@ -369,8 +370,8 @@ def test_the_student_page_shows_the_latest_prediction_its_accuracy_and_factor_ch
     content = client.get(url("student-detail", student)).content.decode()
 
     section = re.search(r'<section id="latest-prediction".*?</section>', content, re.S).group(0)
-    assert f"{floatformat(latest.predicted_grade, 1)} / 20" in section
-    assert f"{floatformat(latest.interval_low, 1)} to {floatformat(latest.interval_high, 1)}" in section
+    assert f"{grade(latest.predicted_grade)} / 20" in section
+    assert f"{grade(latest.interval_low)} to {grade(latest.interval_high)}" in section
     assert f'class="risk risk-{latest.risk}"' in section and SETUP_DESCRIPTIONS["A"] in section
     assert escape(model_version_accuracy_text(version=active_version, setup="A")) in section
     chart = re.search(r'<figure class="factors" id="factors".*?</figure>', section, re.S).group(0)
@@ -444,6 +445,64 @@ def test_the_prediction_page_links_back_to_the_student_and_says_how_accurate(cli
     assert f'href="{url("student-detail", student)}"' in content
     assert escape(model_version_accuracy_text(version=active_version, setup="B")) in content
     assert 'id="factors"' in content
+
+
+# ---- Numbers and risk in a teacher's words ------------------------------------------------------------------
+
+
+def test_the_student_page_shows_no_confidence_and_explains_the_risk_in_words(client, user, active_version, record):
+    student = student_of(user, "s-1", record)
+    prediction_row(student, active_version, grade=9.46, pass_probability=0.004, risk="high")
+    client.force_login(user)
+
+    content = client.get(url("student-detail", student)).content.decode()
+
+    section = re.search(r'<section id="latest-prediction".*?</section>', content, re.S).group(0)
+    assert "Confidence" not in content
+    assert 'High risk</span><span class="risk-words">: less than a 50 % chance to pass</span>' in section
+    assert "Chance to pass</dt><dd>&lt;1 % (a pass is 10 or more)" in section
+    assert "Predicted final grade: 9.4 / 20" in section and "7.4 to 11.4" in section  # cut, never rounded up
+    history = re.search(r'<table id="predictions">.*?</table>', content, re.S).group(0)
+    assert "9.4 / 20" in history and "&lt;1 %" in history and "less than a 50 % chance to pass" in history
+
+
+def test_the_prediction_page_shows_no_confidence_and_explains_the_risk_in_words(client, user, active_version, record):
+    prediction = prediction_row(student_of(user, "s-1", record), active_version, grade=14.0, pass_probability=0.995,
+                                risk="low")
+    client.force_login(user)
+
+    content = client.get(url("detail", prediction)).content.decode()
+
+    assert "Confidence" not in content
+    assert "Chance to pass</dt><dd>&gt;99 % (a pass is 10 or more)" in content
+    assert 'Low risk</span><span class="risk-words">: at least an 80 % chance to pass</span>' in content
+
+
+def test_the_risk_words_follow_the_thresholds_in_settings(client, user, active_version, record, settings):
+    settings.RISK_HIGH_BELOW, settings.RISK_MEDIUM_BELOW = 0.4, 0.7
+    prediction = prediction_row(student_of(user, "s-1", record), active_version, grade=10.0, pass_probability=0.55,
+                                risk="medium")
+    client.force_login(user)
+
+    content = client.get(url("detail", prediction)).content.decode()
+
+    assert "55 %" in content
+    assert ": at least a 40 % but less than a 70 % chance to pass</span>" in content
+
+
+def test_the_dashboard_explains_each_risk_band_and_cuts_its_numbers(client, user, active_version, record):
+    prediction_row(student_of(user, "s-a", record), active_version, grade=9.46, pass_probability=0.497, risk="high")
+    client.force_login(user)
+
+    content = client.get(url("dashboard")).content.decode()
+
+    counts = re.search(r'<ul class="counts" id="risk-counts".*?</ul>', content, re.S).group(0)
+    assert "high risk: less than a 50 % chance to pass" in counts
+    assert "medium risk: at least a 50 % but less than an 80 % chance to pass" in counts
+    assert "low risk: at least an 80 % chance to pass" in counts
+    row = re.search(r'<tr data-student="\d+">.*?</tr>', content, re.S).group(0)
+    # 0.497 is not "50 %" beside "less than a 50 % chance"; 9.46 is not "9.5", the grade that means a pass is likely.
+    assert "9.4 / 20" in row and ">49 %<" in row
 
 
 # ---- Dashboard -----------------------------------------------------------------------------------------------

@@ -1,12 +1,16 @@
 """Cross-validate the training recipe with the paper's protocol and show it beside the paper's best figures."""
 import json
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from modelstore.ml.data import load_dataset
 from modelstore.ml.evaluation import PAPER_BEST, evaluate
+from modelstore.ml.plots import calibration_plot_write
 from modelstore.schema import SETUPS
 from studentperf.errors import ApplicationError
+
+from ._progress import progress_bar
 
 METRICS = (("pcc_binary", "pass/fail %"), ("pcc_5level", "5-level %"), ("rmse", "RMSE"))
 
@@ -20,16 +24,27 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0, help="seed of the first run's folds and models")
         parser.add_argument("--data", help="the ;-separated UCI CSV (default: data/student-mat.csv)")
         parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+        parser.add_argument(
+            "--plot", metavar="PATH", help="also write the reliability diagram and interval coverage as a PNG"
+        )
 
     def handle(self, *args, **options):
         if options["runs"] < 1 or options["folds"] < 2:
             raise CommandError("--runs must be at least 1 and --folds at least 2.")
+        # Refused before the minutes of cross-validation, not after.
+        if options["plot"] and not Path(options["plot"]).resolve().parent.is_dir():
+            raise CommandError(f"--plot: the folder of {options['plot']} does not exist.")
         try:
-            report = evaluate(
-                load_dataset(options["data"]), runs=options["runs"], folds=options["folds"], random_state=options["seed"]
-            )
+            bar = progress_bar(self.stderr, desc="cross-validation", unit="fold", enabled=not options["json"])
+            with bar as progress:
+                report = evaluate(
+                    load_dataset(options["data"]), runs=options["runs"], folds=options["folds"],
+                    random_state=options["seed"], progress=progress,
+                )
         except ApplicationError as exc:
             raise CommandError(str(exc)) from exc
+        if options["plot"]:
+            calibration_plot_write(report, path=options["plot"], setups=SETUPS)
         self.stdout.write(json.dumps(report, indent=2) if options["json"] else _table(report))
 
 
@@ -49,6 +64,10 @@ def _table(report: dict) -> str:
         lines.append(
             f"{setup:<6}{'coverage':<13}{result['coverage']:>8.3f}   (stated {protocol['coverage']}, "
             f"mean width {result['interval_width']:.2f} grade points)"
+        )
+        lines.append(
+            f"{setup:<6}{'calibration':<13}Brier {result['brier']:.3f}, ECE {result['ece']:.3f} (pass probability); "
+            f"coherent {result['coherent']:.1f} % of students"
         )
     lines.append("naive: A G3 = G2, B G3 = G1, C majority class / mean; paper: best model reported for maths")
     return "\n".join(lines)

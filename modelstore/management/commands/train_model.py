@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from modelstore import selectors, services
 from studentperf.errors import ApplicationError
 
+from ._progress import progress_bar
 from ._report import version_report
 
 
@@ -25,9 +26,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"v{active.version} {active.name!r} is active; nothing trained.")
                 return
         try:
-            version = services.model_version_train(
-                data_path=options["data"], name=options["name"], activate=options["activate"]
-            )
+            with progress_bar(self.stderr, desc="training") as progress:
+                version = services.model_version_train(
+                    data_path=options["data"], name=options["name"], activate=options["activate"], progress=progress
+                )
         except ApplicationError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(version_report(version))

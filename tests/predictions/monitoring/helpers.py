@@ -78,15 +78,27 @@ def drift_with(*, drifting: tuple[str, ...] = ("school",), samples: int = 120) -
     }
 
 
+def reliability_of(pairs: int) -> list[dict]:
+    """A reliability table over `pairs` in three bands, each chance a little too hopeful."""
+    if not pairs:
+        return []
+    low, middle = pairs // 3, pairs // 4
+    return [
+        {"low": 0.1, "high": 0.2, "mean_pass_probability": 0.14, "pass_rate": 0.1, "pairs": low},
+        {"low": 0.5, "high": 0.6, "mean_pass_probability": 0.55, "pass_rate": 0.42, "pairs": middle},
+        {"low": 0.8, "high": 0.9, "mean_pass_probability": 0.86, "pass_rate": 0.78, "pairs": pairs - low - middle},
+    ]
+
+
 def check_at(version, moment: datetime, *, accuracy: float, rmse: float, coverage: float, pairs: int = 60,
              drift: dict | None = None) -> AccuracyCheck:
     """An accuracy check of `version` made at `moment`, with these figures."""
     fails = pairs // 3
     metrics = {
-        "accuracy": accuracy, "precision": 0.7, "recall": 0.75, "f1": 0.72, "roc_auc": 0.85, "rmse": rmse,
-        "mae": rmse * 0.8, "interval_coverage": coverage, "stated_coverage": 0.9, "pairs": pairs,
+        "accuracy": accuracy, "precision": 0.7, "recall": 0.75, "f1": 0.72, "roc_auc": 0.85, "brier": 0.14,
+        "rmse": rmse, "mae": rmse * 0.8, "interval_coverage": coverage, "stated_coverage": 0.9, "pairs": pairs,
         "passes": pairs - fails, "fails": fails, "flagged": fails, "positive_class": "fail",
-        "sources": {"student": pairs, "batch": 0}, "recent_batch_rows": 0,
+        "sources": {"student": pairs, "batch": 0}, "recent_batch_rows": 0, "reliability": reliability_of(pairs),
     }
     with clock(moment):
         return AccuracyCheck.objects.create(

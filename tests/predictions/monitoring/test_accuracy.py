@@ -4,11 +4,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.utils import timezone
 from scipy.stats import chi2_contingency, ks_2samp
 from sklearn.metrics import (
     accuracy_score,
+    brier_score_loss,
     f1_score,
     mean_absolute_error,
     mean_squared_error,
@@ -19,6 +21,7 @@ from sklearn.metrics import (
 
 from modelstore import services as model_services
 from predictions.models import AccuracyCheck, Prediction
+from predictions.monitoring.accuracy import reliability_table
 from predictions.monitoring.selectors import accuracy_check_latest_list, accuracy_check_list
 from predictions.monitoring.services import accuracy_check_run
 from predictions.selectors import student_record_get
@@ -49,6 +52,7 @@ def expected_metrics(pairs: list[tuple[Prediction, int]]) -> dict:
         "recall": recall_score(truth, called),
         "f1": f1_score(truth, called),
         "roc_auc": roc_auc_score(truth, 1 - probability),
+        "brier": float(np.mean((probability - (grades >= 10)) ** 2)),  # the pass side: chance of passing vs passed
         "rmse": mean_squared_error(grades, predicted) ** 0.5,
         "mae": mean_absolute_error(grades, predicted),
         "interval_coverage": float(np.mean((low <= grades) & (grades <= high))),
@@ -58,6 +62,28 @@ def expected_metrics(pairs: list[tuple[Prediction, int]]) -> dict:
         "fails": int((grades < 10).sum()),
         "flagged": int(called.sum()),
     }
+
+
+def expected_reliability(pairs: list[tuple[Prediction, int]]) -> list[dict]:
+    """The reliability table by hand: each pair in band floor(10 * chance) (1.0 in the top band), non-empty bands."""
+    bands: dict[int, list[tuple[float, bool]]] = {}
+    for prediction, grade in pairs:
+        bands.setdefault(min(int(prediction.pass_probability * 10), 9), []).append(
+            (prediction.pass_probability, grade >= 10))
+    return [
+        {"low": band / 10, "high": (band + 1) / 10, "pairs": len(members),
+         "mean_pass_probability": sum(chance for chance, _ in members) / len(members),
+         "pass_rate": sum(passed for _, passed in members) / len(members)}
+        for band, members in sorted(bands.items())
+    ]
+
+
+def assert_reliability(actual: list[dict], expected: list[dict]) -> None:
+    assert [(band["low"], band["high"], band["pairs"]) for band in actual] == [
+        (band["low"], band["high"], band["pairs"]) for band in expected]
+    for got, want in zip(actual, expected, strict=True):
+        for name in ("mean_pass_probability", "pass_rate"):
+            assert got[name] == pytest.approx(want[name], rel=1e-12, abs=1e-12), (want["low"], name)
 
 
 def assert_figures(actual: dict, expected: dict) -> None:
@@ -99,6 +125,36 @@ def test_accuracy_figures_equal_scikit_learn_on_the_same_pairs(known_pairs, acti
     assert check.metrics["sources"] == {"student": 40, "batch": 25}
 
 
+def test_brier_and_reliability_are_of_the_pass_chance_against_passing(known_pairs, active_version):
+    check = check_of(accuracy_check_run(), active_version)
+
+    grades = np.array([grade for _, grade in known_pairs])
+    probability = np.array([prediction.pass_probability for prediction, _ in known_pairs])
+    assert check.metrics["brier"] == pytest.approx(brier_score_loss(grades >= 10, probability), rel=1e-12)
+    # Not the fail side mixed with the pass chance: that pairing scores differently on these pairs.
+    assert check.metrics["brier"] != pytest.approx(brier_score_loss(grades < 10, probability), rel=1e-3)
+    expected = expected_reliability(known_pairs)
+    assert len(expected) >= 3, "the pairs should spread over several bands"
+    assert_reliability(check.metrics["reliability"], expected)
+    assert sum(band["pairs"] for band in check.metrics["reliability"]) == check.pairs
+
+
+@pytest.mark.parametrize(("chances", "grades", "bands"), [
+    # (pass_probability, final grade) -> (low, high, pairs, mean chance, pass rate) of each band with pairs
+    ([0.0, 0.05, 0.1, 0.999, 1.0], [4, 12, 11, 15, 9],
+     [(0.0, 0.1, 2, 0.025, 0.5), (0.1, 0.2, 1, 0.1, 1.0), (0.9, 1.0, 2, 0.9995, 0.5)]),
+    ([0.7, 0.75, 0.79, 0.3], [10, 9, 14, 2], [(0.3, 0.4, 1, 0.3, 0.0), (0.7, 0.8, 3, 2.24 / 3, 2 / 3)]),
+])
+def test_reliability_bands_hold_their_lower_edge_and_the_top_band_holds_1(chances, grades, bands):
+    pairs = pd.DataFrame({"pass_probability": chances, "final_grade": grades})
+
+    table = reliability_table(pairs)
+
+    assert [(band["low"], band["high"], band["pairs"]) for band in table] == [band[:3] for band in bands]
+    assert [band["mean_pass_probability"] for band in table] == pytest.approx([band[3] for band in bands])
+    assert [band["pass_rate"] for band in table] == pytest.approx([band[4] for band in bands])
+
+
 def test_subgroup_figures_equal_the_metrics_on_each_subgroups_pairs(known_pairs, active_version):
     check = check_of(accuracy_check_run(), active_version)
 
@@ -137,6 +193,7 @@ def test_the_active_version_without_outcomes_is_checked_for_drift_only(active_ve
     assert check.model_version == active_version
     assert check.pairs == 0
     assert check.metrics["accuracy"] is None and check.metrics["pairs"] == 0
+    assert check.metrics["brier"] is None and check.metrics["reliability"] == []
     assert check.subgroups == {"sex": {}, "school": {}, "address": {}}
     assert check.drift["status"] == "not enough data"
 

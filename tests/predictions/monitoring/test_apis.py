@@ -43,6 +43,40 @@ def test_a_model_admin_session_reads_the_latest_check_and_the_history(checked, m
     assert "student" not in str(latest["alerts"]).lower()
 
 
+def test_the_check_gives_its_brier_score_and_reliability_table(active_version, dataset, user, api_client):
+    predictions = graded_students(dataset, teacher=user, n=40, grades_for=opposite_grades, seed=22)
+    accuracy_check_run()
+
+    metrics = api_client("read").get(URL).json()["latest"][0]["metrics"]
+
+    chances = [prediction.pass_probability for prediction in predictions]
+    passed = [grade >= 10 for grade in opposite_grades(predictions)]
+    assert metrics["brier"] == pytest.approx(sum((c - p) ** 2 for c, p in zip(chances, passed)) / len(chances))
+    bands = {}
+    for chance, did_pass in zip(chances, passed):
+        bands.setdefault(min(int(chance * 10), 9), []).append((chance, did_pass))
+    assert metrics["reliability"] == [
+        {"low": band / 10, "high": (band + 1) / 10,
+         "mean_pass_probability": pytest.approx(sum(c for c, _ in members) / len(members)),
+         "pass_rate": pytest.approx(sum(p for _, p in members) / len(members)), "pairs": len(members)}
+        for band, members in sorted(bands.items())
+    ]
+
+
+def test_a_check_made_before_calibration_was_measured_has_no_brier_and_no_bands(checked, api_client):
+    for check in checked:  # as stored before the Brier score and the reliability table were measured
+        del check.metrics["brier"], check.metrics["reliability"]
+        for groups in check.subgroups.values():
+            for metrics in groups.values():
+                del metrics["brier"]
+        check.save()
+
+    [check] = api_client("read").get(URL).json()["latest"]
+
+    assert check["metrics"]["brier"] is None and check["metrics"]["reliability"] == []
+    assert all(metrics["brier"] is None for groups in check["subgroups"].values() for metrics in groups.values())
+
+
 def test_a_teacher_session_is_refused(checked, user):
     response = session(user).get(URL)
 
@@ -109,3 +143,7 @@ def test_the_endpoint_is_in_the_openapi_schema(client):
     assert operation["operationId"] == "monitoring_accuracy"
     assert {"200", "400", "401", "403", "404"} <= set(operation["responses"])
     assert "version" in {parameter["name"] for parameter in operation["parameters"]}
+    schemas = spec["components"]["schemas"]
+    assert "brier" in schemas["AccuracyMetrics"]["properties"]
+    band = schemas["AccuracyCheckMetrics"]["properties"]["reliability"]["items"]["$ref"].rsplit("/", 1)[-1]
+    assert set(schemas[band]["properties"]) == {"low", "high", "mean_pass_probability", "pass_rate", "pairs"}

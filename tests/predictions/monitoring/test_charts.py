@@ -186,3 +186,22 @@ def test_the_bars_table_says_which_are_highlighted():
 ])
 def test_nice_ticks(low, high, fixed, ticks):
     assert nice_ticks(low, high, fixed_top=fixed) == pytest.approx(ticks)
+
+
+def test_a_fixed_x_range_and_the_diagonal_run_corner_to_corner():
+    svg = parse(line(series=[{"name": "passed", "points": [(0.25, 0.5), (0.75, 0.5)]}], y_max=1, x_range=(0, 1),
+                     x_format=lambda v: f"{v:.0%}", diagonal="perfectly calibrated"))
+    left, top, width, height = plot_area(svg)
+    diagonal = svg.find(f".//{SVG}line[@class='reference diagonal']")
+    [points] = polylines(svg, "passed")
+
+    assert [float(diagonal.get(name)) for name in ("x1", "y1", "x2", "y2")] == pytest.approx(
+        [left, top + height, left + width, top], abs=0.06)  # (0, 0) to (1, 1)
+    assert diagonal.get("stroke-dasharray")
+    assert points == [pytest.approx((left + width / 4, top + height / 2), abs=0.06),
+                      pytest.approx((left + width * 3 / 4, top + height / 2), abs=0.06)]  # not stretched to the data
+    assert {"0%", "20%", "80%", "100%", "perfectly calibrated"} <= set(texts(svg))
+
+
+def test_without_a_diagonal_none_is_drawn():
+    assert parse(line()).find(f".//{SVG}line[@class='reference diagonal']") is None

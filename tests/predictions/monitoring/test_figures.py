@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from html import unescape
 
 import numpy as np
 import pytest
@@ -19,13 +20,15 @@ from tests.predictions.monitoring.accuracy_helpers import (
     dataset_records,
     graded_students,
     opposite_grades,
+    outcomes_record,
+    students_predict,
 )
-from tests.predictions.monitoring.helpers import days_ago, monitoring_history, predictions_at
+from tests.predictions.monitoring.helpers import check_at, days_ago, monitoring_history, predictions_at
 
 pytestmark = pytest.mark.django_db
 PAGE = "/monitoring/"
 SVG = "{http://www.w3.org/2000/svg}"
-FIGURES = ("accuracy", "rmse", "coverage", "subgroups", "drift", "volume", "latency", "errors")
+FIGURES = ("accuracy", "rmse", "coverage", "calibration", "subgroups", "drift", "volume", "latency", "errors")
 
 
 def signed_in(user) -> Client:
@@ -173,6 +176,49 @@ def test_drift_and_subgroups_come_from_a_real_check(active_version, dataset, use
     assert any(text.text == "overall 0%" for text in subgroups.iter(f"{SVG}text"))  # every call was wrong
 
 
+def test_calibration_draws_each_band_of_a_real_check_against_the_diagonal(active_version, dataset, user,
+                                                                          model_admin):
+    records, grades = dataset_records(dataset, n=60, seed=33)
+    outcomes_record(students_predict(records, teacher=user), grades, user=user)  # the students' real G3
+    [check] = accuracy_check_run()
+    bands = check.metrics["reliability"]
+    assert len(bands) >= 3
+
+    html = signed_in(model_admin).get(PAGE).content.decode()
+
+    svg = chart(html, "chart-calibration")
+    rect = svg.find(f".//{SVG}rect[@class='plot-area']")
+    left, top, width, height = (float(rect.get(name)) for name in ("x", "y", "width", "height"))
+    markers = [child for child in svg.find(f".//{SVG}g[@data-series]") if child.get("class") == "marker"]
+    assert [(float(marker.get("cx")), float(marker.get("cy"))) for marker in markers] == [
+        pytest.approx((left + band["mean_pass_probability"] * width, top + (1 - band["pass_rate"]) * height), abs=0.06)
+        for band in bands]
+    diagonal = svg.find(f".//{SVG}line[@class='reference diagonal']")
+    assert [float(diagonal.get(name)) for name in ("x1", "y1", "x2", "y2")] == pytest.approx(
+        [left, top + height, left + width, top], abs=0.06)
+    numbers = figure(html, "calibration")
+    for band in bands:
+        assert (f'<th scope="row">{band["low"]:.0%}-{band["high"]:.0%}</th>'
+                f'<td class="number">{band["mean_pass_probability"]:.1%}</td>'
+                f'<td class="number">{band["pass_rate"]:.1%}</td><td class="number">{band["pairs"]}</td>') in numbers
+    assert (f"v{active_version.version}'s chances to pass have a Brier score of {check.metrics['brier']:.3f}"
+            in unescape(numbers))
+    busiest = max(bands, key=lambda band: band["pairs"])
+    assert (f"When it said {busiest['low']:.0%}-{busiest['high']:.0%} chance to pass, {busiest['pass_rate']:.0%} "
+            f"of the {busiest['pairs']} students passed.") in svg.find(f"{SVG}desc").text
+
+
+def test_a_check_made_before_calibration_was_measured_says_so(active_version, model_admin):
+    check = check_at(active_version, days_ago(1), accuracy=0.8, rmse=2.0, coverage=0.9)
+    del check.metrics["reliability"], check.metrics["brier"]
+    check.save()
+
+    html = signed_in(model_admin).get(PAGE).content.decode()
+
+    assert f"The latest check of v{active_version.version} was made before calibration was measured" in html
+    assert 'id="chart-calibration"' not in html and 'id="chart-accuracy"' in html
+
+
 def test_with_no_data_each_chart_says_so_in_words(db, model_admin, monkeypatch):
     monkeypatch.setattr("predictions.monitoring.selectors.error_summary", lambda: {"requests": 0, "errors": {}})
 
@@ -185,7 +231,8 @@ def test_with_no_data_each_chart_says_so_in_words(db, model_admin, monkeypatch):
     assert "No web or API prediction was made in the last 30 days." in html
     assert "No request has been counted since the web server started." in html
     assert "to compare with the training data yet." in html
-    assert "No final grade is recorded yet for a prediction of the active version." in html
+    no_grade = "No final grade is recorded yet for a prediction of the active version."
+    assert html.count(no_grade) == 2  # the groups and the calibration
     assert "No open alert." in html and "<details" not in html
 
 

@@ -1,6 +1,8 @@
 """The monitoring page: model admins see the figures, drift and alerts, run the check, acknowledge alerts."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -63,8 +65,15 @@ def test_a_model_admin_sees_figures_subgroups_drift_and_alerts(checked, model_ad
     assert f"Model v{version}" in html and 'class="tag">active' in html
     assert f"v{version} was checked against 30 recorded final grades" in html
     assert "right pass/fail call for 0% of them" in html
-    for heading in ("Accuracy", "Precision", "Recall", "F1", "ROC-AUC", "RMSE", "MAE", "Coverage", "Pairs"):
+    for heading in ("Accuracy", "Precision", "Recall", "F1", "ROC-AUC", "Brier", "RMSE", "MAE", "Coverage", "Pairs"):
         assert f">{heading}</th>" in html
+    brier = checked.metrics["brier"]
+    assert re.search(rf'<tbody><tr>(<td class="number">[^<]*</td>){{5}}<td class="number">{brier:.3f}</td>', html)
+    assert f"Its chances to pass have a Brier score of {brier:.3f}" in html
+    for feature, groups in checked.subgroups.items():  # beside the other figures of each subgroup too
+        for value, metrics in groups.items():
+            assert re.search(rf'<th scope="row">{feature} = {value}</th>\s*(<td class="number">[^<]*</td>){{5}}'
+                             rf'<td class="number">{metrics["brier"]:.3f}</td>', html), (feature, value)
     assert "(promised 90%)" in html
     assert "sex = F" in html and "school = GP" in html and "address = U" in html
     assert '<tr data-drifting="true"><th scope="row">school</th>' in html
