@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 TOLERANCE = 1e-4
 Engine = ModelVersion.Engine
 _LABELS = {"grade": "grade", "interval_low": "interval low", "interval_high": "interval high",
-           "pass_probability": "pass probability"}
+           "pass_probability": "pass probability", "point": "centre", "category": "category"}
 
 
 @dataclass(frozen=True)

@@ -145,9 +145,16 @@ def _setup_metrics_measure(setup: str, outputs: list[dict], truth: np.ndarray, *
     grade = _column(setup, outputs, "predicted_grade", lambda output: output["predicted_grade"])
     low = _column(setup, outputs, "interval low", lambda output: output["interval"]["low"])
     high = _column(setup, outputs, "interval high", lambda output: output["interval"]["high"])
-    _column(setup, outputs, "pass_probability", lambda output: output["pass_probability"], bounds=(0, 1))
+    chance = _column(setup, outputs, "pass_probability", lambda output: output["pass_probability"], bounds=(0, 1))
     if np.any(low > high):
         raise ApplicationError(f"Setup {setup} returned intervals whose low end is above the high end.")
+    # One distribution per student: the grade (its median) inside its interval, on the pass mark's side its
+    # pass chance is on.
+    if np.any((low > grade) | (grade > high)) or np.any((grade >= PASS_MARK - 0.5) != (chance >= 0.5)):
+        raise ApplicationError(
+            f"Setup {setup} returned predictions that contradict themselves (a grade outside its interval, or on "
+            "the other side of the pass mark from its pass probability)."
+        )
     return {
         "rmse": round(math.sqrt(float(np.mean((grade - truth) ** 2))), 4),
         "pass_accuracy": round(float(np.mean((grade >= PASS_MARK - 0.5) == (truth >= PASS_MARK))), 4),

@@ -31,10 +31,10 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 @admin.register(Prediction)
 class PredictionAdmin(ViewOnlyAdmin):
     list_display = (
-        "created_at", "setup", "predicted_grade", "pass_probability", "risk", "model_version", "source",
+        "created_at", "setup", "predicted_grade", "pass_probability", "risk", "unusual", "model_version", "source",
         "requested_by", "api_key_prefix", "latency_ms", "request_id",
     )
-    list_filter = ("model_version", "source", "created_at", "setup", "risk")
+    list_filter = ("model_version", "source", "created_at", "setup", "risk", "unusual")
     search_fields = ("=id", "=request_id", "api_key_prefix", "student__external_id", "requested_by__username")
     date_hierarchy = "created_at"
     list_select_related = ("model_version", "requested_by")

@@ -84,6 +84,14 @@ class Prediction(models.Model):
     interval_high = models.FloatField()
     interval_coverage = models.FloatField()
     top_factors = models.JSONField(default=list)
+    unusual = models.BooleanField(
+        null=True,
+        help_text="Whether the record is unlike the students the model learned from; empty: the model version "
+        "predates the check.",
+    )
+    unusual_reasons = models.JSONField(
+        default=list, blank=True, help_text="The attributes that make the record unusual, in words."
+    )
     source = models.CharField(max_length=8, choices=Source.choices)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -119,6 +119,7 @@ def _with_latest_prediction(students: QuerySet[Student]) -> QuerySet[Student]:
         latest_setup=Subquery(latest.values("setup")[:1]),
         latest_predicted_at=Subquery(latest.values("created_at")[:1]),
         latest_model_version=Subquery(latest.values("model_version__version")[:1]),
+        latest_unusual=Subquery(latest.values("unusual")[:1]),
         current_final_grade=Subquery(current_outcome.values("final_grade")[:1]),
     )
 
@@ -128,7 +129,7 @@ def student_list_with_latest_prediction(
 ) -> QuerySet[Student]:
     """The students a person may see, each annotated with their latest prediction (`latest_grade`,
     `latest_pass_probability`, `latest_risk`, `latest_setup`, `latest_predicted_at`, `latest_model_version`,
-    `latest_prediction_id`; None when never predicted) and `current_final_grade`.
+    `latest_unusual`, `latest_prediction_id`; None when never predicted) and `current_final_grade`.
 
     `q` searches the school's student id; `risk` is a band or "none" (never predicted); `setup` is the latest
     prediction's setup; `sort` a key of STUDENT_SORTS, "-" for descending. Unknown values are ignored.

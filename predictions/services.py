@@ -112,6 +112,8 @@ def predictions_serve(
             interval_high=float(output["interval"]["high"]),
             interval_coverage=float(output["interval"]["coverage"]),
             top_factors=output["top_factors"],
+            unusual=output["unusual"],
+            unusual_reasons=output["unusual_reasons"],
             source=source,
             requested_by=user,
             api_key_prefix=api_key_prefix,

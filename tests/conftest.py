@@ -53,7 +53,8 @@ def small_csv(tmp_path, monkeypatch):
     from modelstore.ml.data import DEFAULT_DATA_PATH
     from modelstore.ml.recipe import RECIPE
 
-    monkeypatch.setitem(RECIPE["params"], "n_estimators", 10)
+    monkeypatch.setitem(RECIPE["params"]["mean"], "n_estimators", 10)
+    monkeypatch.setitem(RECIPE["params"]["median"], "max_iter", 10)
     monkeypatch.setattr(services, "CV_FOLDS", 2)
     # In this process, so that the fewer trees apply to the cross-validation too.
     monkeypatch.setattr(services, "evaluate", functools.partial(evaluation.evaluate, n_jobs=1))
@@ -70,6 +71,16 @@ def record() -> dict:
     from predictions.api.examples import RECORD
 
     return dict(RECORD)
+
+
+@pytest.fixture
+def odd_record(record) -> dict:
+    """A valid record unlike the students the model learned from: each attribute at one of its rarest values in
+    data/student-mat.csv (age 22 and 75 absences: one student each), so every model version flags it unusual."""
+    return dict(
+        record, school="MS", age=22, Pstatus="A", Medu=0, Fedu=0, Fjob="health", guardian="other", traveltime=4,
+        failures=3, higher="no", famrel=1, Dalc=5, absences=75,
+    )
 
 
 @pytest.fixture

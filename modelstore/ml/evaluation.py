@@ -163,9 +163,9 @@ def _fold(df: pd.DataFrame, *, setup: str, train, test, seed: int, coverage: flo
     features = list(SETUP_FEATURES[setup])
     pipeline = build_pipeline(setup, random_state=seed).fit(df[features].iloc[train], df[TARGET].iloc[train])
     Xt = pipeline[:-1].transform(df[features].iloc[test])
-    grade = pipeline[-1].predict(Xt)
-    probability = pipeline[-1].pass_proba(Xt, grade)
-    low, high = pipeline[-1].interval_for(grade, coverage=coverage)
+    outputs = pipeline[-1].distribution(Xt)
+    grade, probability = outputs["grade"], outputs["pass_probability"]
+    low, high = pipeline[-1].interval_for(outputs["point"], outputs["category"], coverage=coverage)
     if setup in NAIVE_GRADE:
         naive_grade = df[NAIVE_GRADE[setup]].iloc[test].to_numpy(dtype=float)
         naive_pass, naive_level = naive_grade >= PASS_THRESHOLD, _levels(naive_grade)

@@ -9,10 +9,19 @@ import onnxruntime
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from modelstore.ml.estimators import PASS_THRESHOLD
 from modelstore.ml.explain import predict_and_explain
 from modelstore.ml.onnx import onnx_predict
 from modelstore.schema import CATEGORICAL, GRADE_MAX, GRADE_MIN, setup_for
 from studentperf.errors import ApplicationError
+
+# A pass chance of 0.5 or more is a pass call: the mark the median's 9.5 corresponds to.
+PASS_CHANCE_MARK = 0.5
+
+
+# What a model call returns per record (both engines): the distribution's centre and Mondrian category, its
+# median (the grade) and its mass at a pass.
+OUTPUTS = ("grade", "pass_probability", "point", "category")
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,8 +31,8 @@ class Predictor:
 
     pipeline: Pipeline
     session: onnxruntime.InferenceSession | None = None
-    # coverage -> the interval's offsets from the grade, computed once per version and coverage.
-    _offsets: dict[float, tuple[float, float]] = field(default_factory=dict, repr=False)
+    # coverage -> the interval's offsets from the centre per category, computed once per version and coverage.
+    _offsets: dict[float, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def engine(self) -> str:
@@ -39,23 +48,33 @@ class Predictor:
         return self.pipeline.named_steps["reference"].reference_
 
     def predict(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """{"grade", "pass_probability"}: float64 arrays with a value per row of `columns` (the setup's attributes)."""
+        """OUTPUTS: arrays with a value per row of `columns` (the setup's attributes); float64, the category int64."""
         if self.session is not None:
             outputs = onnx_predict(self.session, columns)
-            return {name: outputs[name].astype(np.float64) for name in ("grade", "pass_probability")}
+            return {
+                name: outputs[name].astype(np.int64 if name == "category" else np.float64, copy=False)
+                for name in OUTPUTS
+            }
         encoded = self.pipeline[:-1].transform(pd.DataFrame(columns))
-        regressor = self.pipeline[-1]
-        grades = regressor.predict(encoded)
-        return {"grade": grades, "pass_probability": regressor.pass_proba(encoded, grades)}
+        distribution = self.pipeline[-1].distribution(encoded)
+        return {name: distribution[name] for name in OUTPUTS}
 
-    def interval(self, grades: np.ndarray, *, coverage: float) -> tuple[np.ndarray, np.ndarray]:
-        """The `coverage` interval around predicted grades: `ConformalGradeRegressor.interval_for`, whichever
-        engine predicted them, with the offsets computed once."""
+    def interval(self, points: np.ndarray, categories: np.ndarray, *, coverage: float) -> tuple[np.ndarray, np.ndarray]:
+        """The `coverage` interval of the distributions centred on `points`: `ConformalGradeRegressor.interval_for`,
+        whichever engine predicted them, with the offsets computed once."""
         offsets = self._offsets.get(coverage)
         if offsets is None:
             offsets = self._offsets[coverage] = self.pipeline[-1].interval_offsets(coverage)
         low, high = offsets
-        return np.clip(grades + low, GRADE_MIN, GRADE_MAX), np.clip(grades + high, GRADE_MIN, GRADE_MAX)
+        return (
+            np.clip(points + low[categories], GRADE_MIN, GRADE_MAX),
+            np.clip(points + high[categories], GRADE_MIN, GRADE_MAX),
+        )
+
+    def unusual(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, list[list[str]]] | None:
+        """Whether each record is unlike the training rows, and why (`AttributeReference.unusual`): the same
+        numpy code for both engines. None for a version trained before the check existed."""
+        return self.pipeline.named_steps["reference"].unusual(columns)
 
 
 def predict_records(
@@ -65,10 +84,15 @@ def predict_records(
 
     `predictors` by setup: a Predictor, or a bare Pipeline (served through scikit-learn). `records` are
     validated: all 30 attributes, G1/G2 an int or None (which picks setup A, B or C).
-    `pass_probability` is P(G3 >= 10), from the pipeline's held-out errors or its pass classifier;
-    `confidence` is how sure the pass/fail call is, max(p, 1 - p), from 0.5 (a coin toss) to 1. `interval`
-    holds the final grade with probability `coverage`. Per record, only the result dict is built in Python:
-    the model call, the interval and the ranking of the factors run on all of a setup's records at once.
+    Every number is read from the record's one predictive distribution (ConformalGradeRegressor):
+    `predicted_grade` is its median, `interval` its quantiles holding the final grade with probability
+    `coverage`, `pass_probability` its mass at G3 >= 10, and `confidence` how sure the pass/fail call it
+    implies is, max(p, 1 - p), from 0.5 (a coin toss) to 1. Rounding keeps each number on its side of the
+    pass mark (`rounded_keeping_side`), so the rounded outputs agree as the exact ones do. `unusual` says
+    whether the record is unlike the students the model learned from (None: the version predates the
+    check), `unusual_reasons` which attributes make it so, in words.
+    Per record, only the result dict is built in Python: the model call, the interval and the ranking of the
+    factors run on all of a setup's records at once.
     """
     rows_by_setup: dict[str, list[int]] = {}
     for row, record in enumerate(records):
@@ -87,20 +111,38 @@ def predict_records(
         outputs, factors = predict_and_explain(
             columns, reference=predictor.reference, predict=predictor.predict, top_k=top_k
         )
-        grades = outputs["grade"]
-        low, high = predictor.interval(grades, coverage=coverage)
-        for row, grade, p, low_end, high_end, top_factors in zip(
-            rows, grades.tolist(), outputs["pass_probability"].tolist(), low.tolist(), high.tolist(), factors
-        ):
+        low, high = predictor.interval(outputs["point"], outputs["category"], coverage=coverage)
+        flags = predictor.unusual(columns)
+        unusual, reasons = (None, None) if flags is None else (flags[0].tolist(), flags[1])
+        for position, (row, grade, p, low_end, high_end, top_factors) in enumerate(zip(
+            rows, outputs["grade"].tolist(), outputs["pass_probability"].tolist(), low.tolist(), high.tolist(),
+            factors,
+        )):
+            probability = rounded_keeping_side(p, 3, PASS_CHANCE_MARK)
             results[row] = {
                 "setup": setup,
-                "predicted_grade": round(grade, 2),
-                "pass_probability": round(p, 3),
-                "confidence": round(max(p, 1 - p), 3),
-                "interval": {"low": round(low_end, 2), "high": round(high_end, 2), "coverage": coverage},
+                "predicted_grade": rounded_keeping_side(grade, 2, PASS_THRESHOLD),
+                "pass_probability": probability,
+                "confidence": round(max(probability, 1 - probability), 3),
+                "interval": {
+                    "low": rounded_keeping_side(low_end, 2, PASS_THRESHOLD),
+                    "high": rounded_keeping_side(high_end, 2, PASS_THRESHOLD),
+                    "coverage": coverage,
+                },
                 "top_factors": top_factors,
+                "unusual": None if unusual is None else unusual[position],
+                "unusual_reasons": [] if reasons is None else reasons[position],
             }
     return results
+
+
+def rounded_keeping_side(value: float, digits: int, mark: float) -> float:
+    """`value` rounded to `digits` decimals, but never across `mark`: 9.497 is 9.49, not 9.5, when the mark
+    is 9.5, and a pass chance of 0.4996 is 0.499. Monotone, so rounded values keep their order too."""
+    rounded = round(value, digits)
+    if value < mark <= rounded:
+        return round(mark - 10 ** -digits, digits)
+    return rounded
 
 
 def _columns(records: list[dict], rows: list[int], features: list[str]) -> dict[str, np.ndarray]:

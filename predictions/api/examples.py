@@ -27,7 +27,24 @@ PREDICTION = {
         {"feature": "schoolsup", "value": "yes", "effect": -0.21},
         {"feature": "age", "value": 18, "effect": -0.12},
     ],
+    "unusual": False,
+    "unusual_reasons": [],
 }
+# The same student at 22 with 75 absences: both values only one training student had.
+UNUSUAL_PREDICTION = dict(
+    PREDICTION,
+    top_factors=[
+        {"feature": "G2", "value": 6, "effect": -3.38},
+        {"feature": "G1", "value": 5, "effect": -1.09},
+        {"feature": "absences", "value": 75, "effect": 0.52},
+        {"feature": "age", "value": 22, "effect": -0.31},
+    ],
+    unusual=True,
+    unusual_reasons=[
+        "Age 22: only 1 of the 395 students the model learned from was 22 or older",
+        "School absences 75: only 1 of the 395 students the model learned from had as many or more",
+    ],
+)
 STUDENT = {
     "id": 42,
     "external_id": "2024-017",
@@ -61,6 +78,7 @@ PREDICT = [
     request("One record", dict(RECORD, student_id=42)),
     request("A batch", {"instances": [RECORD, dict(RECORD, G2=None), dict(RECORD, G1=None, G2=None)]}),
     response("One prediction", PREDICTION),
+    response("A prediction for an unusual record", UNUSUAL_PREDICTION),
     response(
         "A batch's predictions",
         {"predictions": [PREDICTION, dict(PREDICTION, setup="B"), dict(PREDICTION, setup="C")]},

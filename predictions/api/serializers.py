@@ -175,6 +175,15 @@ class PredictionSerializer(serializers.Serializer):
     risk = serializers.ChoiceField(choices=Prediction.Risk.choices)
     interval = IntervalSerializer()
     top_factors = FactorSerializer(many=True)
+    unusual = serializers.BooleanField(
+        allow_null=True,
+        help_text="Whether the record is unlike the students the model learned from: treat the prediction with "
+        "care. null: the model version predates this check.",
+    )
+    unusual_reasons = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The attributes that make the record unusual, in words (empty when it is not).",
+    )
 
 
 class PredictionBatchSerializer(serializers.Serializer):
@@ -200,6 +209,8 @@ def prediction_data(prediction: Prediction) -> dict:
             {"feature": factor["feature"], "value": factor["value"], "effect": factor["effect"]}
             for factor in prediction.top_factors
         ],
+        "unusual": prediction.unusual,
+        "unusual_reasons": list(prediction.unusual_reasons),
     }
 
 

@@ -21,7 +21,7 @@ from predictions.access.roles import BATCH_ADD, BATCH_VIEW
 from predictions.api.examples import response
 from predictions.batches.files import batch_file_size_check
 from predictions.batches.results import batch_results_csv, batch_results_file_name
-from predictions.batches.selectors import batch_job_get_for_requester
+from predictions.batches.selectors import batch_job_get_for_requester, batch_job_summary
 from predictions.batches.services import batch_job_create
 from predictions.models import BatchJob, Prediction
 from studentperf.api.base import ApiView
@@ -45,8 +45,10 @@ value does not stop the others: the results give its reason per field.
 """
 RESULTS_DESCRIPTION = """\
 One line per data row, in file order: `row` (1 is the first row after the header), `external_id`,
-`predicted_grade`, `pass_probability`, `risk`, `interval_low`, `interval_high`, `setup`, and `errors` for a
-rejected row (`field: reason; field: reason`, the prediction columns then empty). 409 until the job is done.
+`predicted_grade`, `pass_probability`, `risk`, `interval_low`, `interval_high`, `setup`, `unusual` (`true` when
+the record is unlike the students the model learned from: treat the prediction with care; empty for a model
+version older than this check), `unusual_reasons` (why, `reason; reason`), and `errors` for a rejected row
+(`field: reason; field: reason`, the prediction columns then empty). 409 until the job is done.
 """
 EXAMPLE_ID = "6f1d2c3b-9a8e-4f7d-8c6b-5a4e3d2c1b0a"
 EXAMPLE_STATUS_URL = f"https://school.example/api/v1/batches/{EXAMPLE_ID}"
@@ -56,13 +58,16 @@ EXAMPLE_CREATED = {
 }
 EXAMPLE_JOB = {
     "id": EXAMPLE_ID, "status": "running", "file_name": "student-mat.csv", "rows_total": 395, "rows_done": 200,
-    "rows_failed": 1, "error": "", "created_at": "2026-11-20T14:05:00Z", "started_at": "2026-11-20T14:05:01Z",
-    "finished_at": None, "results_url": f"{EXAMPLE_STATUS_URL}/results",
+    "rows_failed": 1, "rows_unusual": 4, "error": "", "created_at": "2026-11-20T14:05:00Z",
+    "started_at": "2026-11-20T14:05:01Z", "finished_at": None, "results_url": f"{EXAMPLE_STATUS_URL}/results",
 }
 EXAMPLE_RESULTS = (
-    "row,external_id,predicted_grade,pass_probability,risk,interval_low,interval_high,setup,errors\n"
-    "1,2024-017,5.84,0.031,high,3.62,8.06,A,\n"
-    "2,2024-018,,,,,,,age: must be an integer from 15 to 22\n"
+    "row,external_id,predicted_grade,pass_probability,risk,interval_low,interval_high,setup,unusual,unusual_reasons,"
+    "errors\n"
+    "1,2024-017,5.84,0.031,high,3.62,8.06,A,false,,\n"
+    "2,2024-018,,,,,,,,,age: must be an integer from 15 to 22\n"
+    "3,2024-019,7.12,0.208,high,4.35,9.88,A,true,Age 22: only 1 of the 395 students the model learned from was 22 "
+    "or older; School absences 75: only 1 of the 395 students the model learned from had as many or more,\n"
 )
 
 
@@ -111,6 +116,10 @@ class BatchJobSerializer(serializers.Serializer):
     rows_total = serializers.IntegerField(help_text="Data rows in the file.")
     rows_done = serializers.IntegerField(help_text="Rows processed so far: predicted or rejected.")
     rows_failed = serializers.IntegerField(help_text="Rows rejected, each with its reason in the results.")
+    rows_unusual = serializers.IntegerField(
+        help_text="Rows predicted so far whose record is unlike the students the model learned from: treat their "
+        "predictions with care (the results' `unusual` and `unusual_reasons` columns mark them)."
+    )
     error = serializers.CharField(help_text="Why the job failed as a whole; empty otherwise.")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
@@ -164,8 +173,12 @@ class BatchDetailApi(_BatchApi):
     )
     def get(self, request, pk):
         job = self.job(pk)
-        data = {**{name: getattr(job, name) for name in BatchJobSerializer().fields if name != "results_url"},
-                "results_url": self.job_url(job, "api-batch-results")}
+        computed = {
+            "rows_unusual": batch_job_summary(job=job)["unusual"],
+            "results_url": self.job_url(job, "api-batch-results"),
+        }
+        data = {name: computed[name] if name in computed else getattr(job, name)
+                for name in BatchJobSerializer().fields}
         return Response(BatchJobSerializer(data).data)
 
 

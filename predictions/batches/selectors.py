@@ -2,7 +2,7 @@
 all of them with VIEW_ALL_STUDENTS."""
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from predictions.access.roles import BATCH_VIEW, VIEW_ALL_STUDENTS
 from predictions.models import BatchJob, BatchRow, Prediction
@@ -35,17 +35,27 @@ def batch_job_get_for_requester(*, pk, user=None, api_key=None) -> BatchJob:
 
 
 def batch_job_summary(*, job: BatchJob) -> dict:
-    """What a finished (or running) job gave so far: rows `predicted`, `rejected`, and `risk` counts per band."""
+    """What a finished (or running) job gave so far: rows `predicted`, `rejected`, `unusual` (predicted rows whose
+    record is unlike the students the model learned from), and `risk` counts per band."""
     counts = dict.fromkeys(Prediction.Risk.values, 0)
     rows = (
         BatchRow.objects.filter(job=job, prediction__isnull=False).order_by()
-        .values("prediction__risk").annotate(count=Count("pk"))
+        .values("prediction__risk")
+        .annotate(count=Count("pk"), unusual=Count("pk", filter=Q(prediction__unusual=True)))
     )
+    unusual = 0
     for row in rows:
         counts[row["prediction__risk"]] = row["count"]
-    return {"predicted": sum(counts.values()), "rejected": job.rows_failed, "risk": counts}
+        unusual += row["unusual"]
+    return {"predicted": sum(counts.values()), "rejected": job.rows_failed, "unusual": unusual, "risk": counts}
 
 
 def batch_row_rejected_list(*, job: BatchJob, limit: int = 50) -> QuerySet[BatchRow]:
     """A job's first rejected rows, in file order, with their reasons (`errors`)."""
     return BatchRow.objects.filter(job=job, prediction__isnull=True).order_by("row_number")[:limit]
+
+
+def batch_row_unusual_list(*, job: BatchJob, limit: int = 50) -> QuerySet[BatchRow]:
+    """A job's first rows predicted from an unusual record, in file order, with their prediction (its reasons)."""
+    rows = BatchRow.objects.filter(job=job, prediction__unusual=True).select_related("prediction")
+    return rows.order_by("row_number")[:limit]

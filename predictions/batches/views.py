@@ -15,7 +15,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from predictions.access.roles import BATCH_ADD, BATCH_VIEW
 from predictions.batches.files import TEMPLATE_HEADER, batch_file_size_check
 from predictions.batches.results import batch_results_csv, batch_results_file_name, errors_ordered
-from predictions.batches.selectors import batch_job_list_for_user, batch_job_summary, batch_row_rejected_list
+from predictions.batches.selectors import (
+    batch_job_list_for_user,
+    batch_job_summary,
+    batch_row_rejected_list,
+    batch_row_unusual_list,
+)
 from predictions.batches.services import batch_job_create
 from predictions.forms import application_error_add
 from predictions.models import BatchJob, Prediction
@@ -24,6 +29,7 @@ from studentperf.observability import error_mark
 
 RECENT_JOBS = 50
 REJECTED_SHOWN = 50
+UNUSUAL_SHOWN = 50
 
 
 class BatchUploadForm(forms.Form):
@@ -109,6 +115,7 @@ def batch_detail(request: HttpRequest, pk) -> HttpResponse:
         context["rejected"] = [
             (row, errors_ordered(row.errors)) for row in batch_row_rejected_list(job=job, limit=REJECTED_SHOWN)
         ]
+        context["unusual"] = batch_row_unusual_list(job=job, limit=UNUSUAL_SHOWN)
     return render(request, "predictions/batch_detail.html", context)
 
 

@@ -9,7 +9,8 @@ A pair is one prediction and the final grade it forecast:
 Pass/fail treats "fail" (G3 < 10, "at risk") as the positive class: precision is the share of students
 flagged at risk who failed, recall the share of those who failed that were flagged. A prediction says "pass"
 when pass_probability >= 0.5. The figures are scikit-learn's metric functions; per subgroup (sex, school,
-address) the same functions through fairlearn's MetricFrame. See docs/monitoring.md.
+address) the same functions through fairlearn's MetricFrame; a few of them apart for the predictions flagged
+unusual (a record unlike the training data) and the others. See docs/monitoring.md.
 
 Calibration is about the *pass* side, unlike precision and recall: the Brier score is the mean squared gap
 between pass_probability and passing (1 when G3 >= 10, else 0), and the reliability table puts the pairs in
@@ -41,7 +42,12 @@ PASS_PROBABILITY_CUT = 0.5  # a prediction says "pass" when pass_probability >= 
 SUBGROUP_FEATURES = ("sex", "school", "address")
 RELIABILITY_BANDS = 10  # equal bands of pass_probability: 0-10 %, 10-20 %, ..., 90-100 %
 SAMPLE_COLUMNS = ("pass_probability", "interval_low", "interval_high", "interval_coverage")
-PAIR_COLUMNS = ("model_version_id", "final_grade", "predicted_grade", *SAMPLE_COLUMNS, *SUBGROUP_FEATURES)
+PAIR_COLUMNS = (
+    "model_version_id", "final_grade", "predicted_grade", *SAMPLE_COLUMNS, "unusual", *SUBGROUP_FEATURES,
+)
+# By the prediction's `unusual`: True, False, None (made by a version that predates the novelty check).
+UNUSUAL_GROUPS = ("flagged", "unflagged", "unknown")
+UNUSUAL_FIGURES = ("pairs", "accuracy", "mae", "interval_coverage")
 
 
 def at_risk(final_grades) -> np.ndarray:
@@ -146,18 +152,30 @@ def reliability_table(pairs: pd.DataFrame) -> list[dict]:
     ]
 
 
+def _figures(pairs: pd.DataFrame, names) -> dict:
+    """The METRICS `names` of a set of pairs; counts 0 and figures None when empty."""
+    if pairs.empty:
+        return {name: (0 if name in COUNTS else None) for name in names}
+    return {name: _figure(pairs, name) for name in names}
+
+
+def _figure(pairs: pd.DataFrame, name: str) -> float | int | None:
+    function, columns = METRICS[name]
+    return _clean(name, function(pairs["final_grade"], pairs["predicted_grade"],
+                                 **{column: pairs[column] for column in columns}))
+
+
 def pair_metrics(pairs: pd.DataFrame) -> dict:
     """The metrics of a set of pairs (columns of PAIR_COLUMNS) and their reliability table; counts 0, figures
     None and no band when empty."""
-    extra = {"positive_class": POSITIVE_CLASS, "reliability": reliability_table(pairs)}
-    if pairs.empty:
-        return {name: (0 if name in COUNTS else None) for name in METRICS} | extra
-    figures = {
-        name: _clean(name, function(pairs["final_grade"], pairs["predicted_grade"],
-                                    **{column: pairs[column] for column in columns}))
-        for name, (function, columns) in METRICS.items()
-    }
-    return figures | extra
+    return _figures(pairs, METRICS) | {"positive_class": POSITIVE_CLASS, "reliability": reliability_table(pairs)}
+
+
+def unusual_metrics(pairs: pd.DataFrame) -> dict:
+    """{group: {figure: value}} for the UNUSUAL_GROUPS (flagged, unflagged, unknown) of the pairs' predictions, with
+    the UNUSUAL_FIGURES: a pair is in exactly one group; a group without pairs has 0 pairs and None figures."""
+    groups = pairs["unusual"].map({True: "flagged", False: "unflagged"}).fillna("unknown")
+    return {group: _figures(pairs[groups == group], UNUSUAL_FIGURES) for group in UNUSUAL_GROUPS}
 
 
 def subgroup_metrics(pairs: pd.DataFrame) -> dict:

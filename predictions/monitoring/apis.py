@@ -49,6 +49,27 @@ class ReliabilityBandSerializer(serializers.Serializer):
     pairs = serializers.IntegerField(help_text="Pairs in the band.")
 
 
+class UnusualGroupSerializer(serializers.Serializer):
+    pairs = serializers.IntegerField(help_text="Pairs whose prediction is in the group.")
+    accuracy = serializers.FloatField(allow_null=True, help_text="Share of right pass/fail calls; null without pairs.")
+    mae = serializers.FloatField(allow_null=True, help_text="Mean absolute error of the grade; null without pairs.")
+    interval_coverage = serializers.FloatField(
+        allow_null=True, help_text="Share of final grades inside the interval; null without pairs.")
+
+    class Meta:
+        ref_name = "AccuracyUnusualGroup"
+
+
+class UnusualMetricsSerializer(serializers.Serializer):
+    flagged = UnusualGroupSerializer(help_text="Predictions of records flagged unusual (unlike the training data).")
+    unflagged = UnusualGroupSerializer(help_text="Predictions of records the novelty check found typical.")
+    unknown = UnusualGroupSerializer(
+        help_text="Predictions of a version that predates the novelty check (unusual null): in neither group above.")
+
+    class Meta:
+        ref_name = "AccuracyUnusualMetrics"
+
+
 class CheckMetricsSerializer(MetricsSerializer):
     sources = serializers.DictField(child=serializers.IntegerField(), help_text="Pairs from students and batch rows.")
     recent_batch_rows = serializers.IntegerField(help_text="Batch rows of the window that failed_share is over.")
@@ -56,6 +77,10 @@ class CheckMetricsSerializer(MetricsSerializer):
         many=True, default=list,
         help_text="Calibration: pass_probability in 10 equal bands (0-0.1, ..., 0.9-1), lowest first, only bands with "
                   "pairs; empty without pairs (and in checks made before it was measured).")
+    unusual = UnusualMetricsSerializer(
+        allow_null=True, default=None,
+        help_text="The figures apart for the predictions flagged unusual, the others, and those a version without the "
+                  "novelty check made; each pair is in one group. null in checks made before it was measured.")
 
     class Meta:
         ref_name = "AccuracyCheckMetrics"
@@ -152,7 +177,11 @@ _CHECK = {
         {"low": 0.5, "high": 0.6, "mean_pass_probability": 0.55, "pass_rate": 0.583, "pairs": 12},
         {"low": 0.7, "high": 0.8, "mean_pass_probability": 0.75, "pass_rate": 0.739, "pairs": 23},
         {"low": 0.9, "high": 1.0, "mean_pass_probability": 0.97, "pass_rate": 1.0, "pairs": 55},
-    ]},
+    ], "unusual": {
+        "flagged": {"pairs": 4, "accuracy": 0.5, "mae": 3.2, "interval_coverage": 0.75},
+        "unflagged": {"pairs": 116, "accuracy": 0.914, "mae": 1.04, "interval_coverage": 0.914},
+        "unknown": {"pairs": 0, "accuracy": None, "mae": None, "interval_coverage": None},
+    }},
     "subgroups": {
         "sex": {"F": {**_METRICS, "pairs": 64}, "M": {**_METRICS, "pairs": 56}},
         "school": {"GP": {**_METRICS, "pairs": 101}, "MS": {**_METRICS, "pairs": 19}},
@@ -187,8 +216,9 @@ class AccuracyMonitoringApi(ApiView):
         description=(
             "Each check compares a version's predictions with the final grades recorded since (pass/fail with "
             "fail as the positive class, the Brier score of pass_probability, grade errors, interval coverage, per "
-            "sex, school and address; a reliability table of pass_probability in bands against the pass rate) and the "
-            "inputs of the last DRIFT_WINDOW_DAYS with the training data. `latest` holds the newest check of each "
+            "sex, school and address, and apart for the records flagged unusual; a reliability table of "
+            "pass_probability in bands against the pass rate) and the inputs of the last DRIFT_WINDOW_DAYS with the "
+            "training data. `latest` holds the newest check of each "
             "version; `results` pages through all checks, newest first. API keys need the read scope; people "
             "signed in need the Model admin role. See docs/monitoring.md."
         ),

@@ -30,6 +30,12 @@ CHECK_FIGURES = (
      lambda check: len((check.drift or {}).get("drifting") or [])),
     ("timestamp_seconds", "When the latest check ran (Unix time).", lambda check: check.created_at.timestamp()),
 )
+# (figure of a group in a check's metrics["unusual"], help): one gauge family each, by model version and group.
+UNUSUAL_FIGURES = (
+    ("accuracy", "Pass/fail accuracy of the latest check on the predictions flagged unusual (group flagged), the "
+                 "others (unflagged) and those of a version without the novelty check (unknown)."),
+    ("pairs", "Predictions with a known final grade in the latest check, flagged unusual or not (group)."),
+)
 
 
 class DatabaseCollector(Collector):
@@ -94,7 +100,18 @@ def _latest_checks() -> list[Metric]:
             if value is not None:  # undefined (no pairs yet): no sample rather than a made-up number
                 family.add_metric([str(check.model_version.version)], value)
         families.append(family)
-    return families
+    return families + [_unusual_family(suffix, documentation, checks) for suffix, documentation in UNUSUAL_FIGURES]
+
+
+def _unusual_family(suffix: str, documentation: str, checks: list) -> Metric:
+    family = GaugeMetricFamily(
+        f"studentperf_accuracy_check_unusual_{suffix}", documentation, labels=["model_version", "group"]
+    )
+    for check in checks:
+        for group, figures in (check.metrics.get("unusual") or {}).items():  # none in checks made before it
+            if figures.get(suffix) is not None:
+                family.add_metric([str(check.model_version.version), group], figures[suffix])
+    return family
 
 
 def _open_alerts() -> Metric:

@@ -163,7 +163,7 @@ def subgroup_accuracy(*, check: AccuracyCheck) -> list[dict]:
 def pairs_frame() -> pd.DataFrame:
     """Every pair known now, all versions, one row each (columns: PAIR_COLUMNS plus "source")."""
     subgroup_columns = {feature: KT(f"input__{feature}") for feature in SUBGROUP_FEATURES}
-    columns = ("model_version_id", "predicted_grade", *SAMPLE_COLUMNS)
+    columns = ("model_version_id", "predicted_grade", *SAMPLE_COLUMNS, "unusual")
     first_recorded = Outcome.objects.filter(student=OuterRef("student_id")).order_by("recorded_at", "pk")
     current = Outcome.objects.filter(student=OuterRef("student_id"), is_current=True)
     student_rows = (

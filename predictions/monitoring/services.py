@@ -11,7 +11,7 @@ from django.utils import timezone
 from modelstore.models import ModelVersion
 from modelstore.selectors import model_version_active_find
 from predictions.models import AccuracyCheck
-from predictions.monitoring.accuracy import pair_metrics, subgroup_metrics
+from predictions.monitoring.accuracy import pair_metrics, subgroup_metrics, unusual_metrics
 from predictions.monitoring.alerts import alerts_notify, alerts_record
 from predictions.monitoring.drift import drift_report
 from predictions.monitoring.selectors import batch_row_failed_share, pairs_frame
@@ -38,6 +38,7 @@ def accuracy_check_run(*, now: datetime | None = None) -> list[AccuracyCheck]:
             metrics = pair_metrics(version_pairs) | {
                 "sources": {source: int((version_pairs["source"] == source).sum()) for source in ("student", "batch")},
                 "recent_batch_rows": batch_rows,
+                "unusual": unusual_metrics(version_pairs),
             }
             checks.append(AccuracyCheck.objects.create(
                 model_version=version,

@@ -58,7 +58,45 @@ def check_sentences(check: AccuracyCheck) -> list[str]:
         sentences.append(brier_sentence(metrics["brier"]) + (
             " " + band_sentence(max(metrics["reliability"], key=lambda band: band["pairs"]))
             if metrics.get("reliability") else ""))
+    groups = metrics.get("unusual")
+    if groups and (groups["flagged"]["pairs"] or groups["unflagged"]["pairs"]):
+        sentences.append(unusual_sentence(groups))
     return sentences
+
+
+# The groups of a check's metrics["unusual"] the page compares, as it names them. The third, "unknown", holds
+# every pair of a version that predates the novelty check and none of any other: a version flags all or none.
+UNUSUAL_ROWS = (("flagged", "Flagged unusual"), ("unflagged", "Others"))
+
+
+def unusual_sentence(groups: dict) -> str:
+    """The pass/fail accuracy on the records flagged unusual beside the others': metrics["unusual"] in words."""
+    def accuracy(group: dict) -> str:
+        return "n/a" if group["accuracy"] is None else f"{group['accuracy']:.0%}"
+
+    flagged, others = groups["flagged"], groups["unflagged"]
+    return (f"Unusual records: accuracy {accuracy(flagged)} on {flagged['pairs']} flagged vs {accuracy(others)} on "
+            f"{others['pairs']} others.")
+
+
+def unusual_summary(check: AccuracyCheck | None) -> dict:
+    """The monitoring page's unusual records: {"sentence", "rows": [[group, pairs, accuracy, MAE, coverage]]}; no
+    rows when there is nothing to compare (no check, no pairs, a check made before, a version without the check)."""
+    if not (check and check.pairs):
+        return {"sentence": "No check has compared unusual records with the others yet.", "rows": []}
+    groups = check.metrics.get("unusual")
+    if not groups:
+        return {"sentence": f"The latest check of v{check.model_version.version} was made before unusual records were "
+                            "measured; the next check measures them.", "rows": []}
+    if not (groups["flagged"]["pairs"] or groups["unflagged"]["pairs"]):
+        return {"sentence": f"v{check.model_version.version} predates the check for unusual records: none of its "
+                            "predictions is flagged or cleared.", "rows": []}
+    rows = [
+        [name, groups[key]["pairs"], _shown(groups[key]["accuracy"], "share"), _shown(groups[key]["mae"], "points"),
+         _shown(groups[key]["interval_coverage"], "share")]
+        for key, name in UNUSUAL_ROWS
+    ]
+    return {"sentence": unusual_sentence(groups), "rows": rows}
 
 
 def band_name(band: dict) -> str:

@@ -17,7 +17,14 @@ from predictions.monitoring import figures
 from predictions.monitoring.alerts import alert_acknowledge, alert_list_open
 from predictions.monitoring.selectors import accuracy_check_latest_list, accuracy_check_shown, drift_check_shown
 from predictions.monitoring.services import accuracy_check_queue
-from predictions.monitoring.texts import FIGURES, check_sentences, drift_sentence, metrics_shown, status_sentences
+from predictions.monitoring.texts import (
+    FIGURES,
+    check_sentences,
+    drift_sentence,
+    metrics_shown,
+    status_sentences,
+    unusual_summary,
+)
 from studentperf.errors import ApplicationError
 
 
@@ -56,6 +63,7 @@ def _monitoring_page(request: HttpRequest, *, status: int = 200, queue_error: st
         "status": status_sentences(active=active, check=latest, open_alerts=len(alerts), drift=drift),
         "alerts": alerts,
         "charts": charts,
+        "unusual": unusual_summary(latest),
         "queue_error": queue_error,
     }
     return render(request, "predictions/monitoring.html", context, status=status)

@@ -46,6 +46,11 @@ VALIDATION_ERRORS = Counter(
 PREDICTIONS = Counter(
     "studentperf_predictions", "Predictions served.", ["model_version", "setup", "source", "risk"],
 )
+UNUSUAL_PREDICTIONS = Counter(
+    "studentperf_predictions_unusual",
+    "Predictions served for a record unlike the students the model learned from (flagged unusual).",
+    ["model_version", "setup", "source", "risk"],
+)
 PREDICTION_DURATION = Histogram(
     "studentperf_prediction_duration_seconds",
     "Latency of one call that serves predictions (validation, model lookup, prediction), whatever its size.",
@@ -102,12 +107,18 @@ def _known_fields() -> frozenset[str]:
 
 
 def predictions_observe(*, predictions: Sequence, source: str, seconds: float) -> None:
-    """Predictions served in one call (Prediction rows), and the call's latency in seconds.
+    """Predictions served in one call (Prediction rows), those flagged unusual among them (`unusual` True; None,
+    a version without the check, is not), and the call's latency in seconds.
 
     The version label is the version number, read from the ModelVersion each row holds (predictions_serve
     sets the object, so counting costs no query).
     """
+    _predictions_count(PREDICTIONS, predictions, source=source)
+    _predictions_count(UNUSUAL_PREDICTIONS, [row for row in predictions if row.unusual], source=source)
+    PREDICTION_DURATION.labels(source).observe(seconds)
+
+
+def _predictions_count(counter: Counter, predictions: Sequence, *, source: str) -> None:
     tally = Tally((row.model_version.version, row.setup, row.risk) for row in predictions)
     for (version, setup, risk), count in tally.items():
-        PREDICTIONS.labels(str(version), setup, source, risk).inc(count)
-    PREDICTION_DURATION.labels(source).observe(seconds)
+        counter.labels(str(version), setup, source, risk).inc(count)

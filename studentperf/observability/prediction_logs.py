@@ -10,10 +10,12 @@ logger = logging.getLogger("studentperf.predictions")
 
 
 def prediction_log(*, predictions: Sequence, latency_ms: float) -> None:
-    """A "prediction" line per Prediction row: ids, model version, setup, source, outputs and the call's latency.
+    """A "prediction" line per Prediction row: ids, model version, setup, source, outputs, whether the record is
+    unusual and the call's latency.
 
-    Never the student (external id, teacher) nor the requester; the record's attributes (`inputs`) only with
-    settings.LOG_PREDICTION_INPUTS. Cheap enough for a 100,000-row batch: one level check, one dict per row.
+    Never the student (external id, teacher) nor the requester, nor why a record is unusual (its reasons quote the
+    record's values); the record's attributes (`inputs`) only with settings.LOG_PREDICTION_INPUTS. Cheap enough
+    for a 100,000-row batch: one level check, one dict per row.
     """
     if not predictions or not logger.isEnabledFor(logging.INFO):
         return
@@ -31,6 +33,7 @@ def prediction_log(*, predictions: Sequence, latency_ms: float) -> None:
             "risk": prediction.risk,
             "interval_low": prediction.interval_low,
             "interval_high": prediction.interval_high,
+            "unusual": prediction.unusual,
             "latency_ms": latency_ms,
         }
         if with_inputs:

@@ -11,8 +11,8 @@ from predictions.models import Outcome, Prediction, Student
 PHONE = {"width": 375, "height": 800}
 
 
-def _fill_record(page, record: dict) -> None:
-    form = page.locator("#student-form")
+def _fill_record(page, record: dict, *, form_id: str = "student-form") -> None:
+    form = page.locator(f"#{form_id}")
     for name, value in record.items():
         field = form.locator(f"[name='{name}']")
         if field.evaluate("element => element.tagName") == "SELECT":
@@ -114,3 +114,40 @@ def test_the_student_page_says_the_chance_and_the_risk_in_words_without_confiden
     expect(latest).to_contain_text("<1 % (a pass is 10 or more)")
     expect(latest.locator(".headline")).to_contain_text("High risk: less than a 50 % chance to pass")
     expect(page.locator("body")).not_to_contain_text("Confidence")
+
+
+UNUSUAL_NOTICE = "This student's record is unlike the students the model learned from: treat the prediction with care."
+
+
+def _shown_numbers(facts: str) -> tuple[float, float, float, float]:
+    """(grade, range low, range high, chance to pass in %) as a prediction's facts show them; "<1 %" is 0.5,
+    ">99 %" 99.5: on the same side of 50 % as the exact chance."""
+    grade = re.search(r"Predicted grade\s+(\d+\.\d) out of 20", facts)
+    low, high = re.search(r"interval\s+(\d+\.\d) to (\d+\.\d)", facts).groups()
+    bound, percent = re.search(r"Chance to pass\s+([<>]?)(\d+) %", facts).groups()
+    shown_chance = float(percent) + {"<": -0.5, ">": 0.5, "": 0.0}[bound]
+    return float(grade.group(1)), float(low), float(high), shown_chance
+
+
+def test_a_quick_prediction_of_an_unusual_record_says_so_and_does_not_contradict_itself(
+    page, log_in, make_user, active_version, odd_record, screenshot
+):
+    make_user("teacher")
+    log_in(page, "teacher")
+
+    for setup, grades in (("A", {}), ("C", {"G1": None, "G2": None})):
+        page.goto("/predictions/new/")
+        _fill_record(page, {**odd_record, **grades}, form_id="prediction-form")
+        page.get_by_role("button", name="Predict").click()
+
+        notice = page.locator("#unusual-notice")
+        expect(notice).to_be_visible()
+        expect(notice).to_contain_text(UNUSUAL_NOTICE)
+        prediction = Prediction.objects.order_by("-created_at").first()
+        assert (prediction.setup, prediction.unusual) == (setup, True)
+        shown_reasons = notice.locator("li").all_inner_texts()
+        assert shown_reasons == prediction.unusual_reasons and any(r.startswith("Age 22:") for r in shown_reasons)
+        grade, low, high, shown_chance = _shown_numbers(page.locator("#prediction dl.result").inner_text())
+        assert (grade >= 9.5) == (shown_chance >= 50), (setup, grade, shown_chance)
+        assert low <= grade <= high, (setup, low, grade, high)
+        screenshot(page, f"prediction-unusual-{setup}")

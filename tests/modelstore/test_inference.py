@@ -3,7 +3,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from modelstore.ml.estimators import ConformalGradeRegressor
-from modelstore.ml.inference import Predictor, predict_records
+from modelstore.ml.inference import Predictor, predict_records, rounded_keeping_side
 from modelstore.ml.onnx import onnx_session, pipeline_to_onnx
 from studentperf.errors import ApplicationError
 
@@ -31,7 +31,11 @@ def test_setup_follows_the_period_grades_given(trained_pipelines, dataset):
 
 def test_result_shape_and_consistency(trained_pipelines, dataset):
     for result in predict_records(trained_pipelines, _mixed(dataset, 9), coverage=0.8, top_k=3):
-        assert set(result) == {"setup", "predicted_grade", "pass_probability", "confidence", "interval", "top_factors"}
+        assert set(result) == {
+            "setup", "predicted_grade", "pass_probability", "confidence", "interval", "top_factors", "unusual",
+            "unusual_reasons",
+        }
+        assert result["unusual"] in (True, False) and isinstance(result["unusual_reasons"], list)
         interval = result["interval"]
         assert 0 <= interval["low"] <= result["predicted_grade"] <= interval["high"] <= 20
         assert interval["coverage"] == 0.8
@@ -50,7 +54,7 @@ def test_one_pipeline_call_per_setup_not_per_record(trained_pipelines, dataset, 
     # The encoding steps run once per setup (all records and their explanation variants together), and so
     # does the grade model.
     calls = {"pipeline": 0, "regressor": 0}
-    pipeline_transform, regressor_predict = Pipeline.transform, ConformalGradeRegressor.predict
+    pipeline_transform, regressor_predict = Pipeline.transform, ConformalGradeRegressor.distribution
 
     def counted_pipeline(self, *args, **kwargs):
         calls["pipeline"] += 1
@@ -61,7 +65,7 @@ def test_one_pipeline_call_per_setup_not_per_record(trained_pipelines, dataset, 
         return regressor_predict(self, *args, **kwargs)
 
     monkeypatch.setattr(Pipeline, "transform", counted_pipeline)
-    monkeypatch.setattr(ConformalGradeRegressor, "predict", counted_regressor)
+    monkeypatch.setattr(ConformalGradeRegressor, "distribution", counted_regressor)
     predict_records(trained_pipelines, _mixed(dataset, 60))
     assert calls == {"pipeline": 3, "regressor": 3}
 
@@ -95,6 +99,31 @@ def test_no_records_no_results(trained_pipelines):
     assert predict_records(trained_pipelines, []) == []
 
 
+def test_an_odd_record_is_flagged_unusual_with_reasons_and_a_typical_one_is_not(trained_pipelines, dataset):
+    typical, odd = _records(dataset, 2)
+    odd.update(age=22, absences=75, Medu=0, Fedu=0, failures=3, famrel=1, Dalc=5, Walc=5, G1=3, G2=19)
+    typical_result, odd_result = predict_records(trained_pipelines, [typical, odd])
+    assert typical_result["unusual"] is False and typical_result["unusual_reasons"] == []
+    assert odd_result["unusual"] is True
+    assert any(reason.startswith("Age 22") for reason in odd_result["unusual_reasons"])
+
+
+def test_a_version_without_the_novelty_check_says_unknown(trained_pipelines, dataset, monkeypatch):
+    from modelstore.ml.estimators import AttributeReference
+
+    monkeypatch.setattr(AttributeReference, "unusual", lambda self, columns: None)
+    (result,) = predict_records(trained_pipelines, _records(dataset, 1))
+    assert result["unusual"] is None and result["unusual_reasons"] == []
+
+
+@pytest.mark.parametrize(("value", "digits", "mark", "expected"), [
+    (9.497, 2, 9.5, 9.49), (9.5, 2, 9.5, 9.5), (9.4951, 2, 9.5, 9.49), (12.346, 2, 9.5, 12.35), (9.2, 2, 9.5, 9.2),
+    (0.4996, 3, 0.5, 0.499), (0.5, 3, 0.5, 0.5), (0.0004, 3, 0.5, 0.0), (0.9996, 3, 0.5, 1.0),
+])
+def test_rounding_never_crosses_the_mark(value, digits, mark, expected):
+    assert rounded_keeping_side(value, digits, mark) == expected
+
+
 # Served through the proved ONNX graphs: the same results as through scikit-learn.
 
 @pytest.fixture(scope="module")
@@ -123,7 +152,8 @@ def test_onnx_path_computes_the_scikit_learn_numbers_on_the_uci_rows(setup, pred
         predictor = by_setup[setup]
         assert predictor.engine == engine
         outputs = predictor.predict(columns)
-        low, high = predictor.interval(outputs["grade"], coverage=0.8)  # not the graph's own 0.9: from the grade
+        # Not the graph's own 0.9: from the centre and category
+        low, high = predictor.interval(outputs["point"], outputs["category"], coverage=0.8)
         found[engine] = {**outputs, "interval_low": low, "interval_high": high}
 
     for name, expected in found["scikit-learn"].items():

@@ -248,3 +248,26 @@ def test_a_graph_onnxruntime_refuses_at_load_leaves_the_setup_to_scikit_learn(re
 
     assert loaded.engines == {"A": "onnxruntime", "B": "scikit-learn", "C": "onnxruntime"}
     assert any(r.message.startswith("onnx graph refused by onnxruntime") for r in caplog.records)
+
+
+def _graph_with_outputs(names: list[str]) -> bytes:
+    """A valid ONNX graph copying its one input to each of `names`."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Identity", ["x"], [name]) for name in names]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [None])],
+        [helper.make_tensor_value_info(name, TensorProto.DOUBLE, [None]) for name in names],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString()
+
+
+def test_a_graph_of_the_earlier_four_outputs_is_not_served(caplog):
+    from modelstore.ml.onnx import OUTPUTS
+
+    version = SimpleNamespace(version=3)
+    # Stored before the predictive distribution: grade and pass chance came from two models and could disagree.
+    earlier = _graph_with_outputs(["grade", "interval_low", "interval_high", "pass_probability"])
+    assert loader._session(version, "A", earlier) is None
+    assert "earlier format" in caplog.text
+    assert loader._session(version, "A", _graph_with_outputs(list(OUTPUTS))) is not None

@@ -43,7 +43,11 @@ def test_graph_takes_the_setup_attributes_and_says_what_it_is(small_graphs):
         assert tensor.elem_type == expected and [d.dim_value for d in tensor.shape.dim] == [0, 1]
     outputs = {node.name: node.type.tensor_type for node in model.graph.output}
     assert list(outputs) == list(OUTPUTS)
-    assert all(tensor.elem_type == onnx.TensorProto.FLOAT and len(tensor.shape.dim) == 1 for tensor in outputs.values())
+    # Double, so that no cast moves a grade or a chance across its mark; the category an integer.
+    assert all(len(tensor.shape.dim) == 1 for tensor in outputs.values())
+    assert {name: tensor.elem_type for name, tensor in outputs.items()} == {
+        **dict.fromkeys(OUTPUTS, onnx.TensorProto.DOUBLE), "category": onnx.TensorProto.INT64,
+    }
     props = {prop.key: prop.value for prop in model.metadata_props}
     assert (props["studentperf.setup"], float(props["studentperf.coverage"])) == ("B", 0.9)
     assert json.loads(props["studentperf.inputs"])["school"] == "string"
@@ -108,7 +112,7 @@ def test_inputs_from_a_dataframe_or_a_dict_of_columns(small_graphs, dataset):
     columns["age"] = np.asarray(columns["age"], dtype=np.int32)
     from_dict, from_frame = onnx_predict(session, columns), onnx_predict(session, frame)
     assert all(np.array_equal(from_dict[name], from_frame[name]) for name in OUTPUTS)
-    assert from_frame["grade"].dtype == np.float32 and from_frame["grade"].shape == (3,)
+    assert from_frame["grade"].dtype == np.float64 and from_frame["grade"].shape == (3,)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -123,6 +127,48 @@ def test_graphs_of_the_real_recipe_equal_its_pipelines(trained_pipelines, datase
     for setup, pipeline in trained_pipelines.items():
         check = onnx_equality_check(pipeline, pipeline_to_onnx(pipeline, coverage=0.9), dataset, coverage=0.9)
         assert check["equal"], (setup, check)
+        # The proof covers every output of the distribution, the Mondrian category included.
+        assert set(check["max_abs_diff"]) == set(OUTPUTS) == {
+            "grade", "interval_low", "interval_high", "pass_probability", "point", "category",
+        }
+
+
+def test_the_graph_moves_the_centre_with_the_classifier_as_the_pipeline_does(trained_pipelines, dataset):
+    pipeline = trained_pipelines["A"]
+    outputs = onnx_predict(onnx_session(pipeline_to_onnx(pipeline, coverage=0.9)), dataset)
+    encoded = pipeline[:-1].transform(dataset)
+    expected = pipeline[-1].distribution(encoded)
+    moved = expected["point"] != pipeline[-1].estimate(encoded)
+    assert moved.sum() > 5  # the classifier's branch of the graph is exercised on the UCI students
+    for name in ("point", "grade", "pass_probability"):
+        assert np.array_equal(outputs[name], expected[name]), name
+
+
+@pytest.fixture(scope="module")
+def mondrian_pipeline(dataset):
+    """Setup B with Mondrian categories by predicted change and few trees."""
+    pipeline = build_pipeline("B").set_params(
+        regressor__category_edges=[-1.0, 0.0], regressor__estimator__mean__n_estimators=5,
+        regressor__estimator__median__max_iter=5,
+    )
+    return pipeline.fit(dataset[list(SETUP_FEATURES["B"])], dataset[TARGET])
+
+
+def test_the_graph_reads_the_category_of_each_student_as_the_pipeline_does(mondrian_pipeline, dataset):
+    outputs = onnx_predict(onnx_session(pipeline_to_onnx(mondrian_pipeline, coverage=0.9)), dataset)
+    expected = mondrian_pipeline[-1].distribution(mondrian_pipeline[:-1].transform(dataset))
+    assert len(set(expected["category"].tolist())) == 3
+    assert np.array_equal(outputs["category"], expected["category"])
+    assert onnx_equality_check(mondrian_pipeline, pipeline_to_onnx(mondrian_pipeline, coverage=0.9), dataset,
+                               coverage=0.9)["equal"]
+
+
+def test_an_equality_check_finds_a_graph_whose_category_is_wrong(mondrian_pipeline, dataset, monkeypatch):
+    graph = pipeline_to_onnx(mondrian_pipeline, coverage=0.9)
+    regressor = mondrian_pipeline[-1]
+    monkeypatch.setattr(regressor, "category_edges_", regressor.category_edges_ + 0.5)
+    check = onnx_equality_check(mondrian_pipeline, graph, dataset, coverage=0.9)
+    assert not check["equal"] and check["max_abs_diff"]["category"] >= 1
 
 
 def test_docs_example_scores_an_exported_graph(register, small_pipelines, dataset, record, tmp_path, monkeypatch, capsys):

@@ -77,16 +77,32 @@ def test_a_category_missing_from_the_training_rows_is_still_encoded(dataset):
     assert pipeline.predict(health).shape == (len(health),)
 
 
-def test_setup_a_makes_its_pass_call_with_a_classifier_and_the_others_with_residuals(trained_pipelines, dataset):
-    assert trained_pipelines["A"][-1].pass_classifier_ is not None
-    assert trained_pipelines["B"][-1].pass_classifier_ is None
-    assert trained_pipelines["C"][-1].pass_classifier_ is None
-    # A pass probability that follows the second period grade: 9 -> 14 lifts the chance of a pass.
+def test_setup_a_moves_its_centre_with_a_pass_classifier_and_the_others_do_not(trained_pipelines, dataset):
+    assert trained_pipelines["B"][-1].pass_classifier_ is None and trained_pipelines["C"][-1].pass_classifier_ is None
+    pipeline = trained_pipelines["A"]
+    regressor = pipeline[-1]
+    encoded = pipeline[:-1].transform(dataset)
+    estimates = regressor.estimate(encoded)
+    outputs = regressor.distribution(encoded)
+    moved = outputs["point"] != estimates
+    chance = regressor.pass_classifier_.predict_proba(encoded)[:, 1]
+    # Moved exactly where the classifier calls the other side of the mark than the blend's own distribution,
+    # and then to the classifier's side: some students, not all.
+    at_estimate = regressor.pass_proba_for(estimates, outputs["category"])
+    assert np.array_equal(moved, (at_estimate >= 0.5) != (chance >= 0.5))
+    assert 0 < moved.sum() < 0.2 * len(moved)
+    assert np.mean((outputs["pass_probability"][moved] >= 0.5) == (chance[moved] >= 0.5)) > 0.9
+    for setup in "ABC":
+        assert trained_pipelines[setup][-1].residual_counts_.tolist() == [395]  # one category: no edges kept
+
+
+def test_the_pass_chance_follows_the_second_period_grade_through_the_one_distribution(trained_pipelines, dataset):
+    # What the setup A pass classifier used to know: a student on 9 at the second period is likelier to fail,
+    # one on 14 to pass; now it is the mass of the same distribution whose median is the grade.
     pipeline = trained_pipelines["A"]
     student = dataset[list(pipeline.feature_names_in_)].iloc[[0]].copy()
-    chances = []
-    for g2 in (9, 14):
+    for g2, passes in ((6, False), (14, True)):
         student["G1"], student["G2"] = g2, g2
-        encoded = pipeline[:-1].transform(student)
-        chances.append(pipeline[-1].pass_proba(encoded, pipeline[-1].predict(encoded))[0])
-    assert chances[0] < 0.5 < chances[1]
+        outputs = pipeline[-1].distribution(pipeline[:-1].transform(student))
+        assert bool(outputs["pass_probability"][0] >= 0.5) is passes
+        assert bool(outputs["grade"][0] >= 9.5) is passes

@@ -50,6 +50,18 @@ def test_the_audit_log_is_listed_and_shown_read_only(admin_client, prediction):
     assert 'name="predicted_grade"' not in detail.content.decode()
 
 
+def test_the_audit_log_shows_and_filters_the_unusual_records(admin_client, active_version, record, odd_record):
+    typical = prediction_create(record=record, source="web")
+    odd = prediction_create(record=odd_record, source="web")
+
+    listing = admin_client.get("/admin/predictions/prediction/").content.decode()
+    unusual_only = admin_client.get("/admin/predictions/prediction/?unusual__exact=1").content.decode()
+
+    assert 'class="sortable column-unusual"' in listing and '<td class="field-unusual"><img' in listing
+    assert 'href="?unusual__exact=1"' in listing and 'href="?unusual__isnull=True"' in listing
+    assert str(odd.pk) in unusual_only and str(typical.pk) not in unusual_only
+
+
 def test_the_audit_log_cannot_be_added_changed_or_deleted(admin_client, prediction):
     grade = prediction.predicted_grade
 

@@ -20,7 +20,7 @@ from .api_answers import refused
 PREDICT = "/api/v1/predict"
 OUTPUT_KEYS = {
     "prediction_id", "model_version", "setup", "predicted_grade", "pass_probability", "confidence", "risk",
-    "interval", "top_factors",
+    "interval", "top_factors", "unusual", "unusual_reasons",
 }
 
 
@@ -44,21 +44,46 @@ def test_a_key_with_the_predict_scope_gets_a_prediction(api_client, active_versi
     assert body["predicted_grade"] == row.predicted_grade and body["pass_probability"] == row.pass_probability
     assert body["interval"] == {"low": row.interval_low, "high": row.interval_high, "coverage": 0.9}
     assert [f["feature"] for f in body["top_factors"]] == [f["feature"] for f in row.top_factors]
+    assert (body["unusual"], body["unusual_reasons"]) == (False, [])
     assert (row.source, row.requested_by, row.api_key_prefix) == ("api", None, client.api_key.prefix)
     assert row.student is None and row.input == record_clean(record)
 
 
-def test_the_answer_is_what_the_documented_serializer_gives(active_version, user, record):
+def test_the_answer_is_what_the_documented_serializer_gives(active_version, user, record, odd_record):
     student = student_create(data={"external_id": "s-1", **record}, teacher=user)
     predictions = prediction_create_many(
-        records=[record, dict(record, G2=None), dict(record, G1=None, G2=None, absences=40)], source="api",
-        students=[student, None, None],
+        records=[record, dict(record, G2=None), dict(record, G1=None, G2=None, absences=40), odd_record],
+        source="api", students=[student, None, None, None],
     )
 
     for prediction in predictions:
         shaped = prediction_data(prediction)
         assert json.dumps(shaped) == json.dumps(PredictionSerializer(prediction).data)
         assert shaped == PredictionSerializer(Prediction.objects.get(pk=prediction.pk)).data  # as stored
+
+
+def test_an_unusual_record_is_answered_with_why(api_client, active_version, record, odd_record):
+    response = api_client("predict").post(PREDICT, {"instances": [odd_record, record]}, format="json")
+
+    assert response.status_code == 200, response.content
+    odd, typical = response.json()["predictions"]
+    row = Prediction.objects.get(pk=odd["prediction_id"])
+    assert (odd["unusual"], odd["unusual_reasons"]) == (True, row.unusual_reasons)
+    assert odd["unusual_reasons"] and all(isinstance(reason, str) for reason in odd["unusual_reasons"])
+    assert (typical["unusual"], typical["unusual_reasons"]) == (False, [])
+
+
+def test_a_prediction_of_a_version_older_than_the_check_answers_null(api_client, active_version, user, record):
+    student = student_create(data={"external_id": "s-1", **record}, teacher=user)
+    Prediction.objects.create(
+        student=student, model_version=active_version, setup="A", input=record, predicted_grade=12.0,
+        pass_probability=0.8, confidence=0.8, risk="low", interval_low=10.0, interval_high=14.0,
+        interval_coverage=0.9, source="api", latency_ms=1.0,
+    )
+
+    [listed] = api_client("read").get(f"/api/v1/students/{student.pk}/predictions").json()["results"]
+
+    assert (listed["unusual"], listed["unusual_reasons"]) == (None, [])
 
 
 def test_a_logged_in_user_gets_a_prediction_recorded_as_theirs(session_client, user, active_version, record):

@@ -285,7 +285,7 @@ def test_a_students_predictions_come_newest_first_in_pages(api_client, new_stude
     assert [p["prediction_id"] for p in listed] == [str(p.pk) for p in reversed(made)]
     assert set(listed[0]) == {
         "prediction_id", "model_version", "setup", "predicted_grade", "pass_probability", "confidence", "risk",
-        "interval", "top_factors", "created_at",
+        "interval", "top_factors", "unusual", "unusual_reasons", "created_at",
     }
 
 

@@ -289,3 +289,15 @@ def test_an_outcome_must_be_a_grade_from_0_to_20(user, record, grade):
 
     assert caught.value.fields == {"final_grade": ["must be an integer from 0 to 20"]}
     assert not Outcome.objects.exists()
+
+
+def test_a_prediction_keeps_why_its_record_is_unusual(active_version, odd_record, record):
+    odd, typical = prediction_create_many(records=[odd_record, record], source="api")
+
+    stored = Prediction.objects.in_bulk([odd.pk, typical.pk])
+    assert stored[odd.pk].unusual is True
+    assert stored[odd.pk].unusual_reasons and all(isinstance(reason, str) for reason in stored[odd.pk].unusual_reasons)
+    assert any(reason.startswith("Age 22:") for reason in stored[odd.pk].unusual_reasons)
+    assert (stored[typical.pk].unusual, stored[typical.pk].unusual_reasons) == (False, [])
+    single = Prediction.objects.get(pk=prediction_create(record=odd_record, source="web").pk)
+    assert (single.unusual, single.unusual_reasons) == (True, stored[odd.pk].unusual_reasons)

@@ -10,6 +10,7 @@ from django.utils.html import escape
 from modelstore.schema import FEATURES, SETUP_DESCRIPTIONS
 from modelstore.texts import model_version_accuracy_text
 from predictions.models import Outcome, Prediction, Student
+from predictions.selectors import student_record_get
 from predictions.services import prediction_create, student_create
 from predictions.templatetags.prediction_text import chance, factor_sentence, grade, risk_words
 
@@ -385,6 +386,60 @@ def test_the_student_page_shows_the_latest_prediction_its_accuracy_and_factor_ch
     assert 'action="' + url("student-predict", student) + '"' in content
 
 
+UNUSUAL_NOTICE = "This student's record is unlike the students the model learned from: treat the prediction with care."
+
+
+def unusual_notice(content: str) -> str:
+    """The unusual-record notice of a page, "" if it has none."""
+    found = re.search(r'<div class="notice" role="note" id="unusual-notice">.*?</div>', content, re.S)
+    return found.group(0) if found else ""
+
+
+def test_the_student_page_says_plainly_why_an_unusual_record_is_unusual(client, user, active_version, odd_record):
+    student = student_of(user, "s-1", odd_record)
+    prediction = prediction_create(record=odd_record, source="web", user=user, student=student)
+    client.force_login(user)
+
+    content = client.get(url("student-detail", student)).content.decode()
+
+    assert prediction.unusual is True and prediction.unusual_reasons
+    section = re.search(r'<section id="latest-prediction".*?</section>', content, re.S).group(0)
+    notice = unusual_notice(section)
+    assert UNUSUAL_NOTICE in notice
+    reasons = re.findall(r"<li>(.*?)</li>", notice)
+    assert reasons == [escape(reason) for reason in prediction.unusual_reasons]
+    history = re.search(r'<table id="predictions">.*?</table>', content, re.S).group(0)
+    assert history.count('data-unusual="true"') == 1 and ">unusual<" in history
+
+
+def test_a_typical_record_and_a_prediction_older_than_the_check_show_no_notice(client, user, active_version, record):
+    typical = student_of(user, "s-1", record)
+    prediction = prediction_create(record=record, source="web", user=user, student=typical)
+    old = prediction_row(student_of(user, "s-2", record), active_version, grade=12.0, pass_probability=0.8, risk="low")
+    client.force_login(user)
+
+    assert (prediction.unusual, Prediction.objects.get(pk=old.pk).unusual) == (False, None)
+    pages = (url("student-detail", typical), url("student-detail", old.student), url("detail", old), url("dashboard"))
+    for page in pages:
+        response = client.get(page)
+        content = response.content.decode()
+        assert response.status_code == 200, page
+        assert not unusual_notice(content) and UNUSUAL_NOTICE not in content and 'data-unusual="true"' not in content
+
+
+def test_a_quick_prediction_of_an_unusual_record_shows_the_notice(client, user, active_version, odd_record):
+    client.force_login(user)
+
+    response = client.post(NEW, form_data(odd_record), follow=True)
+
+    prediction = Prediction.objects.get()
+    notice = unusual_notice(response.content.decode())
+    assert UNUSUAL_NOTICE in notice
+    assert all(escape(reason) in notice for reason in prediction.unusual_reasons)
+    dashboard = client.get(url("dashboard")).content.decode()
+    assert 'data-unusual="true"' in dashboard.split("My recent quick predictions")[1]
+
+
 def test_predict_again_adds_a_prediction_to_the_history(client, user, active_version, record):
     student = student_of(user, "s-1", record)
     client.force_login(user)
@@ -531,6 +586,20 @@ def test_the_dashboard_lists_my_students_with_their_latest_prediction_only(clien
     assert "their-1" not in content
     row_a = re.search(r'<tr data-student="\d+">\s*<th scope="row"><a[^>]*>s-a</a>.*?</tr>', content, re.S).group(0)
     assert "6.0 / 20" in row_a and "10 %" in row_a and "risk-high" in row_a and "9.0" not in row_a
+
+
+def test_the_dashboard_marks_a_student_whose_latest_prediction_is_unusual(client, user, active_version, record,
+                                                                         odd_record):
+    odd, typical = student_of(user, "s-odd", odd_record), student_of(user, "s-typical", record)
+    for student in (odd, typical):
+        prediction_create(record=student_record_get(student=student), source="web", user=user, student=student)
+    client.force_login(user)
+
+    content = client.get(url("dashboard")).content.decode()
+
+    rows = dict(re.findall(r'<tr data-student="\d+">\s*<th scope="row"><a[^>]*>([^<]+)</a>(.*?)</tr>', content, re.S))
+    assert 'data-unusual="true"' in rows["s-odd"] and 'title="This record is unlike' in rows["s-odd"]
+    assert "unusual" not in rows["s-typical"]
 
 
 def test_the_dashboard_counts_my_students_per_risk_band(client, user, three_students):

@@ -32,7 +32,8 @@ ACCESS_FIELDS = {
 }
 PREDICTION_FIELDS = {
     "asctime", "levelname", "name", "request_id", "message", "prediction_id", "model_version", "setup", "source",
-    "predicted_grade", "pass_probability", "confidence", "risk", "interval_low", "interval_high", "latency_ms",
+    "predicted_grade", "pass_probability", "confidence", "risk", "interval_low", "interval_high", "unusual",
+    "latency_ms",
 }
 # A student's id and a teacher's names that must never reach a log line.
 MARKER = "S-7f3a-Marie-Curie"
@@ -105,6 +106,21 @@ class TestPredictionLine:
             assert (line["interval_low"], line["interval_high"]) == (row.interval_low, row.interval_high)
             assert line["latency_ms"] == round(row.latency_ms, 2)
         assert {line["setup"] for line in lines} == {"A", "B"}
+        assert [line["unusual"] for line in lines] == [False, False]
+
+    def test_an_unusual_record_is_logged_as_unusual_without_its_reasons(self, api_client, active_version, record,
+                                                                         odd_record, settings, log_lines):
+        settings.LOG_PREDICTION_INPUTS = True
+
+        response = api_client("predict").post(PREDICT, {"instances": [odd_record, record]}, format="json")
+
+        assert response.status_code == 200, response.content
+        odd = Prediction.objects.get(pk=response.json()["predictions"][0]["prediction_id"])
+        lines = {line["prediction_id"]: line for line in log_lines.named("studentperf.predictions", "prediction")}
+        assert lines[str(odd.pk)]["unusual"] is True and odd.unusual_reasons
+        assert all(set(line) == PREDICTION_FIELDS | {"inputs"} for line in lines.values())
+        assert not any(reason in log_lines.text for reason in odd.unusual_reasons)
+        assert "learned from" not in log_lines.text
 
     def test_the_inputs_only_when_the_setting_allows_them(self, api_client, active_version, record, settings,
                                                           log_lines):

@@ -109,9 +109,10 @@ def test_the_token_opens_the_prometheus_text_format_without_a_login(client):
     names = {family.name for family in text_string_to_metric_families(response.content.decode())}
     assert {
         "studentperf_http_requests", "studentperf_http_request_duration_seconds", "studentperf_predictions",
-        "studentperf_prediction_duration_seconds", "studentperf_validation_errors", "studentperf_errors",
-        "studentperf_celery_tasks", "studentperf_model_active_version", "studentperf_batch_rows",
-        "studentperf_alerts_open", "studentperf_accuracy_check_accuracy", "studentperf_database_up",
+        "studentperf_predictions_unusual", "studentperf_prediction_duration_seconds", "studentperf_validation_errors",
+        "studentperf_errors", "studentperf_celery_tasks", "studentperf_model_active_version", "studentperf_batch_rows",
+        "studentperf_alerts_open", "studentperf_accuracy_check_accuracy", "studentperf_accuracy_check_unusual_accuracy",
+        "studentperf_accuracy_check_unusual_pairs", "studentperf_database_up",
     } <= names
 
 
@@ -235,6 +236,44 @@ def test_predictions_are_counted_from_their_rows_with_the_version_number(client,
     for risk, served in (("high", 2), ("low", 1)):
         labels = {"model_version": version, "setup": "C", "source": "web", "risk": risk}
         assert rise(before, after, name, **labels) == served
+
+
+def test_predictions_flagged_unusual_are_counted_apart_from_their_rows(client, active_version):
+    flags = (True, False, None, True)  # None: a version without the novelty check flags nothing
+    rows = [Prediction(model_version=active_version, setup="A", risk="high", source="api", unusual=unusual)
+            for unusual in flags]
+    before = scrape(client)
+
+    metrics.predictions_observe(predictions=rows, source="api", seconds=0.02)
+
+    after = scrape(client)
+    labels = {"model_version": str(active_version.version), "setup": "A", "source": "api", "risk": "high"}
+    assert rise(before, after, "studentperf_predictions_total", **labels) == 4
+    assert rise(before, after, "studentperf_predictions_unusual_total", **labels) == 2
+
+
+def test_unusual_predictions_made_through_the_service_are_counted_once_committed(
+    client, active_version, odd_record, record, django_capture_on_commit_callbacks
+):
+    from predictions.services import prediction_create, prediction_create_many
+
+    name, labels = "studentperf_predictions_unusual_total", {"model_version": str(active_version.version)}
+    before = scrape(client)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        served = [*prediction_create_many(records=[odd_record, record, odd_record], source=Prediction.Source.API),
+                  prediction_create(record=odd_record, source=Prediction.Source.WEB)]
+    with django_capture_on_commit_callbacks(execute=True):
+        typical = prediction_create_many(records=[record, dict(record, G2=None)], source=Prediction.Source.WEB)
+
+    after = scrape(client)
+    assert [prediction.unusual for prediction in served + typical] == [True, False, True, True, False, False]
+    assert rise(before, after, name, source="api", **labels) == 2
+    assert rise(before, after, name, source="web", **labels) == 1
+    assert rise(before, after, "studentperf_predictions_total", **labels) == 6
+    unusual_by_risk = Counter(prediction.risk for prediction in served if prediction.unusual)
+    for risk, count in unusual_by_risk.items():
+        assert rise(before, after, name, setup="A", risk=risk, **labels) == count
 
 
 @pytest.mark.parametrize(("name", "label"), [

@@ -4,8 +4,10 @@ One graph per setup computes a prediction's numbers from the raw attributes, in 
 
     inputs   one per attribute of the setup, named like the UCI attribute (`school`, `absences`, `G2`),
              shape [N, 1]: categories as strings (tensor(string)), numbers as int64 (tensor(int64))
-    outputs  `grade`, `interval_low`, `interval_high` (the interval for the coverage fixed at conversion)
-             and `pass_probability`, each float32 of shape [N]
+    outputs  read from the student's predictive distribution: `grade` (its median), `interval_low`,
+             `interval_high` (its quantiles for the coverage fixed at conversion), `pass_probability` (its
+             mass at G3 >= 10), and `point` and `category` (its centre and Mondrian category, from which
+             intervals at other coverages follow); each of shape [N], double (`category` int64)
 
 `convert` builds the graph (`pipeline_to_onnx`; `trees` writes its tree ensembles in double precision),
 `runtime` runs it and proves it equal to the scikit-learn pipeline (`onnx_session`, `onnx_predict`,

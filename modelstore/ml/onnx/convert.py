@@ -1,15 +1,17 @@
 """A fitted setup pipeline as one ONNX graph: skl2onnx converts the encoding and the pass classifier, `trees`
 writes the tree ensembles (skl2onnx converts any other estimator), plain ONNX nodes do what
-`ConformalGradeRegressor` adds (anchor, clipping, interval, pass probability).
+`ConformalGradeRegressor` adds: the anchor, clipping, the Mondrian category, the centre the classifier moves,
+and the outputs read from the predictive distribution (median, interval quantiles, mass at a pass).
 
 Precision: the encoded attributes (one-hot 0/1, small integers) are exact in float32 and double, so the trees
 take the same branches as in scikit-learn. The recipe's tree ensembles (forests, HistGradientBoosting, a
 VotingRegressor of them) are written by `trees` as ai.onnx.ml 5 `TreeEnsemble` nodes with double splits, leaf
 values and sums: the estimator's output equals scikit-learn's to ~1e-14. Other estimators go through skl2onnx,
 whose trees (ai.onnx.ml 1-3) sum in float32 (~1e-5). Everything after the estimator runs in double precision
-like scikit-learn (anchor, clipping, interval, the comparisons with the residuals, the classifier), and only the
-outputs are cast to float32. With float32 trees a residual count could differ by one where a grade lies within
-their error of a tie; `onnx_equality_check` catches it (docs/model.md, "ONNX export").
+like scikit-learn, and the outputs stay double: the grade and the pass probability are compared with the
+marks (9.5, 0.5) on the very sums scikit-learn compares, so a float32 cast cannot move one across a mark.
+With float32 trees a residual count could differ by one where a centre lies within their error of a tie;
+`onnx_equality_check` catches it (docs/model.md, "ONNX export").
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ import skl2onnx
 from onnx import TensorProto
 from skl2onnx import convert_sklearn, get_model_alias, update_registered_converter
 from skl2onnx.algebra.onnx_ops import (
-    OnnxAdd, OnnxArgMax, OnnxCast, OnnxClip, OnnxDiv, OnnxGather, OnnxGreaterOrEqual, OnnxReshape, OnnxSub,
+    OnnxAdd, OnnxCast, OnnxClip, OnnxDiv, OnnxFloor, OnnxGather, OnnxGatherElements, OnnxGreaterOrEqual, OnnxMin,
+    OnnxMul, OnnxReduceSum, OnnxReshape, OnnxSub, OnnxWhere, OnnxXor,
 )
 from skl2onnx.common import tree_ensemble
 from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType, StringTensorType
@@ -41,7 +44,7 @@ from studentperf.errors import ApplicationError
 # imports each domain at the lowest version its nodes need; a graph with `trees`' TreeEnsemble nodes then
 # imports ai.onnx.ml 5 (onnx 1.16, 2024), which skl2onnx 1.20 cannot record itself (trees.tree_ensemble_opset_set).
 TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
-OUTPUTS = ("grade", "interval_low", "interval_high", "pass_probability")
+OUTPUTS = ("grade", "interval_low", "interval_high", "pass_probability", "point", "category")
 INPUT_DTYPES = {"category": "string", "int": "int64"}
 _ALIAS = "StudentperfGradeOutputs"
 # Conversions patch a skl2onnx module attribute for their duration (see _hgb_leaf_flags_as_int): one at a time.
@@ -120,13 +123,19 @@ class _GradeOutputs(BaseEstimator):
     @property
     def parts(self) -> dict:
         regressor = self.regressor
-        residuals = np.asarray(regressor.residuals_, dtype=np.float64)
+        table, counts = regressor._calibration()
+        low, high = regressor.interval_offsets(self.coverage)
+        edges = np.asarray(getattr(regressor, "category_edges_", ()), dtype=np.float64)
         return {
             "estimator": _with_array_weights(regressor.estimator_),
-            "classifier": regressor.pass_classifier_,
+            "classifier": getattr(regressor, "pass_classifier_", None),
             "anchor_column": None if regressor.anchor is None else list(self.encoded_names).index(regressor.anchor),
-            "residuals": residuals,
-            "interval_offsets": regressor.interval_offsets(self.coverage),
+            # Without categories one edge at +inf puts every student in category 0.
+            "edges": (edges if len(edges) else np.array([np.inf])).reshape(1, -1),
+            "table": np.asarray(table, dtype=np.float64),
+            "counts": np.asarray(counts, dtype=np.float64),
+            "median_offsets": np.asarray(table[np.arange(len(counts)), counts // 2], dtype=np.float64),
+            "interval_offsets": (np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)),
         }
 
 
@@ -143,13 +152,17 @@ def _parse_grade_outputs(scope, model, inputs, custom_parsers=None):
     operator = scope.declare_local_operator(_ALIAS, model)
     operator.inputs = inputs
     for name in OUTPUTS:
-        operator.outputs.append(scope.declare_local_variable(name, FloatTensorType([None])))
+        operator.outputs.append(scope.declare_local_variable(name, _output_type(name)))
     return operator.outputs
 
 
 def _shape_grade_outputs(operator):
-    for output in operator.outputs:
-        output.type = FloatTensorType([None])
+    for output, name in zip(operator.outputs, OUTPUTS):
+        output.type = _output_type(name)
+
+
+def _output_type(name: str):
+    return Int64TensorType([None]) if name == "category" else DoubleTensorType([None])
 
 
 def _convert_grade_outputs(scope, operator, container):
@@ -176,30 +189,37 @@ def _convert_grade_outputs(scope, operator, container):
     else:
         grade = scope.declare_local_variable("estimator_output", DoubleTensorType())
         container.add_node("Identity", trees, grade.onnx_name, name=scope.get_unique_operator_name("Identity"))
+    anchor = None
     if parts["anchor_column"] is not None:
-        anchor = OnnxGather(encoded, np.array([parts["anchor_column"]], dtype=np.int64), axis=1, op_version=version)
-        grade = OnnxAdd(grade, as_double(anchor), op_version=version)
-    grade = clip(grade)
-    n = len(parts["residuals"])
-    if parts["classifier"] is not None:
-        scope.add_options(id(parts["classifier"]), {"zipmap": False})
-        _, probabilities = _sub_model(
-            scope, parts["classifier"], encoded_double, [Int64TensorType(), DoubleTensorType()]
+        anchor = as_double(
+            OnnxGather(encoded, np.array([parts["anchor_column"]], dtype=np.int64), axis=1, op_version=version)
         )
-        passed = OnnxGather(probabilities, np.array([1], dtype=np.int64), axis=1, op_version=version)
-        pass_probability = clip(passed, 1 / (n + 2), (n + 1) / (n + 2))
-    else:
-        pass_probability = _residual_pass_probability(grade, parts["residuals"], version)
+        grade = OnnxAdd(grade, anchor, op_version=version)
+    estimate = OnnxReshape(clip(grade), np.array([-1, 1], dtype=np.int64), op_version=version)  # [N, 1]
+    # The Mondrian category: how many edges the predicted change reaches (numpy's searchsorted, side="right").
+    change = estimate if anchor is None else OnnxSub(estimate, anchor, op_version=version)
+    reached = OnnxCast(OnnxGreaterOrEqual(change, parts["edges"], op_version=version), to=TensorProto.INT64,
+                       op_version=version)
+    category = OnnxReduceSum(reached, np.array([1], dtype=np.int64), keepdims=0, op_version=version)  # [N]
+
+    def per_category(values: np.ndarray):  # [N, 1]: the category's constant for each row
+        gathered = OnnxGather(values, category, axis=0, op_version=version)
+        return OnnxReshape(gathered, np.array([-1, 1], dtype=np.int64), op_version=version)
+
+    point = estimate
+    if parts["classifier"] is not None:
+        point = _centre_moved(scope, parts, encoded_double, estimate, category, version, clip)
     low, high = parts["interval_offsets"]
     results = {
-        "grade": grade,
-        "interval_low": clip(OnnxAdd(grade, np.array([low]), op_version=version)),
-        "interval_high": clip(OnnxAdd(grade, np.array([high]), op_version=version)),
-        "pass_probability": pass_probability,
+        "grade": clip(OnnxAdd(point, per_category(parts["median_offsets"]), op_version=version)),
+        "interval_low": clip(OnnxAdd(point, per_category(low), op_version=version)),
+        "interval_high": clip(OnnxAdd(point, per_category(high), op_version=version)),
+        "pass_probability": _pass_probability(point, category, parts["table"], parts["counts"], version),
+        "point": point,
+        "category": category,
     }
     for output, name in zip(operator.outputs, OUTPUTS):
-        as_float = OnnxCast(results[name], to=TensorProto.FLOAT, op_version=version)
-        flat = OnnxReshape(as_float, np.array([-1], dtype=np.int64), op_version=version, output_names=[output])
+        flat = OnnxReshape(results[name], np.array([-1], dtype=np.int64), op_version=version, output_names=[output])
         flat.add_to(scope, container)
 
 
@@ -212,23 +232,56 @@ def _sub_model(scope, model, source, output_types) -> list:
     return operator.outputs
 
 
-def _residual_pass_probability(grade, residuals: np.ndarray, version: int):
-    """(k + 1) / (n + 2), k the residuals r >= 9.5 - grade, as `ConformalGradeRegressor.pass_proba_for` counts.
-
-    The residuals are sorted, so k = n - (position of the first r >= the gap). ArgMax finds the first True
-    of each row's comparisons (a +inf sentinel makes sure there is one) in an [N, n + 1] array of bytes,
-    where a ReduceSum of the comparisons would need N x n numbers.
-    """
-    n = len(residuals)
-    with_sentinel = np.append(residuals, np.inf).reshape(1, -1)
-    gap = OnnxSub(np.array(PASS_THRESHOLD, dtype=np.float64), grade, op_version=version)
-    reaches = OnnxCast(
-        OnnxGreaterOrEqual(with_sentinel, gap, op_version=version), to=TensorProto.UINT8, op_version=version
+def _centre_moved(scope, parts: dict, encoded_double, estimate, category, version: int, clip):
+    """`ConformalGradeRegressor.centre`: where the pass classifier's call (p >= 0.5) differs from the one the
+    distribution centred on the estimate makes, the centre 9.5 - r, r the category's residual of 0-based rank
+    min(floor((1 - p) n), n - 1); elsewhere the estimate."""
+    scope.add_options(id(parts["classifier"]), {"zipmap": False})
+    _, probabilities = _sub_model(scope, parts["classifier"], encoded_double, [Int64TensorType(), DoubleTensorType()])
+    chance = OnnxGather(probabilities, np.array([1], dtype=np.int64), axis=1, op_version=version)  # [N, 1]
+    at_estimate = _pass_probability(estimate, category, parts["table"], parts["counts"], version)
+    half = np.array(0.5, dtype=np.float64)
+    disagree = OnnxXor(
+        OnnxGreaterOrEqual(at_estimate, half, op_version=version), OnnxGreaterOrEqual(chance, half, op_version=version),
+        op_version=version,
     )
-    first = OnnxCast(OnnxArgMax(reaches, axis=1, keepdims=1, op_version=version), to=TensorProto.DOUBLE,
-                     op_version=version)
-    passing_plus_one = OnnxSub(np.array(n + 1, dtype=np.float64), first, op_version=version)
-    return OnnxDiv(passing_plus_one, np.array(n + 2, dtype=np.float64), op_version=version)
+    n = OnnxReshape(OnnxGather(parts["counts"], category, axis=0, op_version=version),
+                    np.array([-1, 1], dtype=np.int64), op_version=version)
+    rank = OnnxCast(
+        OnnxMin(
+            OnnxFloor(OnnxMul(OnnxSub(np.array(1.0), chance, op_version=version), n, op_version=version),
+                      op_version=version),
+            OnnxSub(n, np.array(1.0), op_version=version), op_version=version,
+        ),
+        to=TensorProto.INT64, op_version=version,
+    )
+    residuals = OnnxGather(parts["table"], category, axis=0, op_version=version)  # [N, width]
+    residual = OnnxGatherElements(residuals, rank, axis=1, op_version=version)  # [N, 1]
+    moved = clip(OnnxSub(np.array(PASS_THRESHOLD, dtype=np.float64), residual, op_version=version))
+    return OnnxWhere(disagree, moved, estimate, op_version=version)
+
+
+def _pass_probability(point, category, table: np.ndarray, counts: np.ndarray, version: int):
+    """(k + 1) / (n + 2), k the residuals r of the row's category with point + r >= 9.5, as
+    `ConformalGradeRegressor.pass_proba_for` counts them: the same double sums, compared with the same mark.
+
+    The category's residuals are gathered as a [N, width] row of the table (padded with -inf, which never
+    reaches a pass) and the comparisons summed; the residual counts of the recipe are a few hundred.
+    """
+    residuals = OnnxGather(table, category, axis=0, op_version=version)  # [N, width]
+    reaches = OnnxGreaterOrEqual(
+        OnnxAdd(point, residuals, op_version=version), np.array(PASS_THRESHOLD, dtype=np.float64), op_version=version
+    )
+    passing = OnnxReduceSum(
+        OnnxCast(reaches, to=TensorProto.DOUBLE, op_version=version), np.array([1], dtype=np.int64), keepdims=1,
+        op_version=version,
+    )
+    n = OnnxReshape(OnnxGather(counts, category, axis=0, op_version=version), np.array([-1, 1], dtype=np.int64),
+                    op_version=version)
+    return OnnxDiv(
+        OnnxAdd(passing, np.array(1.0), op_version=version), OnnxAdd(n, np.array(2.0), op_version=version),
+        op_version=version,
+    )
 
 
 @contextmanager

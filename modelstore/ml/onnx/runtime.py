@@ -39,7 +39,8 @@ def onnx_inputs(session: onnxruntime.InferenceSession, columns: pd.DataFrame | M
 
 
 def onnx_predict(session: onnxruntime.InferenceSession, columns: pd.DataFrame | Mapping) -> dict[str, np.ndarray]:
-    """{output name: float32 array of shape [N]} for the rows of a DataFrame or mapping of columns."""
+    """{output name: array of shape [N]} for the rows of a DataFrame or mapping of columns (float64; the
+    category int64)."""
     names = [node.name for node in session.get_outputs()]
     return dict(zip(names, session.run(names, onnx_inputs(session, columns))))
 
@@ -48,14 +49,9 @@ def sklearn_outputs(pipeline: Pipeline, frame: pd.DataFrame, *, coverage: float)
     """The graph's outputs as the scikit-learn pipeline computes them in `inference.predict_records`."""
     encoded = pipeline[:-1].transform(frame)
     regressor = pipeline[-1]
-    grades = regressor.predict(encoded)
-    low, high = regressor.interval_for(grades, coverage=coverage)
-    return {
-        "grade": grades,
-        "interval_low": low,
-        "interval_high": high,
-        "pass_probability": regressor.pass_proba(encoded, grades),
-    }
+    distribution = regressor.distribution(encoded)
+    low, high = regressor.interval_for(distribution["point"], distribution["category"], coverage=coverage)
+    return {**distribution, "interval_low": low, "interval_high": high}
 
 
 def onnx_equality_check(

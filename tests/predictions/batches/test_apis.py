@@ -18,8 +18,8 @@ from tests.predictions.batches.support import UCI_FILE, broker, csv_text  # noqa
 pytestmark = pytest.mark.django_db
 BATCHES = "/api/v1/batches"
 JOB_KEYS = {
-    "id", "status", "file_name", "rows_total", "rows_done", "rows_failed", "error", "created_at", "started_at",
-    "finished_at", "results_url",
+    "id", "status", "file_name", "rows_total", "rows_done", "rows_failed", "rows_unusual", "error", "created_at",
+    "started_at", "finished_at", "results_url",
 }
 
 
@@ -83,6 +83,7 @@ def test_status_and_results_follow_the_job_to_the_end(api_client, broker, small_
     assert (queued.json()["status"], queued.json()["rows_done"], queued.json()["started_at"]) == ("queued", 0, None)
     assert done.json()["status"] == "done"
     assert (done.json()["rows_total"], done.json()["rows_done"], done.json()["rows_failed"]) == (2, 2, 1)
+    assert (queued.json()["rows_unusual"], done.json()["rows_unusual"]) == (0, 0)
     assert done.json()["results_url"] == body["results_url"] and done.json()["finished_at"]
     assert results.status_code == 200 and results["Content-Type"] == "text/csv; charset=utf-8"
     assert results["Content-Disposition"] == 'attachment; filename="class-predictions.csv"'
@@ -90,6 +91,22 @@ def test_status_and_results_follow_the_job_to_the_end(api_client, broker, small_
     assert [(row["row"], row["external_id"], row["setup"]) for row in rows] == [("1", "S-1", "A"), ("2", "S-1", "")]
     assert rows[1]["errors"] == "age: must be an integer from 15 to 22"
     assert Prediction.objects.get().api_key_prefix == client.api_key.prefix
+
+
+def test_the_status_counts_the_unusual_records_and_the_results_mark_them(
+    api_client, broker, active_version, record, odd_record
+):
+    client = api_client("predict", "read")
+    body = upload(client, csv_text([record, odd_record, odd_record]).encode()).json()
+    run(body["id"])
+
+    status = client.get(body["status_url"]).json()
+    results = client.get(body["results_url"])
+
+    assert (status["rows_done"], status["rows_failed"], status["rows_unusual"]) == (3, 0, 2)
+    rows = list(csv.DictReader(io.StringIO(b"".join(results.streaming_content).decode())))
+    assert [row["unusual"] for row in rows] == ["false", "true", "true"]
+    assert rows[0]["unusual_reasons"] == "" and rows[1]["unusual_reasons"].startswith("Age 22:")
 
 
 def test_the_results_of_a_running_job_answer_409_in_json_even_when_csv_is_asked_for(api_client, broker, small_file):

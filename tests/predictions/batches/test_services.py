@@ -14,6 +14,7 @@ from modelstore.selectors import NO_ACTIVE_VERSION
 from predictions.batches import services as batches
 from predictions.batches.files import batch_file_chunks
 from predictions.batches.results import RESULTS_HEADER, batch_results_csv
+from predictions.batches.selectors import batch_job_summary, batch_row_unusual_list
 from predictions.batches.services import BROKER_DOWN, batch_job_create, batch_job_process, batch_jobs_resume_stale
 from predictions.models import BatchChunk, BatchJob, BatchRow, Prediction
 from predictions.services import predictions_serve
@@ -119,15 +120,52 @@ def test_the_results_file_has_the_documented_columns_and_values(create, active_v
 
     assert tuple(row) == RESULTS_HEADER == (
         "row", "external_id", "predicted_grade", "pass_probability", "risk", "interval_low", "interval_high",
-        "setup", "errors",
+        "setup", "unusual", "unusual_reasons", "errors",
     )
     prediction = Prediction.objects.get()
     assert row == {
         "row": "1", "external_id": "2024-017", "predicted_grade": str(prediction.predicted_grade),
         "pass_probability": str(prediction.pass_probability), "risk": prediction.risk,
         "interval_low": str(prediction.interval_low), "interval_high": str(prediction.interval_high),
-        "setup": "A", "errors": "",
+        "setup": "A", "unusual": "false", "unusual_reasons": "", "errors": "",
     }
+
+
+def test_the_results_and_the_summary_mark_and_count_the_unusual_records(create, active_version, record, odd_record):
+    records = [record, odd_record, dict(record, age="99"), dict(odd_record, G2=None)]
+    job = run(create(csv_text(records).encode()))
+
+    rows = results(job)
+
+    odd = [Prediction.objects.get(batch_row__job=job, batch_row__row_number=number) for number in (2, 4)]
+    assert [prediction.unusual for prediction in odd] == [True, True]
+    assert [row["unusual"] for row in rows] == ["false", "true", "", "true"]
+    assert [row["unusual_reasons"] for row in rows] == [
+        "", "; ".join(odd[0].unusual_reasons), "", "; ".join(odd[1].unusual_reasons)
+    ]
+    assert rows[1]["unusual_reasons"].startswith("Age 22: only 1 of the 395 students") and rows[2]["errors"]
+    summary = batch_job_summary(job=job)
+    assert (summary["predicted"], summary["rejected"], summary["unusual"]) == (3, 1, 2)
+    assert [row.row_number for row in batch_row_unusual_list(job=job)] == [2, 4]
+
+
+def test_a_prediction_older_than_the_check_leaves_the_unusual_columns_empty(
+    create, active_version, record, monkeypatch
+):
+    import predictions.services as services
+
+    real = services.predict_records
+
+    def before_the_check(*args, **kwargs):
+        return [dict(output, unusual=None, unusual_reasons=[]) for output in real(*args, **kwargs)]
+
+    monkeypatch.setattr(services, "predict_records", before_the_check)
+    job = run(create(csv_text([record]).encode()))
+
+    [row] = results(job)
+
+    assert (row["unusual"], row["unusual_reasons"], row["errors"]) == ("", "", "")
+    assert batch_job_summary(job=job)["unusual"] == 0
 
 
 def test_an_external_id_that_a_spreadsheet_would_run_as_a_formula_is_written_as_text(create, active_version, record):

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils.html import escape
 
 from predictions.batches.files import TEMPLATE_HEADER
 from predictions.batches.services import BROKER_DOWN, batch_job_process
@@ -98,6 +99,26 @@ def test_a_finished_job_shows_its_summary_rejected_rows_and_download_link(teache
     lines = b"".join(download.streaming_content).decode().splitlines()
     assert len(lines) == 4 and lines[2].startswith("2,S-2,,")
     assert lines[2].endswith("age: must be an integer from 15 to 22")
+
+
+def test_a_finished_job_counts_its_unusual_records_and_says_why(
+    teacher, broker, active_version, record, odd_record, django_capture_on_commit_callbacks
+):
+    rows = [dict(record, external_id="S-1"), dict(odd_record, external_id="S-odd")]
+    with django_capture_on_commit_callbacks(execute=True):
+        post_file(teacher, csv_text(rows).encode())
+    job = BatchJob.objects.get()
+    batch_job_process(job_id=job.pk)
+
+    content = teacher.get(f"/batches/{job.pk}/").content.decode()
+
+    count = r'<dt>Unusual</dt><dd id="batch-unusual-count">1 \(<a href="#unusual-title">see why</a>\)'
+    assert re.search(count, content)
+    table = re.search(r'<table id="batch-unusual">.*?</table>', content, re.S).group(0)
+    prediction = BatchRow.objects.get(job=job, row_number=2).prediction
+    assert "<td>S-odd</td>" in table and "S-1" not in table
+    assert all(escape(reason) in table for reason in prediction.unusual_reasons) and prediction.unusual_reasons
+    assert "unlike the students the model learned from: treat their predictions with care" in content
 
 
 def test_a_failed_job_says_why(teacher, uploaded):

@@ -1,6 +1,7 @@
 """The accuracy check: its figures are scikit-learn's on the same pairs, per subgroup too; drift; counts."""
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
 import numpy as np
@@ -33,6 +34,7 @@ from tests.predictions.monitoring.accuracy_helpers import (
     dataset_records,
     outcomes_record,
     students_predict,
+    unusual_students,
 )
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +63,21 @@ def expected_metrics(pairs: list[tuple[Prediction, int]]) -> dict:
         "passes": int((grades >= 10).sum()),
         "fails": int((grades < 10).sum()),
         "flagged": int(called.sum()),
+    }
+
+
+def expected_unusual(pairs: list[tuple[Prediction, int]]) -> dict:
+    """The figures of one group of pairs (flagged unusual or not), by scikit-learn here: 0 pairs and None without."""
+    if not pairs:
+        return {"pairs": 0, "accuracy": None, "mae": None, "interval_coverage": None}
+    grades = np.array([grade for _, grade in pairs])
+    low = np.array([prediction.interval_low for prediction, _ in pairs])
+    high = np.array([prediction.interval_high for prediction, _ in pairs])
+    return {
+        "pairs": len(pairs),
+        "accuracy": accuracy_score(grades < 10, [prediction.pass_probability < 0.5 for prediction, _ in pairs]),
+        "mae": mean_absolute_error(grades, [prediction.predicted_grade for prediction, _ in pairs]),
+        "interval_coverage": float(np.mean((low <= grades) & (grades <= high))),
     }
 
 
@@ -194,6 +211,7 @@ def test_the_active_version_without_outcomes_is_checked_for_drift_only(active_ve
     assert check.pairs == 0
     assert check.metrics["accuracy"] is None and check.metrics["pairs"] == 0
     assert check.metrics["brier"] is None and check.metrics["reliability"] == []
+    assert check.metrics["unusual"] == dict.fromkeys(("flagged", "unflagged", "unknown"), expected_unusual([]))
     assert check.subgroups == {"sex": {}, "school": {}, "address": {}}
     assert check.drift["status"] == "not enough data"
 
@@ -276,3 +294,68 @@ def test_failed_share_counts_the_rejected_batch_rows_of_the_window(active_versio
     assert check.failed_share == pytest.approx(2 / 8)
     assert check.metrics["recent_batch_rows"] == 8
     assert check_of(accuracy_check_run(now=timezone.now() + timedelta(days=31)), active_version).failed_share is None
+
+
+# --- predictions flagged unusual, apart ---
+
+ODD_GRADES = [4, 12, 11, 6, 15, 3]  # against calls of fail, fail, fail, pass, pass, pass (G2 rising): 2 of 6 right
+
+
+@pytest.fixture
+def flagged_pairs(known_pairs, odd_record, user):
+    """The known pairs and, like them, students and batch rows whose records every version flags unusual."""
+    students = unusual_students(odd_record, ODD_GRADES, teacher=user)
+    batch = batch_predict([odd_record, dict(odd_record, G2=16)], [14, 15])
+    return known_pairs + list(zip(students, ODD_GRADES)) + list(zip(batch, [14, 15]))
+
+
+def test_predictions_flagged_unusual_and_the_others_are_measured_apart(flagged_pairs, active_version):
+    check = check_of(accuracy_check_run(), active_version)
+
+    flagged = [(prediction, grade) for prediction, grade in flagged_pairs if prediction.unusual is True]
+    others = [(prediction, grade) for prediction, grade in flagged_pairs if prediction.unusual is False]
+    assert len(flagged) >= len(ODD_GRADES) + 2 and len(flagged) + len(others) == check.pairs == 73
+    unusual = check.metrics["unusual"]
+    assert set(unusual) == {"flagged", "unflagged", "unknown"}
+    for group, pairs in (("flagged", flagged), ("unflagged", others)):
+        assert unusual[group]["pairs"] == len(pairs)
+        assert_figures(unusual[group], expected_unusual(pairs))
+    assert unusual["unknown"] == expected_unusual([])
+    assert unusual["flagged"]["accuracy"] < unusual["unflagged"]["accuracy"]
+
+
+def test_a_group_without_pairs_has_null_figures(active_version, odd_record, user):
+    predictions = unusual_students(odd_record, ODD_GRADES, teacher=user)
+
+    unusual = check_of(accuracy_check_run(), active_version).metrics["unusual"]
+
+    assert_figures(unusual["flagged"], expected_unusual(list(zip(predictions, ODD_GRADES))))
+    assert unusual["flagged"]["accuracy"] == pytest.approx(2 / 6)
+    assert unusual["unflagged"] == unusual["unknown"] == {
+        "pairs": 0, "accuracy": None, "mae": None, "interval_coverage": None}
+
+
+@pytest.fixture
+def unchecked_version(db, small_pipelines):
+    """An active version fitted before the novelty check existed: its references hold no rarity tables."""
+    pipelines = copy.deepcopy(small_pipelines)
+    for pipeline in pipelines.values():
+        del pipeline.named_steps["reference"].rarity_
+    version = model_services.model_version_register(pipelines=pipelines, name="before-novelty")
+    return model_services.model_version_activate(version=version, user=None)
+
+
+def test_predictions_of_a_version_without_the_novelty_check_are_in_neither_group(unchecked_version, dataset, user,
+                                                                                  odd_record):
+    records, grades = dataset_records(dataset, n=20, seed=9)
+    predictions = students_predict([*records, odd_record], teacher=user)
+    outcomes_record(predictions, [*grades, 4], user=user)
+    assert {prediction.unusual for prediction in predictions} == {None}
+
+    check = check_of(accuracy_check_run(), unchecked_version)
+
+    unusual = check.metrics["unusual"]
+    assert unusual["flagged"]["pairs"] == unusual["unflagged"]["pairs"] == 0
+    assert unusual["flagged"]["accuracy"] is None and unusual["unflagged"]["accuracy"] is None
+    assert unusual["unknown"]["pairs"] == check.pairs
+    assert_figures(unusual["unknown"], {name: check.metrics[name] for name in ("accuracy", "mae", "interval_coverage")})

@@ -7,7 +7,12 @@ from rest_framework.test import APIClient
 from modelstore import services as model_services
 from predictions.monitoring.services import accuracy_check_run
 
-from tests.predictions.monitoring.accuracy_helpers import graded_students, opposite_grades
+from tests.predictions.monitoring.accuracy_helpers import (
+    agreeing_grades,
+    graded_students,
+    opposite_grades,
+    unusual_students,
+)
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/monitoring/accuracy"
@@ -75,6 +80,31 @@ def test_a_check_made_before_calibration_was_measured_has_no_brier_and_no_bands(
 
     assert check["metrics"]["brier"] is None and check["metrics"]["reliability"] == []
     assert all(metrics["brier"] is None for groups in check["subgroups"].values() for metrics in groups.values())
+
+
+def test_the_check_gives_the_figures_of_unusual_records_apart(active_version, dataset, user, odd_record, api_client):
+    typical = graded_students(dataset, teacher=user, n=20, grades_for=agreeing_grades, seed=23)
+    odd = unusual_students(odd_record, [4, 12, 11, 6], teacher=user)
+    [check] = accuracy_check_run()
+
+    unusual = api_client("read").get(URL).json()["latest"][0]["metrics"]["unusual"]
+
+    assert unusual == check.metrics["unusual"]
+    flagged = [prediction for prediction in typical + odd if prediction.unusual]
+    assert unusual["flagged"]["pairs"] == len(flagged) >= 4
+    assert unusual["flagged"]["pairs"] + unusual["unflagged"]["pairs"] == 24
+    assert unusual["unknown"] == {"pairs": 0, "accuracy": None, "mae": None, "interval_coverage": None}
+    assert 0 <= unusual["flagged"]["accuracy"] <= 1 and unusual["flagged"]["mae"] > 0
+
+
+def test_a_check_made_before_unusual_records_were_measured_has_them_null(checked, api_client):
+    for check in checked:
+        del check.metrics["unusual"]
+        check.save()
+
+    [check] = api_client("read").get(URL).json()["latest"]
+
+    assert check["metrics"]["unusual"] is None and check["metrics"]["accuracy"] == 0
 
 
 def test_a_teacher_session_is_refused(checked, user):
@@ -147,3 +177,12 @@ def test_the_endpoint_is_in_the_openapi_schema(client):
     assert "brier" in schemas["AccuracyMetrics"]["properties"]
     band = schemas["AccuracyCheckMetrics"]["properties"]["reliability"]["items"]["$ref"].rsplit("/", 1)[-1]
     assert set(schemas[band]["properties"]) == {"low", "high", "mean_pass_probability", "pass_rate", "pairs"}
+    unusual = schemas["AccuracyCheckMetrics"]["properties"]["unusual"]
+    assert "flagged unusual" in unusual["description"]
+    assert set(schemas["AccuracyUnusualMetrics"]["properties"]) == {"flagged", "unflagged", "unknown"}
+    group = schemas["AccuracyUnusualGroup"]["properties"]
+    assert set(group) == {"pairs", "accuracy", "mae", "interval_coverage"}
+    assert all(field.get("description") for field in group.values())
+    example = operation["responses"]["200"]["content"]["application/json"]["examples"]
+    [value] = [example["value"] for example in example.values()]
+    assert set(value["latest"][0]["metrics"]["unusual"]) == {"flagged", "unflagged", "unknown"}

@@ -22,6 +22,7 @@ from tests.predictions.monitoring.accuracy_helpers import (
     opposite_grades,
     outcomes_record,
     students_predict,
+    unusual_students,
 )
 from tests.predictions.monitoring.helpers import check_at, days_ago, monitoring_history, predictions_at
 
@@ -219,6 +220,46 @@ def test_a_check_made_before_calibration_was_measured_says_so(active_version, mo
     assert 'id="chart-calibration"' not in html and 'id="chart-accuracy"' in html
 
 
+def unusual_block(html: str) -> str:
+    [markup] = re.findall(r'<div id="unusual-records">.*?</div>\s*</section>', html, flags=re.S)
+    return markup
+
+
+def test_the_accuracy_on_unusual_records_is_shown_beside_the_others(active_version, dataset, user, odd_record,
+                                                                   model_admin):
+    graded_students(dataset, teacher=user, n=30, grades_for=opposite_grades, seed=34)
+    unusual_students(odd_record, [4, 12, 11, 6], teacher=user)
+    [check] = accuracy_check_run()
+    flagged, others = check.metrics["unusual"]["flagged"], check.metrics["unusual"]["unflagged"]
+    assert flagged["pairs"] >= 4 and others["pairs"] and flagged["pairs"] + others["pairs"] == 34
+
+    block = unusual_block(signed_in(model_admin).get(PAGE).content.decode())
+
+    assert (f"Unusual records: accuracy {flagged['accuracy']:.0%} on {flagged['pairs']} flagged vs "
+            f"{others['accuracy']:.0%} on {others['pairs']} others.") in block
+    for name, group in (("Flagged unusual", flagged), ("Others", others)):
+        assert (f'<th scope="row">{name}</th><td class="number">{group["pairs"]}</td>'
+                f'<td class="number">{group["accuracy"]:.1%}</td><td class="number">{group["mae"]:.2f}</td>'
+                f'<td class="number">{group["interval_coverage"]:.1%}</td>') in block
+
+
+@pytest.mark.parametrize(("unusual", "sentence"), [
+    (None, "was made before unusual records were measured; the next check measures them."),
+    ({"flagged": {"pairs": 0}, "unflagged": {"pairs": 0}, "unknown": {"pairs": 60}},
+     "predates the check for unusual records: none of its predictions is flagged or cleared."),
+])
+def test_a_check_without_unusual_figures_says_why(active_version, model_admin, unusual, sentence):
+    check = check_at(active_version, days_ago(1), accuracy=0.8, rmse=2.0, coverage=0.9)
+    if unusual:
+        check.metrics["unusual"] = {group: {"accuracy": None, "mae": None, "interval_coverage": None, **figures}
+                                    for group, figures in unusual.items()}
+        check.save()
+
+    block = unusual_block(signed_in(model_admin).get(PAGE).content.decode())
+
+    assert f"v{active_version.version} " in block and sentence in block and "<table" not in block
+
+
 def test_with_no_data_each_chart_says_so_in_words(db, model_admin, monkeypatch):
     monkeypatch.setattr("predictions.monitoring.selectors.error_summary", lambda: {"requests": 0, "errors": {}})
 
@@ -233,6 +274,7 @@ def test_with_no_data_each_chart_says_so_in_words(db, model_admin, monkeypatch):
     assert "to compare with the training data yet." in html
     no_grade = "No final grade is recorded yet for a prediction of the active version."
     assert html.count(no_grade) == 2  # the groups and the calibration
+    assert "No check has compared unusual records with the others yet." in unusual_block(html)
     assert "No open alert." in html and "<details" not in html
 
 

@@ -15,6 +15,7 @@ from tests.predictions.monitoring.accuracy_helpers import (
     dataset_records,
     graded_students,
     opposite_grades,
+    unusual_students,
 )
 
 pytestmark = pytest.mark.django_db
@@ -82,6 +83,18 @@ def test_a_model_admin_sees_figures_subgroups_drift_and_alerts(checked, model_ad
     assert "Run the check now" in html
     assert 'href="/monitoring/">Monitoring</a>' in html  # the nav's Monitoring is the overview, linked from here
     assert f'<input type="hidden" name="next" value="{PAGE}">' in html  # its forms come back here
+
+
+def test_the_figures_page_says_how_unusual_records_fared(active_version, dataset, user, odd_record, model_admin):
+    graded_students(dataset, teacher=user, n=10, grades_for=opposite_grades, seed=35)
+    unusual_students(odd_record, [4, 12, 11, 6], teacher=user)
+    [check] = accuracy_check_run()
+    flagged, others = check.metrics["unusual"]["flagged"], check.metrics["unusual"]["unflagged"]
+
+    html = signed_in(model_admin).get(PAGE).content.decode()
+
+    assert (f"<p>Unusual records: accuracy {flagged['accuracy']:.0%} on {flagged['pairs']} flagged vs "
+            f"{others['accuracy']:.0%} on {others['pairs']} others.</p>") in html
 
 
 def test_the_page_says_when_no_check_ran(db, model_admin):
