@@ -196,7 +196,7 @@ def test_export_onnx_proves_a_served_graph_again_and_refuses_it_if_the_pipeline_
 
     register()
     # As if the stored pipeline now predicted otherwise (e.g. another scikit-learn): another seed's forest.
-    other = build_pipeline("A", random_state=7).set_params(regressor__estimator__n_estimators=5)
+    other = build_pipeline("A", random_state=7).set_params(regressor__estimator__mean__n_estimators=5)
     other.fit(dataset[list(SETUP_FEATURES["A"])], dataset[TARGET])
     loads = onnx_export.package_loads
     monkeypatch.setattr(
