@@ -134,7 +134,7 @@ class _GradeOutputs(BaseEstimator):
             "edges": (edges if len(edges) else np.array([np.inf])).reshape(1, -1),
             "table": np.asarray(table, dtype=np.float64),
             "counts": np.asarray(counts, dtype=np.float64),
-            "median_offsets": np.asarray(table[np.arange(len(counts)), counts // 2], dtype=np.float64),
+            "median_offsets": np.asarray(regressor.median_offsets(), dtype=np.float64),
             "interval_offsets": (np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)),
         }
 
