@@ -311,7 +311,8 @@ CACHE_REDIS_URL = env_str("CACHE_REDIS_URL") or env_str("REDIS_URL")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache keeping its redis-py clients (studentperf/cache.py).
+            "BACKEND": "studentperf.cache.RedisCache",
             "LOCATION": CACHE_REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

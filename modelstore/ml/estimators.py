@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
-from modelstore.ml.novelty import rarity_fit, rarity_unusual
+from modelstore.ml.novelty import rarity_fast_tables, rarity_fit, rarity_unusual
 from modelstore.schema import GRADE_MAX, GRADE_MIN, PASS_MARK
 
 # G3 is an integer, so "G3 >= 10" is "a continuous grade above 9.5".
@@ -239,12 +239,19 @@ class AttributeReference(TransformerMixin, BaseEstimator):
         self.rarity_ = rarity_fit(X)
         return self
 
-    def unusual(self, columns) -> tuple[np.ndarray, list[list[str]]] | None:
+    def unusual(self, columns, *, fast: list | None = None) -> tuple[np.ndarray, list[list[str]]] | None:
         """Per record (one array per attribute), whether it is unlike the training rows and why in words;
-        None for a version fitted before the check existed."""
+        None for a version fitted before the check existed. `fast`: `unusual_tables()`, kept by the caller."""
         check_is_fitted(self, "reference_")
         state = getattr(self, "rarity_", None)
-        return None if state is None else rarity_unusual(state, columns)
+        return None if state is None else rarity_unusual(state, columns, fast=fast)
+
+    def unusual_tables(self) -> list | None:
+        """The lookup tables that score a few records at a time faster (`novelty.rarity_fast_tables`); built
+        from the fitted state, not stored with it. None for a version fitted before the check existed."""
+        check_is_fitted(self, "reference_")
+        state = getattr(self, "rarity_", None)
+        return None if state is None else rarity_fast_tables(state)
 
     def transform(self, X):
         check_is_fitted(self, "reference_")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import onnxruntime
@@ -73,8 +74,13 @@ class Predictor:
 
     def unusual(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, list[list[str]]] | None:
         """Whether each record is unlike the training rows, and why (`AttributeReference.unusual`): the same
-        numpy code for both engines. None for a version trained before the check existed."""
-        return self.pipeline.named_steps["reference"].unusual(columns)
+        numpy code for both engines, its lookup tables built once. None for a version trained before the check
+        existed."""
+        return self.pipeline.named_steps["reference"].unusual(columns, fast=self._unusual_tables)
+
+    @cached_property
+    def _unusual_tables(self) -> list | None:
+        return self.pipeline.named_steps["reference"].unusual_tables()
 
 
 def predict_records(

@@ -23,6 +23,12 @@ a scikit-learn estimator that skops serializes without extra trusted types: "n",
 "sorted" (int attribute -> its sorted training values), "counts" (category attribute -> {value: rows}),
 "threshold", "target_rate", "cv_rate" (the out-of-fold flag rate) and "lookup" (the same tables merged for
 fast scoring).
+
+A few records at a time (an API request's one record) are scored faster by dict lookups than by the vectorized
+searches: `rarity_fast_tables` lists, per attribute, the p-value of every value it can look up (each category
+value seen in training, every int from the smallest training value to the largest), computed once by the
+vectorized code itself, so both paths give the same floats and the same flags. A value the tables lack (out of
+range, missing, not an int) sends the records through the vectorized path.
 """
 from __future__ import annotations
 
@@ -41,6 +47,10 @@ GRADES = ("G1", "G2")
 # Int values are kept within +-VALUE_LIMIT so that attributes shifted by STRIDE never overlap (exact in float64).
 VALUE_LIMIT = 2.0**38
 STRIDE = 2.0**40
+# Up to this many records, rarity_unusual looks their p-values up in rarity_fast_tables when it is given them.
+FAST_ROWS = 8
+# An int attribute whose training values span more than this many integers gets only its seen values looked up.
+MAX_SPAN = 4096
 
 
 def rarity_fit(X: pd.DataFrame, *, target_rate: float = TARGET_RATE, folds: int = 10, random_state: int = 0) -> dict:
@@ -73,14 +83,45 @@ def rarity_scores(state: dict, columns) -> tuple[np.ndarray, np.ndarray]:
         p_values[:, ints] = _int_p(lookup, n, _stack(columns, state, ints, float))
     if categories:
         p_values[:, categories] = _category_p(lookup, n, _stack(columns, state, categories, str))
-    return -np.log(p_values).sum(axis=1), p_values
+    return _score(p_values), p_values
 
 
-def rarity_unusual(state: dict, columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[list[str]]]:
+def rarity_fast_tables(state: dict) -> list[tuple[str, bool, dict]]:
+    """Per attribute, in state's order: (name, is a category, {value: p-value}) for every value of it that
+    `rarity_unusual` can look up instead of searching: the category values seen in training (str keys), every int
+    from the smallest training value to the largest. Each p-value is computed by `rarity_scores`' own code on a
+    table of these values, so a looked-up p-value is the very float the search gives."""
+    lookup, n = state["lookup"], state["n"]
+    candidates: dict[str, list] = {}
+    for name in state["attributes"]:
+        if state["kinds"][name] == "int":
+            values = state["sorted"][name]
+            span = range(int(values[0]), int(values[-1]) + 1)
+            candidates[name] = list(span) if len(span) <= MAX_SPAN else np.unique(values).tolist()
+        else:
+            candidates[name] = list(state["counts"][name])
+    size = max(len(values) for values in candidates.values())
+    padded = {name: np.array(values + values[-1:] * (size - len(values)), dtype=object)
+              for name, values in candidates.items()}
+    _, p_values = rarity_scores(state, padded)
+    return [
+        (name, state["kinds"][name] == "category",
+         dict(zip(candidates[name], p_values[:len(candidates[name]), column].tolist())))
+        for column, name in enumerate(state["attributes"])
+    ]
+
+
+def rarity_unusual(
+    state: dict, columns: Mapping[str, np.ndarray], *, fast: list[tuple[str, bool, dict]] | None = None
+) -> tuple[np.ndarray, list[list[str]]]:
     """For N records given as one array per attribute (at least the attributes in state; categories as str/object,
     numbers as int): a bool array `unusual` of length N and, per record, its reasons in words (an empty list when
-    not unusual)."""
-    scores, p_values = rarity_scores(state, columns)
+    not unusual). `fast`: state's `rarity_fast_tables`, used for up to FAST_ROWS records (same results)."""
+    p_values = None if fast is None else _looked_up(fast, columns)
+    if p_values is None:
+        scores, p_values = rarity_scores(state, columns)
+    else:
+        scores = _score(p_values)
     unusual = scores > state["threshold"]
     reasons: list[list[str]] = [[] for _ in range(len(scores))]
     for row in np.flatnonzero(unusual):
@@ -102,6 +143,30 @@ def rarity_reason(state: dict, name: str, value) -> str:
         predicate = _int_predicate(state, name, value, count, low)
     share = "none" if count == 0 else f"only {count}" if count < 0.2 * n else f"{count}"
     return f"{_value_words(name, value)}: {share} of the {n} students the model learned from {predicate}"
+
+
+def _score(p_values: np.ndarray) -> np.ndarray:
+    """Each record's score: the sum of -log(p) over its attributes (one row of `p_values`)."""
+    return -np.log(p_values).sum(axis=1)
+
+
+def _looked_up(fast: list[tuple[str, bool, dict]], columns: Mapping) -> np.ndarray | None:
+    """The records' p-values [N, F] from the fast tables; None when there are more than FAST_ROWS records or a
+    value is not in its table (the vectorized search then scores them)."""
+    size = len(columns[fast[0][0]]) if fast else 0
+    if not 0 < size <= FAST_ROWS:
+        return None
+    rows = []
+    for row in range(size):
+        found = []
+        for name, category, table in fast:
+            value = columns[name][row]
+            p = table.get((value if type(value) is str else str(value)) if category else value)
+            if p is None:
+                return None
+            found.append(p)
+        rows.append(found)
+    return np.array(rows, dtype=np.float64)
 
 
 def _tables(X: pd.DataFrame) -> dict:

@@ -7,7 +7,9 @@ import skops.io as sio
 from sklearn.model_selection import KFold
 
 from modelstore.ml.data import load_dataset
-from modelstore.ml.novelty import TARGET_RATE, rarity_fit, rarity_reason, rarity_scores, rarity_unusual
+from modelstore.ml.novelty import (
+    FAST_ROWS, TARGET_RATE, _looked_up, rarity_fast_tables, rarity_fit, rarity_reason, rarity_scores, rarity_unusual,
+)
 from modelstore.schema import FEATURES, SETUP_FEATURES
 
 SETUP_A = list(SETUP_FEATURES["A"])
@@ -215,6 +217,65 @@ def test_scoring_many_records_at_once_equals_scoring_each_alone(rows, state):
         np.testing.assert_array_equal(alone_p[0], p_values[i])
         assert (alone_unusual[0], alone_reasons[0]) == (unusual[i], reasons[i])
     assert unusual.any() and not unusual.all()
+
+
+def _random_record(rows: pd.DataFrame, rng: np.random.Generator) -> dict:
+    """Values drawn at random, each within what the training rows hold (ints: any between their extremes, seen or
+    not): mostly combinations no student had, many of them flagged."""
+    record = {}
+    for name in SETUP_A:
+        if FEATURES[name].kind == "category":
+            record[name] = str(rng.choice(sorted(rows[name].unique())))
+        else:
+            record[name] = int(rng.integers(rows[name].min(), rows[name].max() + 1))
+    return record
+
+
+def test_looked_up_p_values_are_the_searched_ones_for_every_value_in_the_tables(state):
+    fast = rarity_fast_tables(state)
+    assert [name for name, _, _ in fast] == state["attributes"]
+    for column, (name, _, table) in enumerate(fast):
+        values = list(table)
+        # Each value of the table in its attribute, every other attribute at one of its training values.
+        columns = {
+            other: np.array(values if other == name else [_seen(state, other)] * len(values), dtype=object)
+            for other in state["attributes"]
+        }
+        assert rarity_scores(state, columns)[1][:, column].tolist() == list(table.values()), name
+
+
+def _seen(state: dict, name: str):
+    return state["sorted"][name][0] if state["kinds"][name] == "int" else next(iter(state["counts"][name]))
+
+
+def test_a_few_records_are_flagged_by_lookups_exactly_as_by_the_search(rows, state):
+    fast, rng = rarity_fast_tables(state), np.random.default_rng(7)
+    records = [_random_record(rows, rng) for _ in range(300)] + rows.sample(40, random_state=3).to_dict("records")
+    records += [{name: _rarest(rows, name) for name in SETUP_A}]
+    flagged = 0
+    for start in range(0, len(records), 3):
+        columns = _columns(records[start:start + 3])
+        p_values = _looked_up(fast, columns)
+        assert p_values is not None  # every value lies within the training range: all in the tables
+        np.testing.assert_array_equal(p_values, rarity_scores(state, columns)[1])
+        unusual, reasons = rarity_unusual(state, columns, fast=fast)
+        expected_unusual, expected_reasons = rarity_unusual(state, columns)
+        assert unusual.tolist() == expected_unusual.tolist() and reasons == expected_reasons
+        flagged += int(unusual.sum())
+    assert 30 < flagged < len(records) - 30  # both answers were compared, many times
+
+
+def test_values_the_tables_lack_and_many_records_go_through_the_search(rows, state):
+    fast = rarity_fast_tables(state)
+    typical = rows.iloc[0].to_dict()
+    assert _looked_up(fast, _columns([typical])) is not None
+    for odd in ({"age": 40}, {"absences": -1}, {"Mjob": "astronaut"}, {"G1": None}, {"studytime": 2.5}):
+        columns = _columns([typical | odd])
+        assert _looked_up(fast, columns) is None, odd
+        unusual, reasons = rarity_unusual(state, columns, fast=fast)
+        expected_unusual, expected_reasons = rarity_unusual(state, columns)
+        assert (unusual.tolist(), reasons) == (expected_unusual.tolist(), expected_reasons)
+    assert _looked_up(fast, _columns([typical] * (FAST_ROWS + 1))) is None
 
 
 def test_columns_may_be_a_dataframe_with_extra_attributes(rows, state):

@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import onnx
 import onnxruntime
 import pytest
@@ -121,6 +122,16 @@ def test_session_threads_are_set_explicitly(small_graphs, threads):
 
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (threads, threads)
     assert options.execution_mode == onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    # No memory arena: it would keep the peak of the largest call (a batch's explanations) for the process's life.
+    assert options.enable_cpu_mem_arena is False
+
+
+def test_a_session_answers_alike_after_a_large_call_without_its_arena(small_graphs, dataset):
+    session = onnx_session(small_graphs["B"])
+    before = onnx_predict(session, dataset.head(5))
+    onnx_predict(session, pd.concat([dataset] * 20, ignore_index=True))  # buffers freed after the call
+    after = onnx_predict(session, dataset.head(5))
+    assert all(np.array_equal(before[name], after[name]) for name in OUTPUTS)
 
 
 def test_graphs_of_the_real_recipe_equal_its_pipelines(trained_pipelines, dataset):

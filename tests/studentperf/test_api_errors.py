@@ -136,7 +136,7 @@ class TestThrottling:
             unused.bind(("127.0.0.1", 0))
             port = unused.getsockname()[1]
         settings.CACHES = {"default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "BACKEND": "studentperf.cache.RedisCache", "LOCATION": f"redis://127.0.0.1:{port}/0",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }}
         monkeypatch.setattr(throttling, "_shared_cache_down_until", 0.0)

@@ -1,6 +1,7 @@
 """Running a setup's ONNX graph with onnxruntime, and proving it computes what its scikit-learn pipeline does."""
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 
 import numpy as np
@@ -11,6 +12,8 @@ from sklearn.pipeline import Pipeline
 from modelstore.ml.onnx.convert import OUTPUTS
 
 _NUMPY_DTYPES = {"tensor(string)": object, "tensor(int64)": np.int64}
+# session -> (its inputs as (name, numpy dtype), its output names): read once, not on every call.
+_SIGNATURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def onnx_session(model_bytes: bytes, *, threads: int = 1) -> onnxruntime.InferenceSession:
@@ -18,8 +21,13 @@ def onnx_session(model_bytes: bytes, *, threads: int = 1) -> onnxruntime.Inferen
 
     onnxruntime's default is a thread per core in each session, which oversubscribes a machine where
     several worker processes predict at once; one thread is also the fastest for a single record.
+
+    Without onnxruntime's memory arena: each session's arena keeps the peak of its largest call for the life of
+    the process, and a 1,000-record request with its explanations holds [rows, residuals] matrices in the
+    graph (some 200 MiB more per worker, measured). Freed after each call, a one-record call is as fast.
     """
     options = onnxruntime.SessionOptions()
+    options.enable_cpu_mem_arena = False
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = threads
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
@@ -31,18 +39,28 @@ def onnx_inputs(session: onnxruntime.InferenceSession, columns: pd.DataFrame | M
     inputs: each column converted once, as a whole, to the input's dtype and shape [N, 1]. Extra columns
     (e.g. G1 for setup C) are ignored."""
     feeds = {}
-    for node in session.get_inputs():
-        values = columns[node.name]
+    for name, dtype in _signature(session)[0]:
+        values = columns[name]
         values = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
-        feeds[node.name] = values.astype(_NUMPY_DTYPES[node.type], copy=False).reshape(-1, 1)
+        feeds[name] = values.astype(dtype, copy=False).reshape(-1, 1)
     return feeds
 
 
 def onnx_predict(session: onnxruntime.InferenceSession, columns: pd.DataFrame | Mapping) -> dict[str, np.ndarray]:
     """{output name: array of shape [N]} for the rows of a DataFrame or mapping of columns (float64; the
     category int64)."""
-    names = [node.name for node in session.get_outputs()]
+    names = _signature(session)[1]
     return dict(zip(names, session.run(names, onnx_inputs(session, columns))))
+
+
+def _signature(session: onnxruntime.InferenceSession) -> tuple[list[tuple[str, type]], list[str]]:
+    signature = _SIGNATURES.get(session)
+    if signature is None:
+        signature = _SIGNATURES[session] = (
+            [(node.name, _NUMPY_DTYPES[node.type]) for node in session.get_inputs()],
+            [node.name for node in session.get_outputs()],
+        )
+    return signature
 
 
 def sklearn_outputs(pipeline: Pipeline, frame: pd.DataFrame, *, coverage: float) -> dict[str, np.ndarray]:
