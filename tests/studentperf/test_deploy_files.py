@@ -215,3 +215,43 @@ def test_the_model_rules_fire_for_the_active_version_only(promtool, tmp_path):
     test_file.write_text(yaml.safe_dump(tests, sort_keys=False))
 
     promtool_run(promtool, "test", "rules", str(test_file))
+
+
+def test_the_unusual_records_rule_fires_when_far_more_than_the_expected_share_is_flagged(promtool, tmp_path):
+    """About 2% of records are flagged by design: 20% on 100+ predictions alerts, 2% or too few predictions do not."""
+    def counter(metric: str, per_minute: int, version: str) -> dict:
+        labels = f'job="studentperf",instance="web1",model_version="{version}",setup="A",source="api",risk="low"'
+        return {"series": f"{metric}{{{labels}}}", "values": f"0+{per_minute}x120"}
+
+    UNUSUAL = "studentperf_predictions_unusual_total"  # noqa: N806
+
+    tests = {
+        "rule_files": [str(ALERTS)],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": [
+                # v3: 20% flagged; v2: 2%, as expected; v1: all flagged, but fewer than 100 predictions
+                *(counter("studentperf_predictions_total", 10, "3"), counter(UNUSUAL, 2, "3")),
+                *(counter("studentperf_predictions_total", 50, "2"), counter(UNUSUAL, 1, "2")),
+                *(counter("studentperf_predictions_total", 1, "1"), counter(UNUSUAL, 1, "1")),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "20m", "alertname": "StudentperfUnusualRecordsHigh", "exp_alerts": []},  # pending
+                {"eval_time": "60m", "alertname": "StudentperfUnusualRecordsHigh", "exp_alerts": [{
+                    "exp_labels": {"severity": "warning", "model_version": "3"},
+                    "exp_annotations": {
+                        "summary": "Model v3: many records unlike the training data",
+                        "description": "20% of the predictions of the last 6 hours were for records unlike the students "
+                                       "the model learned from (about 2% expected). The students may differ from the "
+                                       "training data (see the drift check), or a client sends odd values; these "
+                                       "predictions deserve care.",
+                    },
+                }]},
+            ],
+        }],
+    }
+    test_file = tmp_path / "rules_test.yml"
+    test_file.write_text(yaml.safe_dump(tests, sort_keys=False))
+
+    promtool_run(promtool, "test", "rules", str(test_file))
