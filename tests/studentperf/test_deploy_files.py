@@ -164,57 +164,60 @@ def series(metric: str, value: float, **labels) -> dict:
     return {"series": f"{metric}{{{shown}}}", "values": f"{value}x40"}
 
 
-def test_the_model_rules_fire_for_the_active_version_only(promtool, tmp_path):
-    """Accuracy below 80% on 30+ grades alerts for the active version, not a retired one or too few grades."""
+def rules_test(promtool, tmp_path, cases: list[dict]) -> None:
+    """Run promtool's rule unit tests on deploy/prometheus/alerts.yml: each case its input series and expected
+    alerts, sampled every minute."""
     tests = {
         "rule_files": [str(ALERTS)],
         "evaluation_interval": "1m",
-        "tests": [{
-            "interval": "1m",
-            "input_series": [
-                series("studentperf_model_active_version", 2),
-                series("studentperf_model_active_info", 1, version="2", name="current"),
-                series("studentperf_accuracy_check_accuracy", 0.7, model_version="2"),
-                series("studentperf_accuracy_check_pairs", 40, model_version="2"),
-                series("studentperf_accuracy_check_accuracy", 0.5, model_version="1"),  # retired
-                series("studentperf_accuracy_check_pairs", 400, model_version="1"),
-            ],
-            "alert_rule_test": [
-                {"eval_time": "20m", "alertname": "StudentperfAccuracyLow", "exp_alerts": [{
-                    "exp_labels": {"severity": "warning", "model_version": "2"},
-                    "exp_annotations": {
-                        "summary": "Active model v2: pass/fail accuracy below 80%",
-                        "description": "The latest accuracy check found 70% of pass/fail calls right on at least 30 "
-                                       "recorded final grades. See /monitoring/accuracy/.",
-                    },
-                }]},
-                {"eval_time": "10m", "alertname": "StudentperfAccuracyLow", "exp_alerts": []},  # pending: for 15m
-                {"eval_time": "20m", "alertname": "StudentperfNoActiveModel", "exp_alerts": []},
-            ],
-        }, {
-            "interval": "1m",
-            "input_series": [
-                series("studentperf_model_active_version", 0),
-                series("studentperf_accuracy_check_accuracy", 0.5, model_version="1"),
-                series("studentperf_accuracy_check_pairs", 20, model_version="1"),
-            ],
-            "alert_rule_test": [
-                {"eval_time": "20m", "alertname": "StudentperfAccuracyLow", "exp_alerts": []},
-                {"eval_time": "20m", "alertname": "StudentperfNoActiveModel", "exp_alerts": [{
-                    "exp_labels": {"severity": "critical"},
-                    "exp_annotations": {
-                        "summary": "No model version is active",
-                        "description": "Predictions are refused (503) until a model admin activates a version "
-                                       "(docs/admin.md).",
-                    },
-                }]},
-            ],
-        }],
+        "tests": [{"interval": "1m", **case} for case in cases],
     }
     test_file = tmp_path / "rules_test.yml"
     test_file.write_text(yaml.safe_dump(tests, sort_keys=False))
-
     promtool_run(promtool, "test", "rules", str(test_file))
+
+
+def test_the_model_rules_fire_for_the_active_version_only(promtool, tmp_path):
+    """Accuracy below 80% on 30+ grades alerts for the active version, not a retired one or too few grades."""
+    rules_test(promtool, tmp_path, [{
+        "input_series": [
+            series("studentperf_model_active_version", 2),
+            series("studentperf_model_active_info", 1, version="2", name="current"),
+            series("studentperf_accuracy_check_accuracy", 0.7, model_version="2"),
+            series("studentperf_accuracy_check_pairs", 40, model_version="2"),
+            series("studentperf_accuracy_check_accuracy", 0.5, model_version="1"),  # retired
+            series("studentperf_accuracy_check_pairs", 400, model_version="1"),
+        ],
+        "alert_rule_test": [
+            {"eval_time": "20m", "alertname": "StudentperfAccuracyLow", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "model_version": "2"},
+                "exp_annotations": {
+                    "summary": "Active model v2: pass/fail accuracy below 80%",
+                    "description": "The latest accuracy check found 70% of pass/fail calls right on at least 30 "
+                                   "recorded final grades. See /monitoring/accuracy/.",
+                },
+            }]},
+            {"eval_time": "10m", "alertname": "StudentperfAccuracyLow", "exp_alerts": []},  # pending: for 15m
+            {"eval_time": "20m", "alertname": "StudentperfNoActiveModel", "exp_alerts": []},
+        ],
+    }, {
+        "input_series": [
+            series("studentperf_model_active_version", 0),
+            series("studentperf_accuracy_check_accuracy", 0.5, model_version="1"),
+            series("studentperf_accuracy_check_pairs", 20, model_version="1"),
+        ],
+        "alert_rule_test": [
+            {"eval_time": "20m", "alertname": "StudentperfAccuracyLow", "exp_alerts": []},
+            {"eval_time": "20m", "alertname": "StudentperfNoActiveModel", "exp_alerts": [{
+                "exp_labels": {"severity": "critical"},
+                "exp_annotations": {
+                    "summary": "No model version is active",
+                    "description": "Predictions are refused (503) until a model admin activates a version "
+                                   "(docs/admin.md).",
+                },
+            }]},
+        ],
+    }])
 
 
 def test_the_unusual_records_rule_fires_when_far_more_than_the_expected_share_is_flagged(promtool, tmp_path):
@@ -225,33 +228,24 @@ def test_the_unusual_records_rule_fires_when_far_more_than_the_expected_share_is
 
     UNUSUAL = "studentperf_predictions_unusual_total"  # noqa: N806
 
-    tests = {
-        "rule_files": [str(ALERTS)],
-        "evaluation_interval": "1m",
-        "tests": [{
-            "interval": "1m",
-            "input_series": [
-                # v3: 20% flagged; v2: 2%, as expected; v1: all flagged, but fewer than 100 predictions
-                *(counter("studentperf_predictions_total", 10, "3"), counter(UNUSUAL, 2, "3")),
-                *(counter("studentperf_predictions_total", 50, "2"), counter(UNUSUAL, 1, "2")),
-                *(counter("studentperf_predictions_total", 1, "1"), counter(UNUSUAL, 1, "1")),
-            ],
-            "alert_rule_test": [
-                {"eval_time": "20m", "alertname": "StudentperfUnusualRecordsHigh", "exp_alerts": []},  # pending
-                {"eval_time": "60m", "alertname": "StudentperfUnusualRecordsHigh", "exp_alerts": [{
-                    "exp_labels": {"severity": "warning", "model_version": "3"},
-                    "exp_annotations": {
-                        "summary": "Model v3: many records unlike the training data",
-                        "description": "20% of the predictions of the last 6 hours were for records unlike the students "
-                                       "the model learned from (about 2% expected). The students may differ from the "
-                                       "training data (see the drift check), or a client sends odd values; these "
-                                       "predictions deserve care.",
-                    },
-                }]},
-            ],
-        }],
-    }
-    test_file = tmp_path / "rules_test.yml"
-    test_file.write_text(yaml.safe_dump(tests, sort_keys=False))
-
-    promtool_run(promtool, "test", "rules", str(test_file))
+    rules_test(promtool, tmp_path, [{
+        "input_series": [
+            # v3: 20% flagged; v2: 2%, as expected; v1: all flagged, but fewer than 100 predictions
+            *(counter("studentperf_predictions_total", 10, "3"), counter(UNUSUAL, 2, "3")),
+            *(counter("studentperf_predictions_total", 50, "2"), counter(UNUSUAL, 1, "2")),
+            *(counter("studentperf_predictions_total", 1, "1"), counter(UNUSUAL, 1, "1")),
+        ],
+        "alert_rule_test": [
+            {"eval_time": "20m", "alertname": "StudentperfUnusualRecordsHigh", "exp_alerts": []},  # pending
+            {"eval_time": "60m", "alertname": "StudentperfUnusualRecordsHigh", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "model_version": "3"},
+                "exp_annotations": {
+                    "summary": "Model v3: many records unlike the training data",
+                    "description": "20% of the predictions of the last 6 hours were for records unlike the students "
+                                   "the model learned from (about 2% expected). The students may differ from the "
+                                   "training data (see the drift check), or a client sends odd values; these "
+                                   "predictions deserve care.",
+                },
+            }]},
+        ],
+    }])
