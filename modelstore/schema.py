@@ -27,18 +27,45 @@ class Feature:
         return MEANINGS.get(self.name, "")
 
     @property
+    def actionable(self) -> bool:
+        """Whether the student or their family can change it (ACTIONABLE); the other attributes are background."""
+        return self.name in ACTIONABLE
+
+    @property
+    def words(self) -> str:
+        """The attribute as a sentence names it: "mother's education" (its label, lower case)."""
+        return self.label[:1].lower() + self.label[1:]
+
+    def value_words(self, value) -> str:
+        """A value in words, from data/student.txt's meanings: 2 -> "5th to 9th grade" (Medu), "at_home" ->
+        "at home", 9 -> "9" (G1), None -> "not known yet"."""
+        if value is None:
+            return NOT_KNOWN
+        key = _whole(value) if self.kind == "int" else str(value)
+        return self.choice_labels.get(key, str(key).replace("_", " "))
+
+    @property
     def allowed(self) -> tuple:
         if self.kind == "category":
             return self.choices
         return tuple(range(self.minimum, self.maximum + 1))
 
     def as_dict(self) -> dict:
-        data = {"name": self.name, "type": self.kind, "label": self.label}
+        data = {"name": self.name, "type": self.kind, "label": self.label, "actionable": self.actionable}
         if self.kind == "category":
             data["allowed"] = list(self.choices)
         else:
             data["min"], data["max"] = self.minimum, self.maximum
         return data
+
+
+def _whole(value):
+    """An int attribute's value as the int its levels are keyed by (2.0 or "2" -> 2); anything else unchanged."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return int(number) if number.is_integer() else value
 
 
 def _cat(name, label, choices, labels=None):
@@ -128,6 +155,13 @@ MEANINGS = {
     "G1": "The mathematics grade of the first period, out of 20.",
     "G2": "The mathematics grade of the second period, out of 20.",
 }
+# What a student or their family can change (issue 17): the pages mark these factors "can change", the API
+# `actionable`; every other attribute is background (who the student is, their family, their past).
+ACTIONABLE: tuple[str, ...] = (
+    "studytime", "absences", "goout", "freetime", "Dalc", "Walc", "activities", "paid", "schoolsup", "famsup",
+    "internet", "higher",
+)
+NOT_KNOWN = "not known yet"
 TARGET = "G3"
 PASS_MARK = 10  # a pass is G3 >= 10
 GRADE_MIN, GRADE_MAX = 0, 20
@@ -159,6 +193,22 @@ def setup_for(record: dict) -> str:
     if has_g1:
         return "B"
     return "C"
+
+
+def feature_label(name: str) -> str:
+    """An attribute in plain words: "Medu" -> "mother's education". A name outside the schema stays as it is."""
+    feature = FEATURES.get(name)
+    return feature.words if feature else name
+
+
+def feature_value_text(name: str, value) -> str:
+    """An attribute and its value in plain words, the one wording of a factor on the pages, in the API and in
+    the results files: ("Medu", 2) -> "mother's education: 5th to 9th grade", ("G1", 9) -> "first period
+    grade: 9", ("internet", "no") -> "internet access at home: no"."""
+    feature = FEATURES.get(name)
+    if feature is None:
+        return f"{name}: {NOT_KNOWN if value is None else value}"
+    return f"{feature.words}: {feature.value_words(value)}"
 
 
 def feature_schema(setup: str) -> list[dict]:

@@ -5,6 +5,8 @@ the services) judges it, and each reason it gives is shown beside its field.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django import forms
 
 from modelstore.schema import ATTRIBUTES, FEATURES, GRADE_MAX, GRADE_MIN, PERIOD_GRADES, Feature
@@ -98,7 +100,8 @@ class StudentForm(_RecordFields):
     """A student to create or edit: the school's student id and the record.
 
     `cleaned_data` is the raw text for student_create / student_update, which validate it; the view shows
-    their ApplicationError with application_error_add. With `instance`, the fields start from that student.
+    their ApplicationError with application_error_add. With `instance`, the fields start from that student;
+    with `record` (a quick prediction's input), from that record, the student id left for the teacher to enter.
     """
 
     external_id = forms.CharField(
@@ -108,12 +111,14 @@ class StudentForm(_RecordFields):
     )
     field_order = ["external_id"]
 
-    def __init__(self, data=None, *, instance=None, **kwargs):
+    def __init__(self, data=None, *, instance=None, record: Mapping | None = None, **kwargs):
         if instance is not None and data is None:
             kwargs.setdefault("initial", {
                 "external_id": instance.external_id,
                 **{name: getattr(instance, name) for name in FEATURES},
             })
+        elif record is not None and data is None:
+            kwargs.setdefault("initial", {name: record.get(name) for name in FEATURES})
         super().__init__(data, **kwargs)
         self.instance = instance
 
@@ -143,4 +148,7 @@ class StudentFilterForm(forms.Form):
     setup = forms.ChoiceField(label="Setup", required=False, choices=[
         ("", "Any setup"), ("A", "A: both period grades"), ("B", "B: first period grade only"),
         ("C", "C: no period grade"),
+    ])
+    intervention = forms.ChoiceField(label="Interventions", required=False, choices=[
+        ("", "With or without"), ("none", "No intervention yet"), ("some", "At least one intervention"),
     ])

@@ -65,6 +65,7 @@ class Prediction(models.Model):
         WEB = "web", "Web"
         API = "api", "API"
         BATCH = "batch", "Batch"
+        WHAT_IF = "what_if", "What-if"
 
     class Risk(models.TextChoices):
         HIGH = "high", "High"
@@ -73,6 +74,10 @@ class Prediction(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     student = models.ForeignKey(Student, null=True, blank=True, on_delete=models.PROTECT, related_name="predictions")
+    what_if_for = models.ForeignKey(
+        Student, null=True, blank=True, on_delete=models.PROTECT, related_name="what_ifs",
+        help_text="A what-if (source what_if) was asked for this student; it is never the student's prediction.",
+    )
     model_version = models.ForeignKey("modelstore.ModelVersion", on_delete=models.PROTECT, related_name="predictions")
     setup = models.CharField(max_length=1, choices=[("A", "A"), ("B", "B"), ("C", "C")])
     input = models.JSONField(help_text="The validated record exactly as predicted.")
@@ -151,6 +156,26 @@ class Outcome(models.Model):
         ]
 
 
+class Intervention(models.Model):
+    """Something done for a student (tutoring, a parent meeting...): personal data, kept out of the logs.
+
+    `kind` is a code of settings.INTERVENTION_KINDS, checked by the service rather than as model choices, so a
+    school can change the list without a migration."""
+
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="interventions")
+    kind = models.CharField(max_length=32)
+    date = models.DateField(help_text="When it was done (or began).")
+    note = models.TextField(blank=True, max_length=2000)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "-created_at", "-id"]
+        indexes = [models.Index(fields=["student", "date"], name="predictions_intervention_date")]
+
+
 class ApiKey(AbstractAPIKey):
     """A key an external system sends as `Authorization: Api-Key <key>`; only its SHA-512 hash is stored.
 
@@ -197,6 +222,9 @@ class BatchJob(models.Model):
     rows_done = models.PositiveIntegerField(default=0, help_text="Rows processed: predicted or rejected.")
     rows_failed = models.PositiveIntegerField(default=0, help_text="Rows rejected, each with its reason.")
     chunk_size = models.PositiveIntegerField()
+    save_students = models.BooleanField(
+        default=False, help_text="Rows with an external_id create or update the uploader's students (a class upload)."
+    )
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started on this job.")
     error = models.TextField(blank=True, help_text="Why the job failed as a whole.")
     created_by = models.ForeignKey(
@@ -245,6 +273,19 @@ class BatchRow(models.Model):
     errors = models.JSONField(default=dict, blank=True, help_text="field -> reasons, for a rejected row.")
     final_grade = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(20)], help_text="G3 when the file gave it."
+    )
+
+    class StudentStatus(models.TextChoices):
+        NOT_ASKED = "", "not asked"
+        CREATED = "created", "added"
+        UPDATED = "updated", "updated"
+        NO_ID = "no_id", "not saved: no external_id"
+        NOT_ALLOWED = "not_allowed", "not saved: the id is used by a student you may not edit"
+
+    student_status = models.CharField(
+        max_length=12, choices=StudentStatus.choices, blank=True, default=StudentStatus.NOT_ASKED,
+        help_text="What a class upload did with the row's student (empty: saving was not asked, or the row was "
+        "rejected).",
     )
 
     class Meta:

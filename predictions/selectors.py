@@ -1,13 +1,13 @@
 """Reads: what a person, or an API key, may see of predictions, students and outcomes."""
 from __future__ import annotations
 
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from modelstore.schema import FEATURES, SETUPS
 from predictions.access.roles import STUDENT_VIEW, VIEW_ALL_STUDENTS
 from studentperf.errors import ApplicationError
 
-from .models import Outcome, Prediction, Student
+from .models import Intervention, Outcome, Prediction, Student
 
 
 def prediction_list_for_user(*, user) -> QuerySet[Prediction]:
@@ -99,7 +99,11 @@ STUDENT_SORTS = {
     "predicted_at": "latest_predicted_at",
     "final_grade": "current_final_grade",
 }
-DEFAULT_STUDENT_SORT = "external_id"
+# Within a risk band the lower chance to pass is the more worrying: it breaks the ties of the risk sort, flipped
+# with it, so that the default (highest risk first) puts the student most likely to fail at the top.
+STUDENT_SORT_TIES = {"risk": "-pass_probability"}
+DEFAULT_STUDENT_SORT = "-risk"
+INTERVENTION_FILTERS = ("none", "some")
 
 
 def student_sort_clean(sort: str | None) -> str:
@@ -125,14 +129,15 @@ def _with_latest_prediction(students: QuerySet[Student]) -> QuerySet[Student]:
 
 
 def student_list_with_latest_prediction(
-    *, user, q: str = "", risk: str = "", setup: str = "", sort: str = ""
+    *, user, q: str = "", risk: str = "", setup: str = "", intervention: str = "", sort: str = ""
 ) -> QuerySet[Student]:
     """The students a person may see, each annotated with their latest prediction (`latest_grade`,
     `latest_pass_probability`, `latest_risk`, `latest_setup`, `latest_predicted_at`, `latest_model_version`,
     `latest_unusual`, `latest_prediction_id`; None when never predicted) and `current_final_grade`.
 
     `q` searches the school's student id; `risk` is a band or "none" (never predicted); `setup` is the latest
-    prediction's setup; `sort` a key of STUDENT_SORTS, "-" for descending. Unknown values are ignored.
+    prediction's setup; `intervention` "none" (no intervention recorded yet) or "some"; `sort` a key of
+    STUDENT_SORTS, "-" for descending. Unknown values are ignored.
     Students never predicted come last whatever the direction.
     """
     students = _with_latest_prediction(student_list_for_user(user=user))
@@ -153,10 +158,22 @@ def student_list_with_latest_prediction(
         students = students.filter(latest_risk=risk)
     if setup in SETUPS:
         students = students.filter(latest_setup=setup)
-    sort = student_sort_clean(sort)
-    column = F(STUDENT_SORTS[sort.removeprefix("-")])
-    order = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_last=True)
-    return students.order_by(order, "school", "external_id", "pk")
+    if intervention in INTERVENTION_FILTERS:
+        helped = Exists(Intervention.objects.filter(student=OuterRef("pk")))
+        students = students.filter(helped if intervention == "some" else ~helped)
+    return students.order_by(*_student_order(student_sort_clean(sort)), "school", "external_id", "pk")
+
+
+def _student_order(sort: str) -> list:
+    """The ordering of a clean ?sort= value and its tie-breaker (STUDENT_SORT_TIES); nulls (never predicted) last."""
+    key, descending = sort.removeprefix("-"), sort.startswith("-")
+    sorts = [(key, descending)]
+    if tie := STUDENT_SORT_TIES.get(key):
+        sorts.append((tie.removeprefix("-"), tie.startswith("-") != descending))
+    return [
+        F(STUDENT_SORTS[name]).desc(nulls_last=True) if down else F(STUDENT_SORTS[name]).asc(nulls_last=True)
+        for name, down in sorts
+    ]
 
 
 def risk_counts_for_user(*, user) -> dict[str, int]:
@@ -175,10 +192,24 @@ def risk_counts_for_user(*, user) -> dict[str, int]:
 
 
 def quick_prediction_list_for_user(*, user, limit: int = 5) -> QuerySet[Prediction]:
-    """A person's own latest predictions made without a student (the quick prediction form), newest first."""
-    return Prediction.objects.filter(requested_by=user, student__isnull=True).select_related("model_version")[:limit]
+    """A person's own latest predictions made with the quick prediction form (no student), newest first. Not
+    the rows of a class upload (the batch pages show them) nor predictions asked through the API."""
+    predictions = Prediction.objects.filter(requested_by=user, student__isnull=True, source=Prediction.Source.WEB)
+    return predictions.select_related("model_version")[:limit]
+
+
+def quick_prediction_get_for_user(*, user, pk) -> Prediction | None:
+    """One of a person's own quick predictions (the form's: requested by them, without a student); None for anyone
+    else's, one made for a student, a batch row, or an unknown id. Only the requester may reuse its record."""
+    quick = Prediction.objects.filter(requested_by=user, student__isnull=True, source=Prediction.Source.WEB)
+    return quick.filter(pk=pk).first()
 
 
 def student_record_get(*, student: Student) -> dict:
     """A student's attributes as a record for record_clean / prediction_create (G1/G2 may be None)."""
     return {name: getattr(student, name) for name in FEATURES}
+
+
+def intervention_list_for_student(*, student: Student) -> QuerySet[Intervention]:
+    """Every intervention recorded for a student, the latest date first; seeing the student is what counts."""
+    return Intervention.objects.filter(student=student).select_related("recorded_by")

@@ -78,7 +78,8 @@ def prediction_create_many(
 
 
 def predictions_serve(
-    *, records: list[dict], students: Sequence[Student | None], source: str, user, api_key_prefix: str, started: float
+    *, records: list[dict], students: Sequence[Student | None], source: str, user, api_key_prefix: str, started: float,
+    what_if_for: Student | None = None,
 ) -> list[Prediction]:
     """Predict validated records (record_clean's output) with the active model, one pipeline call per setup,
     and write their audit rows in one bulk insert; `started` (time.perf_counter()) dates the latency logged.
@@ -86,7 +87,8 @@ def predictions_serve(
     once its row is committed.
 
     Raises ApplicationError(kind="unavailable") without an active model. Callers validate first and hold the
-    transaction: CSV batches commit these rows together with their chunk's own.
+    transaction: CSV batches commit these rows together with their chunk's own. `what_if_for`: the student a
+    what-if was asked for (predictions.whatif).
     """
     if source not in Prediction.Source.values:
         raise ValueError(f"source must be one of {', '.join(Prediction.Source.values)}.")
@@ -101,6 +103,7 @@ def predictions_serve(
         Prediction(
             id=uuid.uuid4(),
             student=student,
+            what_if_for=what_if_for,
             model_version=loaded.version,
             setup=output["setup"],
             input=record,

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from modelstore.loader import loaded_model_get
@@ -19,15 +20,22 @@ from modelstore.schema import setup_for
 from modelstore.selectors import model_version_active_find
 from modelstore.texts import model_version_accuracy_text
 from predictions.access.roles import OUTCOME_ADD, PREDICTION_ADD, STUDENT_ADD, STUDENT_CHANGE, STUDENT_VIEW
+from predictions.interventions.figures import student_progress_charts, student_timeline
+from predictions.interventions.forms import InterventionForm
+from predictions.interventions.services import intervention_record
+from predictions.whatif.forms import WhatIfForm
 from studentperf.errors import ApplicationError
 from studentperf.observability import error_mark
 
 from .forms import OutcomeForm, StudentFilterForm, StudentForm, StudentRecordForm, application_error_add
 from .models import Prediction, Student
 from .selectors import (
+    DEFAULT_STUDENT_SORT,
+    intervention_list_for_student,
     outcome_history,
     prediction_list_for_student,
     prediction_list_for_user,
+    quick_prediction_get_for_user,
     quick_prediction_list_for_user,
     risk_counts_for_user,
     student_list_for_user,
@@ -51,7 +59,7 @@ def _visible_student(request: HttpRequest, pk: int) -> Student:
 @login_required
 @_requires(STUDENT_VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    query = {name: request.GET.get(name, "") for name in ("q", "risk", "setup")}
+    query = {name: request.GET.get(name, "") for name in ("q", "risk", "setup", "intervention")}
     sort = student_sort_clean(request.GET.get("sort"))
     students = student_list_with_latest_prediction(user=request.user, sort=sort, **query)
     counts = risk_counts_for_user(user=request.user)
@@ -62,6 +70,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "filtered": any(query.values()),
         "filter_form": StudentFilterForm(initial=query),
         "sort": sort,
+        "default_sort": DEFAULT_STUDENT_SORT,
         "model_active": model_version_active_find() is not None,
         "quick_predictions": quick_prediction_list_for_user(user=request.user),
     }
@@ -84,8 +93,13 @@ def _student_saved(request: HttpRequest, student: Student, *, verb: str) -> Http
     return redirect("predictions:student-detail", pk=student.pk)
 
 
-def _student_form_page(request: HttpRequest, form: StudentForm, *, student: Student | None = None) -> HttpResponse:
-    context = {"form": form, "student": student, "model_active": model_version_active_find() is not None}
+def _student_form_page(
+    request: HttpRequest, form: StudentForm, *, student: Student | None = None, source: Prediction | None = None
+) -> HttpResponse:
+    context = {
+        "form": form, "student": student, "source_prediction": source,
+        "model_active": model_version_active_find() is not None,
+    }
     return render(request, "predictions/student_form.html", context)
 
 
@@ -106,6 +120,17 @@ def student_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@_requires(STUDENT_ADD)
+def student_new_from_prediction(request: HttpRequest, pk) -> HttpResponse:
+    """The student form pre-filled with one of the teacher's own quick predictions; it posts to student_new,
+    which saves the student and predicts them anew (prediction rows are never changed to point at a student)."""
+    prediction = quick_prediction_get_for_user(user=request.user, pk=pk)
+    if prediction is None:
+        raise Http404("No such quick prediction.")
+    return _student_form_page(request, StudentForm(record=prediction.input), source=prediction)
+
+
+@login_required
 @_requires(STUDENT_CHANGE)
 def student_edit(request: HttpRequest, pk: int) -> HttpResponse:
     student = _visible_student(request, pk)
@@ -123,19 +148,30 @@ def student_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _student_saved(request, student, verb="saved")
 
 
-def _student_page(request: HttpRequest, student: Student, *, outcome_form: OutcomeForm | None = None) -> HttpResponse:
+def _student_page(
+    request: HttpRequest, student: Student, *, outcome_form: OutcomeForm | None = None,
+    intervention_form: InterventionForm | None = None,
+) -> HttpResponse:
     predictions = list(prediction_list_for_student(student=student))
     latest = predictions[0] if predictions else None
+    interventions = list(intervention_list_for_student(student=student))
+    outcomes = list(outcome_history(student=student))
     context = {
         "student": student,
         "setup": setup_for(student_record_get(student=student)),
         "prediction": latest,
         "predictions": predictions,
         "accuracy_text": latest and model_version_accuracy_text(version=latest.model_version, setup=latest.setup),
-        "outcomes": outcome_history(student=student),
+        "outcomes": outcomes,
         "outcome_form": outcome_form or OutcomeForm(),
+        "interventions": interventions,
+        "intervention_form": intervention_form or InterventionForm(),
+        "timeline": student_timeline(predictions=predictions, interventions=interventions, outcomes=outcomes),
+        "progress": student_progress_charts(predictions=predictions[::-1], interventions=interventions),
         "model_active": model_version_active_find() is not None,
     }
+    if request.user.has_perm(PREDICTION_ADD):
+        context["what_if_form"] = WhatIfForm(record=student_record_get(student=student))
     return render(request, "predictions/student_detail.html", context)
 
 
@@ -179,6 +215,27 @@ def student_outcome(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+@_requires(STUDENT_CHANGE)
+def student_intervention(request: HttpRequest, pk: int) -> HttpResponse:
+    student = _visible_student(request, pk)
+    form = InterventionForm(request.POST)
+    form.is_valid()  # collects the raw text: intervention_record judges it
+    data = form.cleaned_data
+    try:
+        intervention_record(
+            student=student, kind=data.get("kind", ""), date_done=data.get("date"), note=data.get("note", ""),
+            user=request.user,
+        )
+    except ApplicationError as exc:
+        application_error_add(form, exc)
+        error_mark(request, error_type="validation", fields=form.errors)
+        return _student_page(request, student, intervention_form=form)
+    messages.success(request, f"Intervention recorded for student {student.external_id}.")
+    return redirect(f"{reverse('predictions:student-detail', kwargs={'pk': student.pk})}#interventions")
+
+
+@login_required
 @_requires(PREDICTION_ADD)
 def prediction_new(request: HttpRequest) -> HttpResponse:
     form = StudentRecordForm(request.POST or None)
@@ -209,5 +266,9 @@ def prediction_detail(request: HttpRequest, pk) -> HttpResponse:
         "prediction": prediction,
         "accuracy_text": model_version_accuracy_text(version=prediction.model_version, setup=prediction.setup),
         "student": prediction.student if student_visible else None,
+        "savable_as_student": (
+            prediction.student_id is None and request.user.has_perm(STUDENT_ADD)
+            and quick_prediction_get_for_user(user=request.user, pk=prediction.pk) is not None
+        ),
     }
     return render(request, "predictions/prediction_detail.html", context)

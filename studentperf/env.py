@@ -12,6 +12,7 @@ list, which means something (FORWARDED_ALLOW_IPS= trusts no proxy).
 from __future__ import annotations
 
 import os
+import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -86,3 +87,29 @@ def env_choice(name: str, default: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise _invalid(name, " or ".join(choices))
     return value
+
+
+def env_time_zone(name: str, default: str) -> str:
+    """An IANA time zone name ("Europe/Lisbon", "UTC") that the zone database knows. Django alone would stop on
+    an unknown one with a ValueError naming no variable, or, without /usr/share/zoneinfo, only at the first page."""
+    value = env_str(name, default)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):  # ValueError: not a zone name at all ("../x", "/etc")
+        raise _invalid(name, 'an IANA time zone name such as "Europe/Lisbon" or "UTC"') from None
+    return value
+
+
+def env_pairs(name: str, default: str) -> dict[str, str]:
+    """Comma-separated `code:name` pairs, in order ("tutoring:Tutoring,other:Other"): codes of letters, digits and
+    underscores, unique, each with a name; `default` (written the same way) only when unset."""
+    pairs: dict[str, str] = {}
+    for item in env_list(name, default):
+        code, _, label = item.partition(":")
+        code, label = code.strip(), label.strip()
+        if not code or not label or not code.replace("_", "").isalnum() or code in pairs:
+            raise _invalid(name, 'comma-separated "code:name" pairs with unique codes (letters, digits, _)')
+        pairs[code] = label
+    if not pairs:
+        raise _invalid(name, 'at least one "code:name" pair')
+    return pairs

@@ -18,7 +18,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from studentperf.env import env_bool, env_choice, env_float, env_int, env_list, env_path, env_str
+from studentperf.env import (
+    env_bool, env_choice, env_float, env_int, env_list, env_pairs, env_path, env_str, env_time_zone,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Only on request: production (containers, systemd) sets real variables and must not pick up a developer's file.
@@ -165,7 +167,9 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "studentperf.proxy.client_address"
 
 LANGUAGE_CODE = "en"
-TIME_ZONE = "UTC"
+# The school's time zone: pages show times in it, the monitoring charts count days in it, and beat plans by it
+# (CELERY_TIMEZONE). Times are stored in UTC (USE_TZ) whatever it is. The UCI schools are in Portugal.
+TIME_ZONE = env_time_zone("TIME_ZONE", "Europe/Lisbon")
 USE_I18N = True
 USE_TZ = True
 
@@ -209,6 +213,13 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS") or _trusted_origi
 # Risk bands from the pass probability: below RISK_HIGH_BELOW is high risk, below RISK_MEDIUM_BELOW medium.
 RISK_HIGH_BELOW = env_float("RISK_HIGH_BELOW", 0.5, minimum=0, maximum=1)
 RISK_MEDIUM_BELOW = env_float("RISK_MEDIUM_BELOW", 0.8, minimum=0, maximum=1)
+# What a teacher may record as done for a student (predictions.interventions), code:name pairs in the order shown.
+# A code once used stays in the records: rename freely, but keep the codes of past interventions in the list.
+INTERVENTION_KINDS = env_pairs(
+    "INTERVENTION_KINDS",
+    "tutoring:Tutoring,parent_meeting:Parent meeting,counselling:Counselling,study_plan:Study plan,"
+    "peer_mentoring:Peer mentoring,other:Other",
+)
 # Stated coverage of the grade interval (split-conformal).
 PREDICTION_INTERVAL_COVERAGE = env_float("PREDICTION_INTERVAL_COVERAGE", 0.9, minimum=0, maximum=1)
 TOP_FACTORS = 5
@@ -377,7 +388,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- CSV batch predictions (docs/api.md, docs/web.md) ---------------------------------------------------------
 BATCH_MAX_BYTES = env_int("BATCH_MAX_BYTES", 20 * 1024 * 1024, minimum=0)  # larger uploads: 413
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 200_000, minimum=0)
-# Rows predicted and committed together: a worker killed mid-job loses at most one chunk's work, never a row.
+# Rows predicted and committed together, at most: a worker killed mid-job loses at most one chunk's work, never
+# a row. Smaller files get smaller chunks, so that their progress moves (predictions.batches.files.batch_chunk_size).
 BATCH_CHUNK_SIZE = env_int("BATCH_CHUNK_SIZE", 1000, minimum=1)
 # A running job whose progress is older than this is taken to have lost its worker, and is queued again.
 BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120, minimum=1)

@@ -17,7 +17,7 @@ The rules, from the bottom up:
    a model version knows nothing of the predictions made with it.
 3. The core of predictions (models, validation, services, selectors, and access/: roles, API keys,
    authentication, permissions, throttling) is what the features and the delivery build on. It imports no
-   feature (predictions.batches, predictions.monitoring) and no delivery (predictions.views, predictions.api,
+   feature (predictions.batches, predictions.monitoring, predictions.whatif) and no delivery (predictions.views, predictions.api,
    any `views` or `apis` module), so it can be read, tested and changed without them.
 4. predictions.batches and predictions.monitoring are siblings: neither imports the other, so either can
    change, or go, alone. What both need belongs in the core.
@@ -53,7 +53,9 @@ CORE = (
     "predictions.selectors",
     "predictions.access",
 )
-FEATURES_AND_DELIVERY = ("predictions.batches", "predictions.monitoring", "predictions.views", "predictions.api")
+FEATURES_AND_DELIVERY = (
+    "predictions.batches", "predictions.monitoring", "predictions.whatif", "predictions.views", "predictions.api",
+)
 DELIVERY_MODULE_NAMES = ("views", "apis")
 TASKS = "predictions.tasks"
 LEFT_OUT_OF_CYCLES = ("migrations", "tests")

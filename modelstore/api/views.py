@@ -27,8 +27,8 @@ _ACTIVE_EXAMPLE = {
     "setups": ["A", "B", "C"],
     "feature_schema": {
         "A": [
-            {"name": "school", "type": "category", "label": "School", "allowed": ["GP", "MS"]},
-            {"name": "age", "type": "int", "label": "Age", "min": 15, "max": 22},
+            {"name": "school", "type": "category", "label": "School", "actionable": False, "allowed": ["GP", "MS"]},
+            {"name": "studytime", "type": "int", "label": "Weekly study time", "actionable": True, "min": 1, "max": 4},
         ],
     },
     "metrics": _METRICS_EXAMPLE,

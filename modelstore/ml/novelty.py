@@ -15,8 +15,8 @@ the (1 - target_rate) quantile of these out-of-fold scores. The tables are then 
 record from the same population is therefore flagged (score > threshold) about `target_rate` of the time.
 
 Reasons name the attributes that make a flagged record unusual: those with p < 0.05, rarest first, at most
-three; when none is that rare (an unusual combination), the three rarest. They are written in words from the
-schema's labels, with the actual training counts.
+three; when none is that rare (an unusual combination), the three rarest. They are written in the schema's
+plain words for an attribute and its value (`schema.feature_value_text`), with the actual training counts.
 
 The fitted state holds only python scalars/str, lists, str-keyed dicts and numpy arrays, so it can live inside
 a scikit-learn estimator that skops serializes without extra trusted types: "n", "attributes", "kinds",
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
 
-from modelstore.schema import FEATURES
+from modelstore.schema import FEATURES, feature_value_text
 
 TARGET_RATE = 0.02
 REASON_P = 0.05
@@ -133,8 +133,8 @@ def rarity_unusual(
 
 
 def rarity_reason(state: dict, name: str, value) -> str:
-    """Why `value` of attribute `name` is rare, in words, e.g. "Age 22: only 1 of the 395 students the model
-    learned from was 22 or older"."""
+    """Why `value` of attribute `name` is rare, in words, e.g. "age: 22 (only 1 of the 395 students the model
+    learned from was 22 or older)"."""
     n = state["n"]
     if state["kinds"][name] == "category":
         count, predicate = state["counts"][name].get(str(value), 0), "had this"
@@ -142,7 +142,7 @@ def rarity_reason(state: dict, name: str, value) -> str:
         count, low = _int_tail(state["sorted"][name], value)
         predicate = _int_predicate(state, name, value, count, low)
     share = "none" if count == 0 else f"only {count}" if count < 0.2 * n else f"{count}"
-    return f"{_value_words(name, value)}: {share} of the {n} students the model learned from {predicate}"
+    return f"{feature_value_text(name, value)} ({share} of the {n} students the model learned from {predicate})"
 
 
 def _score(p_values: np.ndarray) -> np.ndarray:
@@ -266,15 +266,6 @@ def _reason_columns(p_values: np.ndarray) -> list[int]:
     order = np.argsort(p_values, kind="stable")
     rare = [int(column) for column in order if p_values[column] < REASON_P]
     return (rare or [int(column) for column in order])[:MAX_REASONS]
-
-
-def _value_words(name: str, value) -> str:
-    feature = FEATURES.get(name)
-    if feature is None:
-        return f"{name} {value}"
-    key = str(value) if feature.kind == "category" else _as_int(value)
-    shown = feature.choice_labels.get(key, str(key).replace("_", " "))
-    return f"{feature.label} {shown}"
 
 
 def _int_predicate(state: dict, name: str, value, count: int, low: bool) -> str:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample
 
+from predictions.api.serializers import factor_data
+
 # The first student of data/student-mat.csv, without the final grade G3.
 RECORD = {
     "school": "GP", "sex": "F", "age": 18, "address": "U", "famsize": "GT3", "Pstatus": "A", "Medu": 4,
@@ -11,6 +13,13 @@ RECORD = {
     "activities": "no", "nursery": "yes", "higher": "yes", "internet": "no", "romantic": "no", "famrel": 4,
     "freetime": 3, "goout": 4, "Dalc": 1, "Walc": 1, "health": 3, "absences": 6, "G1": 5, "G2": 6,
 }
+
+
+def factor(feature: str, value, effect: float) -> dict:
+    """A top factor as the API gives it."""
+    return factor_data({"feature": feature, "value": value, "effect": effect})
+
+
 PREDICTION = {
     "prediction_id": "3f2c9a4e-8b1d-4c55-9e0a-6d7b2f1c8e90",
     "model_version": 3,
@@ -21,11 +30,11 @@ PREDICTION = {
     "risk": "high",
     "interval": {"low": 3.62, "high": 8.06, "coverage": 0.9},
     "top_factors": [
-        {"feature": "G2", "value": 6, "effect": -3.41},
-        {"feature": "G1", "value": 5, "effect": -1.12},
-        {"feature": "absences", "value": 6, "effect": 0.38},
-        {"feature": "schoolsup", "value": "yes", "effect": -0.21},
-        {"feature": "age", "value": 18, "effect": -0.12},
+        factor("G2", 6, -3.41),
+        factor("G1", 5, -1.12),
+        factor("absences", 6, 0.38),
+        factor("schoolsup", "yes", -0.21),
+        factor("age", 18, -0.12),
     ],
     "unusual": False,
     "unusual_reasons": [],
@@ -34,10 +43,10 @@ PREDICTION = {
 UNUSUAL_PREDICTION = dict(
     PREDICTION,
     top_factors=[
-        {"feature": "G2", "value": 6, "effect": -3.38},
-        {"feature": "G1", "value": 5, "effect": -1.09},
-        {"feature": "absences", "value": 75, "effect": 0.52},
-        {"feature": "age", "value": 22, "effect": -0.31},
+        factor("G2", 6, -3.38),
+        factor("G1", 5, -1.09),
+        factor("absences", 75, 0.52),
+        factor("age", 22, -0.31),
     ],
     unusual=True,
     unusual_reasons=[

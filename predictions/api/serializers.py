@@ -15,7 +15,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.settings import api_settings
 
-from modelstore.schema import ATTRIBUTES, FEATURES, PERIOD_GRADES, Feature
+from modelstore.schema import ACTIONABLE, ATTRIBUTES, FEATURES, PERIOD_GRADES, Feature, feature_value_text
 from predictions.models import Prediction, Student
 from predictions.validation import REQUIRED, UNKNOWN, record_clean, records_clean, records_error_fields
 from studentperf.errors import ApplicationError
@@ -155,8 +155,22 @@ class FactorValueField(serializers.Field):
 
 class FactorSerializer(serializers.Serializer):
     feature = serializers.ChoiceField(choices=list(FEATURES), help_text="The attribute.")
+    label = serializers.SerializerMethodField(
+        help_text="The attribute and its value in plain words, from data/student.txt's meanings: "
+        "\"mother's education: 5th to 9th grade\", \"first period grade: 9\"."
+    )
     value = FactorValueField(help_text="Its value in this record.")
     effect = serializers.FloatField(help_text="Grade points it moved the prediction by: positive raises it.")
+    actionable = serializers.SerializerMethodField(
+        help_text="Whether the student or their family can change it (" + ", ".join(ACTIONABLE) + "); "
+        "false: background."
+    )
+
+    def get_label(self, factor: dict) -> str:
+        return feature_value_text(factor["feature"], factor["value"])
+
+    def get_actionable(self, factor: dict) -> bool:
+        return factor["feature"] in ACTIONABLE
 
 
 class IntervalSerializer(serializers.Serializer):
@@ -205,13 +219,17 @@ def prediction_data(prediction: Prediction) -> dict:
         "interval": {
             "low": prediction.interval_low, "high": prediction.interval_high, "coverage": prediction.interval_coverage,
         },
-        "top_factors": [
-            {"feature": factor["feature"], "value": factor["value"], "effect": factor["effect"]}
-            for factor in prediction.top_factors
-        ],
+        "top_factors": [factor_data(factor) for factor in prediction.top_factors],
         "unusual": prediction.unusual,
         "unusual_reasons": list(prediction.unusual_reasons),
     }
+
+
+def factor_data(factor: dict) -> dict:
+    """A stored top factor as FactorSerializer gives it: `label`, its plain words, beside `feature`."""
+    name, value = factor["feature"], factor["value"]
+    return {"feature": name, "label": feature_value_text(name, value), "value": value, "effect": factor["effect"],
+            "actionable": name in ACTIONABLE}
 
 
 class StudentPredictionSerializer(PredictionSerializer):

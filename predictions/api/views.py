@@ -65,7 +65,7 @@ prediction per instance, in input order, each written to the audit log.
 """
 
 
-class _ReadWriteApi(ApiView):
+class ReadWriteApi(ApiView):
     # Reading (GET) needs the "read" scope; changing anything needs "write".
     @property
     def required_scope(self) -> str:
@@ -110,7 +110,7 @@ class PredictApi(ApiView):
         return Response(prediction_data(prediction))
 
 
-class StudentListApi(_ReadWriteApi):
+class StudentListApi(ReadWriteApi):
     @extend_schema(
         operation_id="students_list",
         summary="List students, by school and external id",
@@ -141,7 +141,7 @@ class StudentListApi(_ReadWriteApi):
         return Response(StudentSerializer(student).data, status=status.HTTP_201_CREATED)
 
 
-class StudentDetailApi(_ReadWriteApi):
+class StudentDetailApi(ReadWriteApi):
     @extend_schema(
         operation_id="students_retrieve",
         summary="A student",
@@ -208,7 +208,7 @@ class StudentPredictApi(ApiView):
         return Response(prediction_data(prediction))
 
 
-class OutcomeListApi(_ReadWriteApi):
+class OutcomeListApi(ReadWriteApi):
     @extend_schema(
         operation_id="outcomes_list",
         summary="Recorded final grades, newest first, corrected ones included",

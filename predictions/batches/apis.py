@@ -16,7 +16,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from predictions.access.authentication import request_api_key
-from predictions.access.requester import requested_by, requester
+from predictions.access.requester import requester
 from predictions.access.roles import BATCH_ADD, BATCH_VIEW
 from predictions.api.examples import response
 from predictions.batches.files import batch_file_size_check
@@ -40,14 +40,17 @@ as the row's outcome) and `external_id` are optional; any other column is refuse
 The file is checked at once: not CSV, no header, missing or unknown columns, no data rows or more rows than
 allowed answer 400 naming `file`; a file above the size limit 413; the task queue unreachable 503, with
 nothing saved. Otherwise the answer is 202: a worker predicts the rows, chunk by chunk. Follow `status_url`
-(also the `Location` header) until the status is `done`, then download `results_url`. A row with a bad
+(also the `Location` header) until the status is `done`, then download `results_url`. With
+`save_students=true` (a form field beside `file`) the upload is a class: its rows become students (below). A row with a bad
 value does not stop the others: the results give its reason per field.
 """
 RESULTS_DESCRIPTION = """\
 One line per data row, in file order: `row` (1 is the first row after the header), `external_id`,
 `predicted_grade`, `pass_probability`, `risk`, `interval_low`, `interval_high`, `setup`, `unusual` (`true` when
 the record is unlike the students the model learned from: treat the prediction with care; empty for a model
-version older than this check), `unusual_reasons` (why, `reason; reason`), and `errors` for a rejected row
+version older than this check), `unusual_reasons` (why, `reason; reason`), `student` (what a class upload did
+with the row's student: `added`, `updated`, `not saved: no external_id`, `not saved: the id is used by a student
+you may not edit`; empty when saving was not asked or the row was rejected), and `errors` for a rejected row
 (`field: reason; field: reason`, the prediction columns then empty). 409 until the job is done.
 """
 EXAMPLE_ID = "6f1d2c3b-9a8e-4f7d-8c6b-5a4e3d2c1b0a"
@@ -58,16 +61,17 @@ EXAMPLE_CREATED = {
 }
 EXAMPLE_JOB = {
     "id": EXAMPLE_ID, "status": "running", "file_name": "student-mat.csv", "rows_total": 395, "rows_done": 200,
-    "rows_failed": 1, "rows_unusual": 4, "error": "", "created_at": "2026-11-20T14:05:00Z",
+    "rows_failed": 1, "students": {"created": 180, "updated": 12, "no_id": 7, "not_allowed": 0}, "rows_unusual": 4,
+    "error": "", "created_at": "2026-11-20T14:05:00Z",
     "started_at": "2026-11-20T14:05:01Z", "finished_at": None, "results_url": f"{EXAMPLE_STATUS_URL}/results",
 }
 EXAMPLE_RESULTS = (
     "row,external_id,predicted_grade,pass_probability,risk,interval_low,interval_high,setup,unusual,unusual_reasons,"
-    "errors\n"
-    "1,2024-017,5.84,0.031,high,3.62,8.06,A,false,,\n"
-    "2,2024-018,,,,,,,,,age: must be an integer from 15 to 22\n"
+    "student,errors\n"
+    "1,2024-017,5.84,0.031,high,3.62,8.06,A,false,,added,\n"
+    "2,2024-018,,,,,,,,,,age: must be an integer from 15 to 22\n"
     "3,2024-019,7.12,0.208,high,4.35,9.88,A,true,Age 22: only 1 of the 395 students the model learned from was 22 "
-    "or older; School absences 75: only 1 of the 395 students the model learned from had as many or more,\n"
+    "or older; School absences 75: only 1 of the 395 students the model learned from had as many or more,updated,\n"
 )
 
 
@@ -94,7 +98,21 @@ class _BatchApi(ApiView):
         return self.request.build_absolute_uri(reverse(name, kwargs={"pk": job.pk}))
 
 
-class BatchUploadSerializer(serializers.Serializer):
+class BatchOptionsSerializer(serializers.Serializer):
+    """The upload's fields besides the file (which batch_job_create judges)."""
+
+    save_students = serializers.BooleanField(
+        required=False, default=False,
+        help_text="true: a class upload. Each row with an `external_id` creates or updates the student of that id at "
+        "the row's school (a session: the uploader's students; an API key: needs the `write` scope, and its new "
+        "students have no teacher), its prediction linked to the student. Rows without an id are predicted, not "
+        "saved; a row whose id is a student the uploader may not edit is predicted, not saved, and says so. "
+        "Uploading the same file again updates the students, never duplicates them. 403 naming `save_students` "
+        "when the uploader may not add students.",
+    )
+
+
+class BatchUploadSerializer(BatchOptionsSerializer):
     file = serializers.FileField(help_text="The CSV file (multipart field `file`).")
 
 
@@ -107,6 +125,15 @@ class BatchCreatedSerializer(serializers.Serializer):
     results_url = serializers.URLField(help_text="GET it once the status is done: the results CSV.")
 
 
+class BatchStudentsSerializer(serializers.Serializer):
+    created = serializers.IntegerField(help_text="Students added.")
+    updated = serializers.IntegerField(help_text="Students updated (their id was already known).")
+    no_id = serializers.IntegerField(help_text="Rows predicted but not saved: no external_id.")
+    not_allowed = serializers.IntegerField(
+        help_text="Rows predicted but not saved: the id is used by a student the uploader may not edit."
+    )
+
+
 class BatchJobSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(
@@ -116,6 +143,10 @@ class BatchJobSerializer(serializers.Serializer):
     rows_total = serializers.IntegerField(help_text="Data rows in the file.")
     rows_done = serializers.IntegerField(help_text="Rows processed so far: predicted or rejected.")
     rows_failed = serializers.IntegerField(help_text="Rows rejected, each with its reason in the results.")
+    students = BatchStudentsSerializer(
+        allow_null=True,
+        help_text="What a class upload (save_students=true) did with its rows' students so far; null otherwise.",
+    )
     rows_unusual = serializers.IntegerField(
         help_text="Rows predicted so far whose record is unlike the students the model learned from: treat their "
         "predictions with care (the results' `unusual` and `unusual_reasons` columns mark them)."
@@ -136,7 +167,7 @@ class BatchListApi(_BatchApi):
         summary="Upload a CSV of student records to predict in the background",
         description=UPLOAD_DESCRIPTION,
         request={"multipart/form-data": BatchUploadSerializer},
-        responses={202: BatchCreatedSerializer, **error_responses(400, 413, 415, 503)},
+        responses={202: BatchCreatedSerializer, **error_responses(400, 403, 413, 415, 503)},
         examples=[response("The queued job", EXAMPLE_CREATED, 202)],
         tags=["batches"],
     )
@@ -149,8 +180,11 @@ class BatchListApi(_BatchApi):
         if upload is None:
             raise ApplicationError("Send the CSV file in the multipart field `file`.", fields={"file": ["is required"]})
         batch_file_size_check(upload.size)
+        options = BatchOptionsSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
         job = batch_job_create(
-            data=upload.read(), file_name=upload.name, source=Prediction.Source.API, **requested_by(request)
+            data=upload.read(), file_name=upload.name, source=Prediction.Source.API,
+            save_students=options.validated_data["save_students"], **requester(request),
         )
         status_url = self.job_url(job, "api-batch")
         body = BatchCreatedSerializer({
@@ -173,8 +207,9 @@ class BatchDetailApi(_BatchApi):
     )
     def get(self, request, pk):
         job = self.job(pk)
+        summary = batch_job_summary(job=job)
         computed = {
-            "rows_unusual": batch_job_summary(job=job)["unusual"],
+            "rows_unusual": summary["unusual"], "students": summary["students"],
             "results_url": self.job_url(job, "api-batch-results"),
         }
         data = {name: computed[name] if name in computed else getattr(job, name)

@@ -142,6 +142,19 @@ def batch_file_chunks(data: bytes, *, size: int) -> Iterator[FileChunk]:
         yield FileChunk(index=index, names=header.names, lines=lines)
 
 
+# A job's progress bar moves at least this many times: a class of 649 rows is 20 chunks of 33, not one of 649.
+PROGRESS_STEPS = 20
+# ... unless the chunks would be smaller than this: each chunk is one transaction and one model call per setup.
+MIN_CHUNK_SIZE = 10
+
+
+def batch_chunk_size(*, rows_total: int, largest: int) -> int:
+    """The rows per chunk of a job: at most `largest` (BATCH_CHUNK_SIZE), small enough that the progress
+    moves PROGRESS_STEPS times, never below MIN_CHUNK_SIZE."""
+    steps = -(-rows_total // PROGRESS_STEPS)  # ceil
+    return max(1, min(largest, max(MIN_CHUNK_SIZE, steps)))
+
+
 def batch_file_chunk_indexes(*, rows_total: int, size: int) -> range:
     return range((rows_total + size - 1) // size)
 

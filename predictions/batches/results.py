@@ -14,26 +14,31 @@ from studentperf.errors import ApplicationError
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 RESULTS_HEADER = (
     "row", "external_id", "predicted_grade", "pass_probability", "risk", "interval_low", "interval_high", "setup",
-    "unusual", "unusual_reasons", "errors",
+    "unusual", "unusual_reasons", "student", "errors",
 )
 
 
 def batch_results_rows(*, job: BatchJob) -> Iterator[tuple]:
     """The results file's rows, header first, in row order: a prediction, whether its record is unusual ("true",
-    "false"; empty for a model version older than the check) and why ("reason; reason"), or for a rejected row
-    its reasons as "field: reason; field: reason"."""
+    "false"; empty for a model version older than the check) and why ("reason; reason"), what a class upload did
+    with the row's student, or for a rejected row its reasons as "field: reason; field: reason"."""
     yield RESULTS_HEADER
     rows = (
         BatchRow.objects.filter(job=job).order_by("row_number")
         .values_list(
             "row_number", "external_id", "prediction__predicted_grade", "prediction__pass_probability",
             "prediction__risk", "prediction__interval_low", "prediction__interval_high", "prediction__setup",
-            "prediction__unusual", "prediction__unusual_reasons", "errors",
+            "prediction__unusual", "prediction__unusual_reasons", "student_status", "errors",
         )
     )
-    for row_number, external_id, *values, unusual, reasons, errors in rows.iterator(chunk_size=2000):
+    for row_number, external_id, *values, unusual, reasons, student, errors in rows.iterator(chunk_size=2000):
         yield (row_number, _cell_safe(external_id), *("" if value is None else value for value in values),
-               _flag_text(unusual), "; ".join(reasons or ()), errors_text(errors))
+               _flag_text(unusual), "; ".join(reasons or ()), _student_text(student), errors_text(errors))
+
+
+def _student_text(status: str) -> str:
+    # What a class upload did with the row's student; empty when saving was not asked or the row was rejected.
+    return BatchRow.StudentStatus(status).label if status else ""
 
 
 def _flag_text(flag: bool | None) -> str:

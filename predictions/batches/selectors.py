@@ -36,7 +36,8 @@ def batch_job_get_for_requester(*, pk, user=None, api_key=None) -> BatchJob:
 
 def batch_job_summary(*, job: BatchJob) -> dict:
     """What a finished (or running) job gave so far: rows `predicted`, `rejected`, `unusual` (predicted rows whose
-    record is unlike the students the model learned from), and `risk` counts per band."""
+    record is unlike the students the model learned from), `risk` counts per band, and `students`
+    (batch_job_student_counts; None when the upload did not ask to save students)."""
     counts = dict.fromkeys(Prediction.Risk.values, 0)
     rows = (
         BatchRow.objects.filter(job=job, prediction__isnull=False).order_by()
@@ -47,7 +48,24 @@ def batch_job_summary(*, job: BatchJob) -> dict:
     for row in rows:
         counts[row["prediction__risk"]] = row["count"]
         unusual += row["unusual"]
-    return {"predicted": sum(counts.values()), "rejected": job.rows_failed, "unusual": unusual, "risk": counts}
+    return {
+        "predicted": sum(counts.values()), "rejected": job.rows_failed, "unusual": unusual, "risk": counts,
+        "students": batch_job_student_counts(job=job) if job.save_students else None,
+    }
+
+
+def batch_job_student_counts(*, job: BatchJob) -> dict[str, int]:
+    """What a class upload did with its rows' students so far: {"created", "updated", "no_id" (predicted, not
+    saved: no external_id), "not_allowed" (predicted, not saved: the id is another teacher's student)}."""
+    statuses = [status for status in BatchRow.StudentStatus.values if status]
+    counts = dict.fromkeys(statuses, 0)
+    rows = (
+        BatchRow.objects.filter(job=job, student_status__in=statuses).order_by()
+        .values("student_status").annotate(count=Count("pk"))
+    )
+    for row in rows:
+        counts[row["student_status"]] = row["count"]
+    return counts
 
 
 def batch_row_rejected_list(*, job: BatchJob, limit: int = 50) -> QuerySet[BatchRow]:
@@ -58,4 +76,10 @@ def batch_row_rejected_list(*, job: BatchJob, limit: int = 50) -> QuerySet[Batch
 def batch_row_unusual_list(*, job: BatchJob, limit: int = 50) -> QuerySet[BatchRow]:
     """A job's first rows predicted from an unusual record, in file order, with their prediction (its reasons)."""
     rows = BatchRow.objects.filter(job=job, prediction__unusual=True).select_related("prediction")
+    return rows.order_by("row_number")[:limit]
+
+
+def batch_row_not_allowed_list(*, job: BatchJob, limit: int = 50) -> QuerySet[BatchRow]:
+    """A class upload's first rows whose id is a student the uploader may not edit (predicted, not saved)."""
+    rows = BatchRow.objects.filter(job=job, student_status=BatchRow.StudentStatus.NOT_ALLOWED)
     return rows.order_by("row_number")[:limit]

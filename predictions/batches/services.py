@@ -17,7 +17,15 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from predictions.batches.files import FileChunk, batch_file_check, batch_file_chunk_indexes, batch_file_chunks
+from predictions.batches.files import (
+    BatchFileRow,
+    FileChunk,
+    batch_chunk_size,
+    batch_file_check,
+    batch_file_chunk_indexes,
+    batch_file_chunks,
+)
+from predictions.batches.students import batch_rows_students_save, batch_save_students_check
 from predictions.models import BatchChunk, BatchJob, BatchRow, Prediction
 from predictions.services import predictions_serve
 from studentperf import celery as studentperf_celery
@@ -36,20 +44,29 @@ QUEUED_STALE_AFTER = timedelta(minutes=1)
 PROGRESS_FIELDS = ("status", "attempts", "rows_done", "rows_failed", "error", "started_at", "finished_at", "updated_at")
 
 
-def batch_job_create(*, data: bytes, file_name: str, source: str, user=None, api_key_prefix: str = "") -> BatchJob:
-    """Check an uploaded CSV, keep it as a queued job and queue its processing once committed.
+def batch_job_create(
+    *, data: bytes, file_name: str, source: str, user=None, api_key=None, save_students: bool = False
+) -> BatchJob:
+    """Check an uploaded CSV, keep it as a queued job and queue its processing once committed. `user` or
+    `api_key` uploads it; `save_students`: its rows with an external_id become the uploader's students
+    (predictions.batches.students).
 
     Raises ApplicationError naming `file` (kind "too_large" above BATCH_MAX_BYTES, "invalid" for any other
-    problem with the file, see predictions.batches.files.batch_file_check), or kind "unavailable" when the broker cannot be
+    problem with the file, see predictions.batches.files.batch_file_check), kind "forbidden" naming
+    `save_students` when the uploader may not add students, or kind "unavailable" when the broker cannot be
     reached: then nothing is saved, rather than a job no worker will ever hear of.
     """
+    if save_students:
+        batch_save_students_check(user=user, api_key=api_key)
     checked = batch_file_check(data)
     studentperf_celery.broker_require(BROKER_DOWN)
     with transaction.atomic():
         job = BatchJob.objects.create(
             source=source, file_name=(file_name or "upload.csv")[:255], input_data=data,
             input_sha256=hashlib.sha256(data).hexdigest(), rows_total=checked.rows_total,
-            chunk_size=settings.BATCH_CHUNK_SIZE, created_by=user, api_key_prefix=api_key_prefix,
+            chunk_size=batch_chunk_size(rows_total=checked.rows_total, largest=settings.BATCH_CHUNK_SIZE),
+            created_by=user, save_students=save_students,
+            api_key_prefix=api_key.prefix if api_key is not None else "",
         )
         job_id = str(job.pk)
         transaction.on_commit(lambda: _job_queue(job_id))
@@ -118,16 +135,16 @@ def _chunk_process(job: BatchJob, chunk: FileChunk) -> None:
         with transaction.atomic():
             # The marker first: a concurrent worker's copy of this chunk fails here, before any other write.
             BatchChunk.objects.create(job=job, index=chunk.index, rows=len(rows), failed=len(rows) - len(valid))
+            saved = batch_rows_students_save(job=job, rows=valid)
             predictions = predictions_serve(
-                records=[row.record for row in valid], students=[None] * len(valid), source=Prediction.Source.BATCH,
-                user=job.created_by, api_key_prefix=job.api_key_prefix, started=started,
+                records=[row.record for row in valid], students=[row.student for row in saved],
+                source=Prediction.Source.BATCH, user=job.created_by, api_key_prefix=job.api_key_prefix,
+                started=started,
             ) if valid else []
-            by_row = {row.row_number: prediction for row, prediction in zip(valid, predictions, strict=True)}
+            outcomes = {row.row_number: (prediction, kept.status)
+                        for row, prediction, kept in zip(valid, predictions, saved, strict=True)}
             rows_insert(BatchRow, [
-                BatchRow(
-                    job=job, row_number=row.row_number, external_id=row.external_id,
-                    prediction=by_row.get(row.row_number), errors=row.errors, final_grade=row.final_grade,
-                )
+                _batch_row(job, row, *outcomes.get(row.row_number, (None, BatchRow.StudentStatus.NOT_ASKED)))
                 for row in rows
             ])
             BatchJob.objects.filter(pk=job.pk).update(
@@ -141,6 +158,13 @@ def _chunk_process(job: BatchJob, chunk: FileChunk) -> None:
                     extra={"batch_job": str(job.pk), "chunk": chunk.index})
     else:  # counted once committed: a chunk rolled back (another worker's) counts nothing
         metrics.validation_errors_observe(fields=[name for row in rows for name in row.errors], source="batch")
+
+
+def _batch_row(job: BatchJob, row: BatchFileRow, prediction: Prediction | None, student_status: str) -> BatchRow:
+    return BatchRow(
+        job=job, row_number=row.row_number, external_id=row.external_id, prediction=prediction, errors=row.errors,
+        final_grade=row.final_grade, student_status=student_status,
+    )
 
 
 def _job_finish(job: BatchJob) -> BatchJob:

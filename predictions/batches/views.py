@@ -12,12 +12,13 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from predictions.access.roles import BATCH_ADD, BATCH_VIEW
+from predictions.access.roles import BATCH_ADD, BATCH_VIEW, STUDENT_ADD
 from predictions.batches.files import TEMPLATE_HEADER, batch_file_size_check
 from predictions.batches.results import batch_results_csv, batch_results_file_name, errors_ordered
 from predictions.batches.selectors import (
     batch_job_list_for_user,
     batch_job_summary,
+    batch_row_not_allowed_list,
     batch_row_rejected_list,
     batch_row_unusual_list,
 )
@@ -33,13 +34,24 @@ UNUSUAL_SHOWN = 50
 
 
 class BatchUploadForm(forms.Form):
-    """The file only; batch_job_create judges it, and its reasons are shown beside the field."""
+    """The file (batch_job_create judges it, and its reasons are shown beside the field) and whether the rows
+    become the uploader's students, offered to those who may add students."""
 
     file = forms.FileField(
         label="CSV file", required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv", "required": True}),
         help_text="One student per row, the first line naming the columns (see the accepted format above).",
     )
+    save_students = forms.BooleanField(
+        label="Add these students to my list", required=False, initial=True,
+        help_text="Each row with an external_id adds the student to your dashboard with this prediction, or "
+        "updates the student you already have with that id. Rows without an id are predicted only.",
+    )
+
+    def __init__(self, *args, may_save_students: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_save_students:
+            del self.fields["save_students"]
 
 
 def _visible_job(request: HttpRequest, pk) -> BatchJob:
@@ -65,11 +77,12 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required(BATCH_ADD, raise_exception=True)
 def batch_new(request: HttpRequest) -> HttpResponse:
+    may_save_students = request.user.has_perm(STUDENT_ADD)
     if request.method != "POST":
-        return _upload_page(request, BatchUploadForm())
+        return _upload_page(request, BatchUploadForm(may_save_students=may_save_students))
     # The CSRF check has read the body already (it looks for the token among the fields): the file's own size
     # is what is checked here. A proxy in front (client_max_body_size) bounds what is read at all.
-    form = BatchUploadForm(files=request.FILES)
+    form = BatchUploadForm(request.POST, request.FILES, may_save_students=may_save_students)
     form.is_valid()  # collects the upload: batch_job_create judges it
     try:
         upload = form.cleaned_data.get("file")
@@ -77,7 +90,8 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             raise ApplicationError("Choose a CSV file to upload.", fields={"file": ["is required: choose a file"]})
         batch_file_size_check(upload.size)
         job = batch_job_create(
-            data=upload.read(), file_name=upload.name, source=Prediction.Source.WEB, user=request.user
+            data=upload.read(), file_name=upload.name, source=Prediction.Source.WEB, user=request.user,
+            save_students=bool(form.cleaned_data.get("save_students")),
         )
     except ApplicationError as exc:
         if exc.kind == "unavailable":
@@ -116,6 +130,7 @@ def batch_detail(request: HttpRequest, pk) -> HttpResponse:
             (row, errors_ordered(row.errors)) for row in batch_row_rejected_list(job=job, limit=REJECTED_SHOWN)
         ]
         context["unusual"] = batch_row_unusual_list(job=job, limit=UNUSUAL_SHOWN)
+        context["not_saved"] = batch_row_not_allowed_list(job=job, limit=REJECTED_SHOWN)
     return render(request, "predictions/batch_detail.html", context)
 
 

@@ -45,6 +45,10 @@ SAMPLE_COLUMNS = ("pass_probability", "interval_low", "interval_high", "interval
 PAIR_COLUMNS = (
     "model_version_id", "final_grade", "predicted_grade", *SAMPLE_COLUMNS, "unusual", *SUBGROUP_FEATURES,
 )
+# The interventions report reads these too, on the students' pairs only (a batch row has no student): the risk
+# band of the prediction, and whether the student had an intervention dated on or before the first outcome.
+INTERVENTION_COLUMNS = ("risk", "intervened")
+RISK_BANDS = ("high", "medium", "low")  # Prediction.Risk, most at risk first
 # By the prediction's `unusual`: True, False, None (made by a version that predates the novelty check).
 UNUSUAL_GROUPS = ("flagged", "unflagged", "unknown")
 UNUSUAL_FIGURES = ("pairs", "accuracy", "mae", "interval_coverage")
@@ -201,5 +205,23 @@ def subgroup_metrics(pairs: pd.DataFrame) -> dict:
     return subgroups
 
 
+def _passing(final_grades: pd.Series) -> dict:
+    students, passed = len(final_grades), int((1 - at_risk(final_grades)).sum())
+    return {"students": students, "passed": passed, "pass_rate": passed / students if students else None}
 
 
+def intervention_metrics(pairs: pd.DataFrame) -> dict:
+    """Per risk band of the prediction, the students' pass rate with and without an intervention before their
+    outcome: {"bands": {band: {"with" | "without": {"students", "passed", "pass_rate"}}}}; pass_rate None without
+    students. Only the pairs of stored students (source "student"). Descriptive, not causal: who got an
+    intervention was not chosen at random."""
+    students = pairs[pairs["source"] == "student"]
+    intervened = students["intervened"].astype(bool)
+    bands = {}
+    for band in RISK_BANDS:
+        in_band = students["risk"] == band
+        bands[band] = {
+            "with": _passing(students.loc[in_band & intervened, "final_grade"]),
+            "without": _passing(students.loc[in_band & ~intervened, "final_grade"]),
+        }
+    return {"bands": bands}

@@ -14,6 +14,7 @@ from predictions.access.authentication import request_api_key
 from predictions.access.permissions import HasScope
 from predictions.access.roles import ACCURACY_CHECK_VIEW
 from predictions.monitoring.selectors import accuracy_check_latest_list, accuracy_check_list
+from predictions.monitoring.texts import INTERVENTIONS_NOTE
 from studentperf.api.base import ApiView
 from studentperf.api.schema import error_responses, page_of
 
@@ -70,6 +71,44 @@ class UnusualMetricsSerializer(serializers.Serializer):
         ref_name = "AccuracyUnusualMetrics"
 
 
+class InterventionGroupSerializer(serializers.Serializer):
+    students = serializers.IntegerField(help_text="Students in the band and group.")
+    passed = serializers.IntegerField(help_text="Of them, final grades of 10 or more.")
+    pass_rate = serializers.FloatField(allow_null=True, help_text="passed / students; null without students.")
+
+    class Meta:
+        ref_name = "AccuracyInterventionGroup"
+
+
+class InterventionBandSerializer(serializers.Serializer):
+    # `with` is a Python keyword: both fields are declared by name.
+    locals().update({
+        "with": InterventionGroupSerializer(
+            help_text="Students with an intervention dated on or before their final grade was first recorded."),
+        "without": InterventionGroupSerializer(help_text="The band's other students."),
+    })
+
+    class Meta:
+        ref_name = "AccuracyInterventionBand"
+
+
+class InterventionBandsSerializer(serializers.Serializer):
+    high = InterventionBandSerializer(help_text="Students whose paired prediction said high risk.")
+    medium = InterventionBandSerializer(help_text="Medium risk.")
+    low = InterventionBandSerializer(help_text="Low risk.")
+
+    class Meta:
+        ref_name = "AccuracyInterventionBands"
+
+
+class InterventionMetricsSerializer(serializers.Serializer):
+    bands = InterventionBandsSerializer()
+    note = serializers.CharField(help_text="Descriptive, not causal: how to read these pass rates.")
+
+    class Meta:
+        ref_name = "AccuracyInterventions"
+
+
 class CheckMetricsSerializer(MetricsSerializer):
     sources = serializers.DictField(child=serializers.IntegerField(), help_text="Pairs from students and batch rows.")
     recent_batch_rows = serializers.IntegerField(help_text="Batch rows of the window that failed_share is over.")
@@ -81,6 +120,11 @@ class CheckMetricsSerializer(MetricsSerializer):
         allow_null=True, default=None,
         help_text="The figures apart for the predictions flagged unusual, the others, and those a version without the "
                   "novelty check made; each pair is in one group. null in checks made before it was measured.")
+    interventions = InterventionMetricsSerializer(
+        allow_null=True, default=None,
+        help_text="Descriptive, not causal: per risk band of the paired prediction, the pass rate of the stored "
+                  "students with an intervention before their final grade was recorded and of those without (batch "
+                  "rows left out). null in checks made before it was measured.")
 
     class Meta:
         ref_name = "AccuracyCheckMetrics"
@@ -181,7 +225,14 @@ _CHECK = {
         "flagged": {"pairs": 4, "accuracy": 0.5, "mae": 3.2, "interval_coverage": 0.75},
         "unflagged": {"pairs": 116, "accuracy": 0.914, "mae": 1.04, "interval_coverage": 0.914},
         "unknown": {"pairs": 0, "accuracy": None, "mae": None, "interval_coverage": None},
-    }},
+    }, "interventions": {"bands": {
+        "high": {"with": {"students": 9, "passed": 4, "pass_rate": 0.444},
+                 "without": {"students": 11, "passed": 2, "pass_rate": 0.182}},
+        "medium": {"with": {"students": 6, "passed": 4, "pass_rate": 0.667},
+                   "without": {"students": 19, "passed": 11, "pass_rate": 0.579}},
+        "low": {"with": {"students": 0, "passed": 0, "pass_rate": None},
+                "without": {"students": 50, "passed": 47, "pass_rate": 0.94}},
+    }, "note": INTERVENTIONS_NOTE}},
     "subgroups": {
         "sex": {"F": {**_METRICS, "pairs": 64}, "M": {**_METRICS, "pairs": 56}},
         "school": {"GP": {**_METRICS, "pairs": 101}, "MS": {**_METRICS, "pairs": 19}},
@@ -217,7 +268,8 @@ class AccuracyMonitoringApi(ApiView):
             "Each check compares a version's predictions with the final grades recorded since (pass/fail with "
             "fail as the positive class, the Brier score of pass_probability, grade errors, interval coverage, per "
             "sex, school and address, and apart for the records flagged unusual; a reliability table of "
-            "pass_probability in bands against the pass rate) and the inputs of the last DRIFT_WINDOW_DAYS with the "
+            "pass_probability in bands against the pass rate; per risk band, the pass rate of students with and "
+            "without an intervention, descriptive, not causal) and the inputs of the last DRIFT_WINDOW_DAYS with the "
             "training data. `latest` holds the newest check of each "
             "version; `results` pages through all checks, newest first. API keys need the read scope; people "
             "signed in need the Model admin role. See docs/monitoring.md."

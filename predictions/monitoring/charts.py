@@ -26,6 +26,7 @@ DASHES = ("", "7 4", "2 3", "9 3 2 3", "4 4", "1 2")
 MARKERS = ("circle", "square", "triangle", "diamond", "cross", "triangle-down")
 HIGHLIGHT = "#a40e26"
 REFERENCE_DASH = "3 5"
+MARK_DASH = "6 3"
 MISSING = "–"
 _DAY = 86_400
 _LEFT, _RIGHT, _BOTTOM = 58, 30, 34
@@ -153,17 +154,20 @@ def line_chart(*, chart_id: str, title: str, description: str, series: Sequence[
                y_max: float | None = None, y_format: Callable[[float], str] = _number,
                x_format: Callable | None = None, references: Sequence[dict] = (),
                x_range: tuple[float, float] | None = None, diagonal: str = "",
+               marks: Sequence[dict] = (), marks_label: str = "",
                empty: str = "Nothing to show yet.") -> SafeString:
     """Lines over x (numbers, dates or datetimes): series = [{"name", "points": [(x, y or None)]}]; a None
     breaks the line. references = [{"label", "value"}]: dashed horizontal lines, named in the legend. y_max
     None: rounded up from the data. x_range (numbers): a fixed x axis with round ticks instead of the data's
     span. diagonal: the legend label of a dashed y = x line (for x and y on one scale, e.g. a chance against a
-    rate). Without any value: the `empty` sentence."""
+    rate). marks = [{"x", "label"}]: dashed vertical lines at moments (e.g. interventions), each titled with its
+    label, named `marks_label` in the legend. Without any value: the `empty` sentence."""
     present = [(x, y) for line in series for x, y in line["points"] if y is not None]
     if not present:
         return empty_note(empty)
     sample = present[0][0]
-    xs = [_x_value(x) for line in series for x, _ in line["points"]]  # gaps (None) keep their place on the axis
+    # Gaps (None) keep their place on the axis, and so do the marks.
+    xs = [_x_value(x) for line in series for x, _ in line["points"]] + [_x_value(mark["x"]) for mark in marks]
     x_low, x_high = x_range or (min(xs), max(xs))
     if x_low == x_high:  # one moment only: put it in the middle
         pad = _DAY if isinstance(sample, date) else 1.0
@@ -175,7 +179,8 @@ def line_chart(*, chart_id: str, title: str, description: str, series: Sequence[
     legend, legend_height = _legend(
         [(line["name"], *_style(index)) for index, line in enumerate(series)]
         + [(ref["label"], INK, REFERENCE_DASH, "") for ref in references]
-        + ([(diagonal, INK, REFERENCE_DASH, "")] if diagonal else []), top=6)
+        + ([(diagonal, INK, REFERENCE_DASH, "")] if diagonal else [])
+        + ([(marks_label, HIGHLIGHT, MARK_DASH, "")] if marks else []), top=6)
     top = 6 + legend_height + 8
     plot_w, plot_h = WIDTH - _LEFT - _RIGHT, LINE_HEIGHT - top - _BOTTOM
 
@@ -203,6 +208,11 @@ def line_chart(*, chart_id: str, title: str, description: str, series: Sequence[
         body.append(f'<line class="reference diagonal" x1="{px(x_low):.1f}" y1="{py(x_low):.1f}" '
                     f'x2="{px(x_high):.1f}" y2="{py(x_high):.1f}" stroke="{INK}" stroke-width="1.5" '
                     f'stroke-dasharray="{REFERENCE_DASH}"/>')
+    for mark in marks:
+        x = px(mark["x"])
+        body.append(f'<line class="mark" x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{top + plot_h:.1f}" '
+                    f'stroke="{HIGHLIGHT}" stroke-width="1.5" stroke-dasharray="{MARK_DASH}">'
+                    f'<title>{escape(mark["label"])}</title></line>')
     for index, line in enumerate(series):
         body.append(_line_series(line, index, px, py))
     return _svg(chart_id=chart_id, title=title, description=description, height=LINE_HEIGHT, body=body, kind="line")

@@ -41,7 +41,11 @@ def drift_report(*, version: ModelVersion, since: datetime) -> dict:
     """
     reference, sha256 = _reference()
     recent = pd.DataFrame.from_records(
-        list(Prediction.objects.filter(model_version=version, created_at__gte=since).values_list("input", flat=True))
+        # A what-if's records are a teacher's hypotheses, not the population the model now serves.
+        list(
+            Prediction.objects.filter(model_version=version, created_at__gte=since)
+            .exclude(source=Prediction.Source.WHAT_IF).values_list("input", flat=True)
+        )
     )
     minimum = settings.DRIFT_MIN_SAMPLES
     report = {

@@ -15,7 +15,7 @@ from predictions.monitoring.charts import bar_chart, bars_table, empty_note, lin
 from predictions.monitoring.texts import band_name, band_sentence, brier_sentence
 
 DRIFT_BARS = 12  # the most different features drawn; the table lists every one
-SOURCE_NAMES = {"web": "web pages", "api": "API", "batch": "batch uploads"}
+SOURCE_NAMES = {"web": "web pages", "api": "API", "batch": "batch uploads", "what_if": "what-if trials"}
 
 
 # How each figure reads (str.format of one number).

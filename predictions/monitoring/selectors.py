@@ -11,15 +11,15 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from modelstore.models import ModelVersion
 from modelstore.selectors import model_version_get
-from predictions.models import AccuracyCheck, BatchRow, Outcome, Prediction
-from predictions.monitoring.accuracy import PAIR_COLUMNS, SAMPLE_COLUMNS, SUBGROUP_FEATURES
+from predictions.models import AccuracyCheck, BatchRow, Intervention, Outcome, Prediction
+from predictions.monitoring.accuracy import INTERVENTION_COLUMNS, PAIR_COLUMNS, SAMPLE_COLUMNS, SUBGROUP_FEATURES
 from studentperf.metrics import error_summary
 from studentperf.observability import ERROR_TYPES
 
@@ -161,9 +161,11 @@ def subgroup_accuracy(*, check: AccuracyCheck) -> list[dict]:
 
 
 def pairs_frame() -> pd.DataFrame:
-    """Every pair known now, all versions, one row each (columns: PAIR_COLUMNS plus "source")."""
+    """Every pair known now, all versions, one row each (columns: PAIR_COLUMNS, "risk", "source", and for a
+    student's pair "intervened": an intervention dated on or before the day the first outcome was recorded;
+    null for a batch row)."""
     subgroup_columns = {feature: KT(f"input__{feature}") for feature in SUBGROUP_FEATURES}
-    columns = ("model_version_id", "predicted_grade", *SAMPLE_COLUMNS, "unusual")
+    columns = ("model_version_id", "predicted_grade", *SAMPLE_COLUMNS, "unusual", "risk")
     first_recorded = Outcome.objects.filter(student=OuterRef("student_id")).order_by("recorded_at", "pk")
     current = Outcome.objects.filter(student=OuterRef("student_id"), is_current=True)
     student_rows = (
@@ -174,20 +176,26 @@ def pairs_frame() -> pd.DataFrame:
             outcome_recorded_at=Subquery(first_recorded.values("recorded_at")[:1]),
         )
         .filter(final_grade__isnull=False, created_at__lte=F("outcome_recorded_at"))
+        .annotate(outcome_day=TruncDate("outcome_recorded_at"))  # the server's time zone, like Intervention.date
+        .annotate(intervened=Exists(
+            Intervention.objects.filter(student=OuterRef("student_id"), date__lte=OuterRef("outcome_day"))
+        ))
         .order_by("model_version_id", "student_id", "-created_at", "-pk")
-        .values("student_id", "final_grade", *columns, **subgroup_columns)
+        .values("student_id", "final_grade", "intervened", *columns, **subgroup_columns)
     )
-    students = pd.DataFrame.from_records(list(student_rows), columns=["student_id", *PAIR_COLUMNS])
+    students = pd.DataFrame.from_records(
+        list(student_rows), columns=["student_id", *PAIR_COLUMNS, *INTERVENTION_COLUMNS]
+    )
     # The rows come newest first per (version, student): keep each student's latest forecast.
     students = students.drop_duplicates(["model_version_id", "student_id"], keep="first").drop(columns="student_id")
     batch_rows = (
         Prediction.objects.filter(batch_row__final_grade__isnull=False)
         .values(*columns, final_grade=F("batch_row__final_grade"), **subgroup_columns)
     )
-    batches = pd.DataFrame.from_records(list(batch_rows), columns=list(PAIR_COLUMNS))
+    batches = pd.DataFrame.from_records(list(batch_rows), columns=[*PAIR_COLUMNS, "risk"])
     frames = [frame.assign(source=source) for frame, source in ((students, "student"), (batches, "batch")) if len(frame)]
     if not frames:
-        return pd.DataFrame(columns=[*PAIR_COLUMNS, "source"])
+        return pd.DataFrame(columns=[*PAIR_COLUMNS, *INTERVENTION_COLUMNS, "source"])
     return pd.concat(frames, ignore_index=True)
 
 

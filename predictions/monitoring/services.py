@@ -11,10 +11,11 @@ from django.utils import timezone
 from modelstore.models import ModelVersion
 from modelstore.selectors import model_version_active_find
 from predictions.models import AccuracyCheck
-from predictions.monitoring.accuracy import pair_metrics, subgroup_metrics, unusual_metrics
+from predictions.monitoring.accuracy import intervention_metrics, pair_metrics, subgroup_metrics, unusual_metrics
 from predictions.monitoring.alerts import alerts_notify, alerts_record
 from predictions.monitoring.drift import drift_report
 from predictions.monitoring.selectors import batch_row_failed_share, pairs_frame
+from predictions.monitoring.texts import INTERVENTIONS_NOTE
 from studentperf import celery
 from studentperf.errors import ApplicationError
 
@@ -39,6 +40,7 @@ def accuracy_check_run(*, now: datetime | None = None) -> list[AccuracyCheck]:
                 "sources": {source: int((version_pairs["source"] == source).sum()) for source in ("student", "batch")},
                 "recent_batch_rows": batch_rows,
                 "unusual": unusual_metrics(version_pairs),
+                "interventions": intervention_metrics(version_pairs) | {"note": INTERVENTIONS_NOTE},
             }
             checks.append(AccuracyCheck.objects.create(
                 model_version=version,

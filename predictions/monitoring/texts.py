@@ -99,6 +99,37 @@ def unusual_summary(check: AccuracyCheck | None) -> dict:
     return {"sentence": unusual_sentence(groups), "rows": rows}
 
 
+INTERVENTIONS_NOTE = (
+    "Descriptive, not causal: students who got an intervention may differ from those who did not in ways the model "
+    "does not see."
+)
+# The risk bands of a check's metrics["interventions"], as the page names them, most at risk first.
+INTERVENTION_BANDS = (("high", "High risk"), ("medium", "Medium risk"), ("low", "Low risk"))
+
+
+def interventions_summary(check: AccuracyCheck) -> dict:
+    """The accuracy page's pass rates with and without an intervention: {"note", "sentence", "rows": [[band,
+    students with, passed, pass rate, students without, passed, pass rate]]}; no rows (a sentence instead) for a
+    check made before they were measured, or without any stored student's pair."""
+    report = check.metrics.get("interventions")
+    if not report:
+        return {"note": INTERVENTIONS_NOTE, "rows": [],
+                "sentence": "This check was made before pass rates with and without interventions were measured; the "
+                            "next check measures them."}
+    bands = report["bands"]
+    if not any(bands[key][group]["students"] for key, _ in INTERVENTION_BANDS for group in ("with", "without")):
+        return {"note": INTERVENTIONS_NOTE, "rows": [],
+                "sentence": f"No stored student that v{check.model_version.version} predicted has a recorded final "
+                            "grade yet (batch rows have no interventions)."}
+    rows = [
+        [name, *(figure for group in ("with", "without") for figure in (
+            bands[key][group]["students"], bands[key][group]["passed"], _shown(bands[key][group]["pass_rate"], "share")
+        ))]
+        for key, name in INTERVENTION_BANDS
+    ]
+    return {"note": INTERVENTIONS_NOTE, "rows": rows, "sentence": ""}
+
+
 def band_name(band: dict) -> str:
     """A reliability band's range of chances: "70-80%"."""
     return f"{band['low']:.0%}-{band['high']:.0%}"

@@ -21,6 +21,7 @@ from predictions.monitoring.texts import (
     FIGURES,
     check_sentences,
     drift_sentence,
+    interventions_summary,
     metrics_shown,
     status_sentences,
     unusual_summary,
@@ -42,6 +43,7 @@ def _version_section(check: AccuracyCheck) -> dict:
         "sentences": check_sentences(check),
         "row": metrics_shown(check.metrics),
         "subgroups": subgroups,
+        "interventions": interventions_summary(check),
         "drift_words": drift_sentence(check.drift),
         "drift": drift,
     }

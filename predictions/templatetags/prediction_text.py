@@ -6,11 +6,16 @@ from decimal import ROUND_FLOOR, Decimal
 from django import template
 from django.conf import settings
 
-from modelstore.schema import ATTRIBUTES, FEATURES, PERIOD_GRADES, SETUP_DESCRIPTIONS
+from modelstore.schema import ACTIONABLE, ATTRIBUTES, FEATURES, PERIOD_GRADES, SETUP_DESCRIPTIONS, feature_value_text
 
 from ..forms import choice_text
+from ..interventions.services import intervention_kind_name
 
 register = template.Library()
+
+# How a factor is marked: something the student or their family can act on, or who they are and where from.
+CAN_CHANGE = "can change"
+BACKGROUND = "background"
 
 
 def _value_text(name: str, value) -> str:
@@ -20,11 +25,15 @@ def _value_text(name: str, value) -> str:
     return choice_text(feature, value) if feature else str(value)
 
 
+def _mark(name: str) -> str:
+    return CAN_CHANGE if name in ACTIONABLE else BACKGROUND
+
+
 @register.filter
 def factor_sentence(factor: dict) -> str:
-    """ "absences = 10 lowers the predicted grade by 0.8 points" """
+    """ "school absences: 10 (can change) lowers the predicted grade by 0.8 points" """
     points = f"{abs(float(factor['effect'])):.1f}"
-    subject = f"{factor['feature']} = {_value_text(factor['feature'], factor['value'])}"
+    subject = f"{feature_value_text(factor['feature'], factor['value'])} ({_mark(factor['feature'])})"
     if points == "0.0":
         return f"{subject} barely changes the predicted grade"
     verb = "raises" if factor["effect"] > 0 else "lowers"
@@ -43,9 +52,9 @@ def record_rows(record: dict) -> list[tuple[str, str, str]]:
 
 @register.filter
 def factor_bars(factors: list[dict]) -> list[dict]:
-    """Each factor as a bar of a chart centred on "no effect": `label`, `value` (in words), `effect_text`
-    ("+1.0 points"), `sentence`, `raises`, and `x`/`width` on a 0-100 scale (50 is no effect, the largest
-    effect reaches an edge)."""
+    """Each factor as a bar of a chart centred on "no effect": `label`, `value` (in words), `actionable` and its
+    `mark` ("can change" or "background"), `effect_text` ("+1.0 points"), `sentence`, `raises`, and `x`/`width`
+    on a 0-100 scale (50 is no effect, the largest effect reaches an edge)."""
     largest = max((abs(float(factor["effect"])) for factor in factors), default=0.0) or 1.0
     bars = []
     for factor in factors:
@@ -55,7 +64,9 @@ def factor_bars(factors: list[dict]) -> list[dict]:
         bars.append({
             "feature": factor["feature"],
             "label": feature.label if feature else factor["feature"],
-            "value": _value_text(factor["feature"], factor["value"]),
+            "value": feature.value_words(factor["value"]) if feature else str(factor["value"]),
+            "actionable": factor["feature"] in ACTIONABLE,
+            "mark": _mark(factor["feature"]),
             "effect_text": f"{effect:+.1f} points",
             "sentence": factor_sentence(factor),
             "raises": effect > 0,
@@ -110,6 +121,35 @@ def percent(share) -> str:
 def grade(value) -> str:
     """A grade with one decimal, cut: 9.46 -> "9.4", 15 -> "15.0"."""
     return "" if value is None else str(_cut(_exact(value), 1))
+
+
+@register.filter
+def intervention_kind(code: str) -> str:
+    """An intervention's kind by its name in settings.INTERVENTION_KINDS ("parent_meeting" -> "Parent meeting")."""
+    return intervention_kind_name(str(code))
+
+
+@register.filter
+def grade_change(new, old) -> str:
+    """How far a grade moved, from the grades as shown (cut to one decimal, so it never contradicts them):
+    (10.26, 9.46) -> "+0.8 points"; no move -> "no change"."""
+    moved = _cut(_exact(new), 1) - _cut(_exact(old), 1)
+    return _signed(moved, "point")
+
+
+@register.filter
+def chance_change(new, old) -> str:
+    """How far a chance to pass moved, in percentage points, from the whole percents as shown:
+    (0.612, 0.497) -> "+12 points" (49 % to 61 %)."""
+    moved = _cut(_exact(new) * 100, 0) - _cut(_exact(old) * 100, 0)
+    return _signed(moved, "point")
+
+
+def _signed(moved: Decimal, unit: str) -> str:
+    if moved == 0:
+        return "no change"
+    sign = "+" if moved > 0 else "−"  # a real minus sign, as typeset
+    return f"{sign}{abs(moved)} {unit}{'' if abs(moved) == 1 else 's'}"
 
 
 # A band the thresholds in settings leave empty (RISK_HIGH_BELOW = 0, or RISK_MEDIUM_BELOW <= RISK_HIGH_BELOW) can

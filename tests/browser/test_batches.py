@@ -63,3 +63,13 @@ def test_teacher_uploads_a_class_watches_progress_and_downloads_results(
     rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
     assert len(rows) == ROWS
     assert [row["row"] for row in rows if row["errors"]] == ["1000", "2000", "3000", "4000"]
+    assert {row["student"] for row in rows if not row["errors"]} == {"added"}
+
+    # "Add these students to my list" was on by default: the class is on the dashboard, highest risk first.
+    expect(page.locator("#batch-student-counts [data-status=created] .count")).to_have_text(str(ROWS - ROWS // 1000))
+    page.locator("#batch-dashboard-link").click()
+    expect(page.locator("p.helptext[role=status]")).to_contain_text(f"{ROWS - ROWS // 1000} students")
+    first = page.locator("#students tbody tr").first
+    expect(first.locator("[data-column=risk] .risk")).to_have_class(re.compile("risk-high"))
+    expect(first.locator("th a")).to_have_text(re.compile(r"S-\d{5}"))
+    screenshot(page, "batch-class-on-dashboard")

@@ -169,7 +169,7 @@ def test_attribute_reference_fits_the_novelty_check_on_its_rows(dataset):
     odd = {"age": np.array([22]), "absences": np.array([75]), "Medu": np.array([0]), "Mjob": np.array(["health"],
            dtype=object), "G2": np.array([0])}
     unusual, reasons = step.unusual(odd)
-    assert unusual.tolist() == [True] and any(reason.startswith("Age 22") for reason in reasons[0])
+    assert unusual.tolist() == [True] and any(reason.startswith("age: 22 (") for reason in reasons[0])
     del step.rarity_  # a version fitted before the check
     assert step.unusual(odd) is None
 

@@ -107,7 +107,7 @@ def test_an_odd_record_is_flagged_unusual_with_reasons_and_a_typical_one_is_not(
     typical_result, odd_result = predict_records(trained_pipelines, [typical, odd])
     assert typical_result["unusual"] is False and typical_result["unusual_reasons"] == []
     assert odd_result["unusual"] is True
-    assert any(reason.startswith("Age 22") for reason in odd_result["unusual_reasons"])
+    assert any(reason.startswith("age: 22 (") for reason in odd_result["unusual_reasons"])
 
 
 def test_a_version_without_the_novelty_check_says_unknown(trained_pipelines, dataset):

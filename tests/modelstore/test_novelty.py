@@ -79,9 +79,9 @@ def test_an_obviously_odd_record_is_flagged_with_reasons_in_words(rows, state):
     assert unusual.tolist() == [True]
     # Three attributes tie as rarest (p = 4 / 396); ties keep the schema's order.
     assert reasons[0] == [
-        f"Age 22: only 1 {LEARNED} was 22 or older",
-        f"School absences 75: only 1 {LEARNED} had as many or more",
-        f"First period grade 3: only 1 {LEARNED} had a grade this low or lower",
+        f"age: 22 (only 1 {LEARNED} was 22 or older)",
+        f"school absences: 75 (only 1 {LEARNED} had as many or more)",
+        f"first period grade: 3 (only 1 {LEARNED} had a grade this low or lower)",
     ]
 
 
@@ -107,7 +107,7 @@ def test_only_attributes_below_five_percent_are_reasons(rows, state):
     record = {name: _typical(rows, name) for name in SETUP_A} | {"age": 22}
     unusual, reasons = rarity_unusual({**state, "threshold": 0.0}, _columns([record]))
     assert unusual.tolist() == [True]
-    assert reasons == [[f"Age 22: only 1 {LEARNED} was 22 or older"]]
+    assert reasons == [[f"age: 22 (only 1 {LEARNED} was 22 or older)"]]
 
 
 def test_an_unusual_combination_without_a_rare_value_names_its_three_rarest(rows, state):
@@ -163,7 +163,7 @@ def test_values_never_seen_in_training_are_rarest_and_never_crash(rows, state):
     for name in ("Mjob", "school", "guardian"):
         assert p_values[1, SETUP_A.index(name)] == pytest.approx(1 / (n + 1))
     unusual, reasons = rarity_unusual({**state, "threshold": 0.0}, _columns([unknown]))
-    assert f"Mother's job astronaut: none {LEARNED} had this" in reasons[0]
+    assert f"mother's job: astronaut (none {LEARNED} had this)" in reasons[0]
 
 
 def test_an_allowed_category_value_missing_from_training_gets_the_smallest_p():
@@ -172,22 +172,22 @@ def test_an_allowed_category_value_missing_from_training_gets_the_smallest_p():
     _, p_values = rarity_scores(state, {"guardian": np.array(["other", "father"], dtype=object)})
     np.testing.assert_allclose(p_values[:, 0], [1 / 10, 4 / 10])
     words = rarity_reason(state, "guardian", "other")
-    assert words == "Guardian other: none of the 9 students the model learned from had this"
+    assert words == "guardian: other (none of the 9 students the model learned from had this)"
 
 
 @pytest.mark.parametrize(
     ("name", "value", "words"),
     [
-        ("age", 22, f"Age 22: only 1 {LEARNED} was 22 or older"),
-        ("age", 20, f"Age 20: only 5 {LEARNED} were 20 or older"),
-        ("age", 15, f"Age 15: 82 {LEARNED} were 15 or younger"),
-        ("Medu", 0, f"Mother's education none: only 3 {LEARNED} had this"),
-        ("Dalc", 4, f"Workday alcohol consumption high: only 18 {LEARNED} had this or a higher level"),
-        ("absences", 75, f"School absences 75: only 1 {LEARNED} had as many or more"),
-        ("absences", 40, f"School absences 40: only 4 {LEARNED} had as many or more"),
-        ("G1", 3, f"First period grade 3: only 1 {LEARNED} had a grade this low or lower"),
-        ("school", "MS", f"School Mousinho da Silveira: only 46 {LEARNED} had this"),
-        ("Mjob", "at_home", f"Mother's job at home: only 59 {LEARNED} had this"),
+        ("age", 22, f"age: 22 (only 1 {LEARNED} was 22 or older)"),
+        ("age", 20, f"age: 20 (only 5 {LEARNED} were 20 or older)"),
+        ("age", 15, f"age: 15 (82 {LEARNED} were 15 or younger)"),
+        ("Medu", 0, f"mother's education: none (only 3 {LEARNED} had this)"),
+        ("Dalc", 4, f"workday alcohol consumption: high (only 18 {LEARNED} had this or a higher level)"),
+        ("absences", 75, f"school absences: 75 (only 1 {LEARNED} had as many or more)"),
+        ("absences", 40, f"school absences: 40 (only 4 {LEARNED} had as many or more)"),
+        ("G1", 3, f"first period grade: 3 (only 1 {LEARNED} had a grade this low or lower)"),
+        ("school", "MS", f"school: Mousinho da Silveira (only 46 {LEARNED} had this)"),
+        ("Mjob", "at_home", f"mother's job: at home (only 59 {LEARNED} had this)"),
     ],
 )
 def test_reason_wording(state, name, value, words):

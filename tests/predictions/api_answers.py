@@ -10,3 +10,12 @@ def refused(response, status: int = 400, kind: str | None = None) -> dict:
     if kind is not None:
         assert body["error"] == kind
     return body["fields"]
+
+
+def signed_in(person):
+    """An API client logged in as `person` with a session."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_login(person)
+    return client

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from modelstore.schema import ACTIONABLE, feature_value_text
 from predictions.api.serializers import PredictionSerializer, prediction_data
 from predictions.models import Prediction
 from predictions.services import prediction_create_many, student_create
@@ -24,6 +25,9 @@ OUTPUT_KEYS = {
 }
 
 
+FACTOR_KEYS = ["feature", "label", "value", "effect", "actionable"]
+
+
 def without_id(output: dict) -> dict:
     return {name: value for name, value in output.items() if name != "prediction_id"}
 
@@ -37,13 +41,16 @@ def test_a_key_with_the_predict_scope_gets_a_prediction(api_client, active_versi
     body = response.json()
     assert set(body) == OUTPUT_KEYS
     assert set(body["interval"]) == {"low", "high", "coverage"}
-    assert body["top_factors"] and all(set(factor) == {"feature", "value", "effect"} for factor in body["top_factors"])
+    assert body["top_factors"] and all(list(factor) == FACTOR_KEYS for factor in body["top_factors"])
     row = Prediction.objects.get()
     assert body["prediction_id"] == str(row.pk)
     assert (body["model_version"], body["setup"], body["risk"]) == (active_version.version, "A", row.risk)
     assert body["predicted_grade"] == row.predicted_grade and body["pass_probability"] == row.pass_probability
     assert body["interval"] == {"low": row.interval_low, "high": row.interval_high, "coverage": 0.9}
     assert [f["feature"] for f in body["top_factors"]] == [f["feature"] for f in row.top_factors]
+    for factor in body["top_factors"]:
+        assert factor["label"] == feature_value_text(factor["feature"], factor["value"])
+        assert factor["actionable"] is (factor["feature"] in ACTIONABLE)
     assert (body["unusual"], body["unusual_reasons"]) == (False, [])
     assert (row.source, row.requested_by, row.api_key_prefix) == ("api", None, client.api_key.prefix)
     assert row.student is None and row.input == record_clean(record)
@@ -84,6 +91,29 @@ def test_a_prediction_of_a_version_older_than_the_check_answers_null(api_client,
     [listed] = api_client("read").get(f"/api/v1/students/{student.pk}/predictions").json()["results"]
 
     assert (listed["unusual"], listed["unusual_reasons"]) == (None, [])
+
+
+def test_each_factor_carries_its_plain_words_and_whether_it_can_change(api_client, active_version, user, record):
+    student = student_create(data={"external_id": "s-1", **record}, teacher=user)
+    stored = [("Medu", 2, -0.41), ("studytime", 2, 0.3), ("G1", 9, -1.2), ("internet", "no", -0.1)]
+    Prediction.objects.create(
+        student=student, model_version=active_version, setup="A", input=record, predicted_grade=9.0,
+        pass_probability=0.4, confidence=0.6, risk="high", interval_low=7.0, interval_high=11.0,
+        interval_coverage=0.9, source="api", latency_ms=1.0,
+        top_factors=[{"feature": name, "value": value, "effect": effect} for name, value, effect in stored],
+    )
+
+    [listed] = api_client("read").get(f"/api/v1/students/{student.pk}/predictions").json()["results"]
+
+    assert listed["top_factors"] == [
+        {"feature": "Medu", "label": "mother's education: 5th to 9th grade", "value": 2, "effect": -0.41,
+         "actionable": False},
+        {"feature": "studytime", "label": "weekly study time: 2 to 5 hours", "value": 2, "effect": 0.3,
+         "actionable": True},
+        {"feature": "G1", "label": "first period grade: 9", "value": 9, "effect": -1.2, "actionable": False},
+        {"feature": "internet", "label": "internet access at home: no", "value": "no", "effect": -0.1,
+         "actionable": True},
+    ]
 
 
 def test_a_logged_in_user_gets_a_prediction_recorded_as_theirs(session_client, user, active_version, record):

@@ -297,7 +297,7 @@ def test_a_prediction_keeps_why_its_record_is_unusual(active_version, odd_record
     stored = Prediction.objects.in_bulk([odd.pk, typical.pk])
     assert stored[odd.pk].unusual is True
     assert stored[odd.pk].unusual_reasons and all(isinstance(reason, str) for reason in stored[odd.pk].unusual_reasons)
-    assert any(reason.startswith("Age 22:") for reason in stored[odd.pk].unusual_reasons)
+    assert any(reason.startswith("age: 22 (") for reason in stored[odd.pk].unusual_reasons)
     assert (stored[typical.pk].unusual, stored[typical.pk].unusual_reasons) == (False, [])
     single = Prediction.objects.get(pk=prediction_create(record=odd_record, source="web").pk)
     assert (single.unusual, single.unusual_reasons) == (True, stored[odd.pk].unusual_reasons)

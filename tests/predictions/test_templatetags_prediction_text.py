@@ -1,11 +1,12 @@
-"""The numbers and risk words of the teacher pages: one rule, cut never rounded up, and the thresholds of settings."""
+"""The numbers, risk words and factor words of the teacher pages: numbers cut never rounded up, the thresholds of
+settings, and every factor in plain words marked "can change" or "background"."""
 from __future__ import annotations
 
 import pytest
 from django.template import Context, Template
 
 from predictions.services import risk_for
-from predictions.templatetags.prediction_text import chance, grade, percent, risk_words
+from predictions.templatetags.prediction_text import chance, factor_bars, factor_sentence, grade, percent, risk_words
 
 
 @pytest.mark.parametrize(
@@ -87,3 +88,57 @@ def test_the_filters_escape_in_a_template():
     rendered = template.render(Context({"p": 0.004, "g": 9.46}))
 
     assert rendered == "&lt;1 %|9.4"
+
+
+@pytest.mark.parametrize(
+    ("factor", "sentence"),
+    [
+        ({"feature": "Medu", "value": 2, "effect": -0.84},
+         "mother's education: 5th to 9th grade (background) lowers the predicted grade by 0.8 points"),
+        ({"feature": "G1", "value": 9, "effect": -2.0},
+         "first period grade: 9 (background) lowers the predicted grade by 2.0 points"),
+        ({"feature": "studytime", "value": 1, "effect": -1.0},
+         "weekly study time: < 2 hours (can change) lowers the predicted grade by 1.0 point"),
+        ({"feature": "internet", "value": "yes", "effect": 0.31},
+         "internet access at home: yes (can change) raises the predicted grade by 0.3 points"),
+    ],
+)
+def test_a_factor_sentence_is_in_plain_words_and_says_whether_it_can_change(factor, sentence):
+    assert factor_sentence(factor) == sentence
+
+
+def test_the_chart_names_each_factor_in_words_and_marks_what_can_change():
+    factors = [{"feature": "Medu", "value": 2, "effect": -0.5}, {"feature": "absences", "value": 12, "effect": -1.0}]
+
+    medu, absences = factor_bars(factors)
+
+    assert (medu["label"], medu["value"], medu["actionable"], medu["mark"]) == (
+        "Mother's education", "5th to 9th grade", False, "background",
+    )
+    assert (absences["label"], absences["value"], absences["actionable"], absences["mark"]) == (
+        "School absences", "12", True, "can change",
+    )
+    assert absences["sentence"] == factor_sentence(factors[1])
+
+
+def test_the_chart_shows_the_marks_and_its_text_version_the_sentences():
+    factors = [{"feature": "Medu", "value": 2, "effect": -0.5}, {"feature": "goout", "value": 5, "effect": -1.0}]
+
+    chart = Template('{% include "predictions/_factors.html" %}').render(Context({"factors": factors}))
+
+    assert chart.count('<span class="factor-mark">background</span>') == 1
+    assert chart.count('<span class="factor-mark actionable">can change</span>') == 1
+    assert "<li>going out with friends: very high (can change) lowers the predicted grade by 1.0 point</li>" in chart
+    assert "Medu =" not in chart
+
+
+def test_changes_are_read_from_the_values_as_shown_never_contradicting_them():
+    from predictions.templatetags.prediction_text import chance_change, grade_change
+
+    assert grade_change(10.26, 9.46) == "+0.8 points"  # shown as 10.2 and 9.4
+    assert grade_change(9.49, 10.0) == "\u22120.6 points"
+    assert grade_change(9.41, 9.49) == "no change"
+    assert grade_change(11.0, 10.0) == "+1.0 point"
+    assert chance_change(0.612, 0.497) == "+12 points"  # 61 % against 49 %
+    assert chance_change(0.4, 0.41) == "\u22121 point"
+    assert chance_change(0.5, 0.5) == "no change"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -31,7 +32,7 @@ def error_beside(content: str, name: str) -> str:
     ("method", "path"),
     [("get", "/"), ("get", NEW), ("get", f"/predictions/{uuid.uuid4()}/"), ("get", "/students/new/"),
      ("get", "/students/1/"), ("get", "/students/1/edit/"), ("post", "/students/1/predict/"),
-     ("post", "/students/1/outcome/")],
+     ("post", "/students/1/outcome/"), ("get", f"/predictions/{uuid.uuid4()}/student/")],
 )
 def test_anonymous_visitors_are_sent_to_the_login_page(client, db, method, path):
     response = getattr(client, method)(path)
@@ -81,7 +82,7 @@ def test_a_valid_form_shows_the_prediction(client, user, active_version, record)
     assert risk_words(prediction.risk) in page
     assert "Confidence" not in page
     assert SETUP_DESCRIPTIONS["B"] in page
-    assert all(factor_sentence(factor) in page for factor in prediction.top_factors)
+    assert all(escape(factor_sentence(factor)) in page for factor in prediction.top_factors)
     assert f"v{active_version.version} (test-default)" in page
 
 
@@ -119,6 +120,97 @@ def test_a_superuser_sees_every_prediction(client, user, django_user_model, acti
     assert client.get(reverse("predictions:detail", kwargs={"pk": prediction.pk})).status_code == 200
 
 
+def test_the_prediction_page_shows_the_time_in_the_schools_time_zone(client, user, active_version, record):
+    prediction = prediction_create(record=record, source="web", user=user)
+    client.force_login(user)
+
+    content = client.get(reverse("predictions:detail", kwargs={"pk": prediction.pk})).content.decode()
+
+    lisbon = prediction.created_at.astimezone(ZoneInfo("Europe/Lisbon"))  # TIME_ZONE's default
+    assert f'<time datetime="{lisbon.isoformat()}">{lisbon:%Y-%m-%d %H:%M} {lisbon.tzname()}</time>' in content
+    assert "UTC" not in content
+
+
+# ---- A quick prediction saved as a student ---------------------------------------------------------------------
+
+
+def save_as_student_url(prediction) -> str:
+    return reverse("predictions:student-new-from-prediction", kwargs={"pk": prediction.pk})
+
+
+def test_a_quick_prediction_offers_to_save_it_as_a_student_on_its_page_and_the_dashboard(
+    client, user, active_version, record
+):
+    prediction = prediction_create(record=record, source="web", user=user)
+    client.force_login(user)
+
+    page = client.get(reverse("predictions:detail", kwargs={"pk": prediction.pk})).content.decode()
+    dashboard = client.get(url("dashboard")).content.decode()
+
+    link = f'href="{save_as_student_url(prediction)}"'
+    assert re.search(rf'<a class="button" id="save-as-student"\s+{re.escape(link)}>Save as a student</a>', page)
+    assert f'<a {link}\n            data-save-as-student>Save as a student' in dashboard
+
+
+def test_a_prediction_of_a_student_or_of_someone_else_offers_no_save_as_student(
+    client, user, colleague, model_admin, active_version, record
+):
+    student = student_of(user, "s-1", record)
+    of_student = prediction_create(record=record, source="web", user=user, student=student)
+    quick = prediction_create(record=record, source="web", user=user)
+
+    client.force_login(user)
+    assert 'id="save-as-student"' not in client.get(url("detail", of_student)).content.decode()
+    client.force_login(model_admin)  # sees every prediction, but adds no student and did not make this one
+    assert 'id="save-as-student"' not in client.get(url("detail", quick)).content.decode()
+
+
+def test_the_student_form_comes_filled_in_from_my_quick_prediction_and_saving_predicts_the_student(
+    client, user, active_version, record
+):
+    quick = prediction_create(record=dict(record, G2=None), source="web", user=user)
+    client.force_login(user)
+
+    content = client.get(save_as_student_url(quick)).content.decode()
+
+    assert 'id="from-prediction"' in content
+    assert re.search(r'<input type="text" name="external_id"(?![^>]*value=)[^>]*>', content)  # left to the teacher
+    for name, value in quick.input.items():
+        assert typed_value_kept(content, name, value), name
+    assert re.search(r'<input type="number" name="G2"(?![^>]*value=)[^>]*>', content)
+    assert re.search(rf'<form method="post" novalidate id="student-form"\s+action="{url("student-new")}">', content)
+
+    response = client.post(url("student-new"), form_data({"external_id": "2024-007", **quick.input}))
+
+    student = Student.objects.get()
+    assert response.status_code == 302 and response["Location"] == url("student-detail", student)
+    assert student_record_get(student=student) == quick.input
+    latest = Prediction.objects.filter(student=student).get()  # a new row: the quick one stays as it was
+    assert (latest.input, latest.predicted_grade, latest.risk) == (quick.input, quick.predicted_grade, quick.risk)
+    assert Prediction.objects.get(pk=quick.pk).student is None
+
+
+def test_only_my_own_quick_prediction_fills_in_the_student_form(client, user, colleague, active_version, record):
+    theirs = prediction_create(record=record, source="web", user=colleague)
+    of_student = prediction_create(record=record, source="web", user=user, student=student_of(user, "s-1", record))
+    batch_row = prediction_create(record=record, source="batch", user=user)  # a class upload's: its own pages
+    client.force_login(user)
+
+    assert client.get(save_as_student_url(theirs)).status_code == 404
+    assert client.get(save_as_student_url(of_student)).status_code == 404
+    assert client.get(save_as_student_url(batch_row)).status_code == 404
+    assert 'id="save-as-student"' not in client.get(url("detail", batch_row)).content.decode()
+    assert client.get(f"/predictions/{uuid.uuid4()}/student/").status_code == 404
+    assert client.get("/predictions/not-a-uuid/student/").status_code == 404
+
+
+def test_an_account_that_adds_no_students_cannot_open_the_filled_in_form(client, model_admin, active_version, record):
+    mine = prediction_create(record=record, source="web", user=model_admin)
+    client.force_login(model_admin)
+
+    assert client.get(save_as_student_url(mine)).status_code == 403
+
+
 def test_an_unknown_prediction_is_not_found(client, user):
     client.force_login(user)
 
@@ -139,9 +231,12 @@ def test_without_an_active_model_the_form_page_says_so(client, user, record, met
 @pytest.mark.parametrize(
     ("factor", "sentence"),
     [
-        ({"feature": "absences", "value": 10, "effect": -0.84}, "absences = 10 lowers the predicted grade by 0.8 points"),
-        ({"feature": "Medu", "value": 4, "effect": 1.02}, "Medu = 4 (higher) raises the predicted grade by 1.0 point"),
-        ({"feature": "Mjob", "value": "at_home", "effect": 0.01}, "Mjob = at_home barely changes the predicted grade"),
+        ({"feature": "absences", "value": 10, "effect": -0.84},
+         "school absences: 10 (can change) lowers the predicted grade by 0.8 points"),
+        ({"feature": "Medu", "value": 4, "effect": 1.02},
+         "mother's education: higher (background) raises the predicted grade by 1.0 point"),
+        ({"feature": "Mjob", "value": "at_home", "effect": 0.01},
+         "mother's job: at home (background) barely changes the predicted grade"),
     ],
 )
 def test_factors_read_as_plain_sentences(factor, sentence):
@@ -618,7 +713,7 @@ def test_a_model_admin_sees_every_student_on_the_dashboard(client, model_admin, 
 
     content = client.get(url("dashboard")).content.decode()
 
-    assert rows_of(content) == ["s-a", "s-b", "s-c", "their-1"]
+    assert rows_of(content) == ["s-a", "their-1", "s-b", "s-c"]  # both high risk: the lower chance to pass first
     assert "Add student" not in content
 
 
@@ -638,6 +733,38 @@ def test_the_dashboard_sorts_by_column(client, user, three_students, sort, order
 
     assert rows_of(content) == order
     assert re.search(rf'<th scope="col" aria-sort="(ascending|descending)"><a href="\?sort=[^"]*" data-sort="{sort.lstrip("-")}"', content)
+
+
+def test_the_dashboard_puts_the_highest_risk_first_then_the_lowest_chance_and_never_predicted_last(
+    client, user, active_version, record
+):
+    students = {name: student_of(user, name, record) for name in ("a-none", "b-low", "c-high-40", "d-high-10", "e-mid")}
+    prediction_row(students["b-low"], active_version, grade=15.0, pass_probability=0.95, risk="low")
+    prediction_row(students["c-high-40"], active_version, grade=9.0, pass_probability=0.4, risk="high")
+    prediction_row(students["d-high-10"], active_version, grade=6.0, pass_probability=0.1, risk="high")
+    prediction_row(students["e-mid"], active_version, grade=11.0, pass_probability=0.6, risk="medium")
+    client.force_login(user)
+
+    content = client.get(url("dashboard")).content.decode()
+    lowest_first = client.get(url("dashboard"), {"sort": "risk"}).content.decode()
+
+    assert rows_of(content) == ["d-high-10", "c-high-40", "e-mid", "b-low", "a-none"]
+    assert rows_of(lowest_first) == ["b-low", "e-mid", "c-high-40", "d-high-10", "a-none"]
+    # the risk column is marked as the sorted one, and its link turns the order round
+    assert '<th scope="col" aria-sort="descending"><a href="?sort=risk" data-sort="risk">' in content
+    assert "Highest risk first, then the lowest chance to pass" in content
+    assert "Highest risk first" not in lowest_first
+
+
+def test_the_risk_comes_right_after_the_student_and_school_columns(client, user, three_students):
+    client.force_login(user)
+
+    content = client.get(url("dashboard")).content.decode()
+
+    assert re.findall(r'data-sort="(\w+)"', content)[:4] == ["external_id", "school", "risk", "pass_probability"]
+    row_a = re.search(r'<tr data-student="\d+">\s*<th scope="row"><a[^>]*>s-a</a>.*?</tr>', content, re.S).group(0)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row_a, re.S)
+    assert "risk-high" in cells[1] and "10 %" in cells[2]
 
 
 def test_a_column_header_links_to_the_other_direction_and_keeps_the_filters(client, user, three_students):

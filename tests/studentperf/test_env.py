@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from studentperf.env import env_bool, env_choice, env_float, env_int, env_list, env_path, env_str
+from studentperf.env import env_bool, env_choice, env_float, env_int, env_list, env_path, env_str, env_time_zone
 from tests.studentperf.test_settings import GOOD_KEY, GOOD_SECRET, load_settings
 
 NAME = "STUDENTPERF_TEST_VARIABLE"
@@ -132,6 +132,22 @@ def test_choice_is_case_insensitive_and_names_the_choices(variable):
     with pytest.raises(ImproperlyConfigured) as error:
         env_choice(NAME, "stdout", ("stdout", "stderr"))
     assert str(error.value) == f"{NAME} must be stdout or stderr (got 'syslog')."
+
+
+@pytest.mark.parametrize("value", ["Europe/Lisbon", " America/Sao_Paulo ", "UTC"])
+def test_time_zone_takes_the_names_the_zone_database_knows(variable, value):
+    variable(value)
+    assert env_time_zone(NAME, "Europe/Lisbon") == value.strip()
+
+
+@pytest.mark.parametrize("value", ["Europe/Lisbonn", "Lisbon", "../../etc/passwd", "/etc/localtime"])
+def test_time_zone_refuses_an_unknown_zone_by_name(variable, value):
+    variable(value)
+    with pytest.raises(ImproperlyConfigured) as error:
+        env_time_zone(NAME, "Europe/Lisbon")
+    assert str(error.value) == (
+        f'{NAME} must be an IANA time zone name such as "Europe/Lisbon" or "UTC" (got {value!r}).'
+    )
 
 
 @pytest.mark.parametrize("name", [

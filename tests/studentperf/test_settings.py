@@ -76,6 +76,22 @@ def test_the_shared_cache_is_the_redis_of_redis_url_when_set(env, cache):
     assert result.stdout.strip() == cache
 
 
+@pytest.mark.parametrize("env, zone", [({}, "Europe/Lisbon"), ({"TIME_ZONE": "Atlantic/Azores"}, "Atlantic/Azores")])
+def test_the_time_zone_is_the_schools_lisbon_by_default_and_celery_follows_it(env, zone):
+    show = "settings.TIME_ZONE, settings.CELERY_TIMEZONE, settings.USE_TZ"
+    result = load_settings({"DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": GOOD_KEY, **env}, show=show)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [zone, zone, "True"]
+
+
+def test_an_unknown_time_zone_stops_start_up_with_a_message_naming_the_variable():
+    env = {"DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": GOOD_KEY, "TIME_ZONE": "Europe/Lisboa"}
+    result = load_settings(env)
+    assert result.returncode != 0
+    assert ("ImproperlyConfigured: TIME_ZONE must be an IANA time zone name such as \"Europe/Lisbon\" or \"UTC\" "
+            "(got 'Europe/Lisboa').") in result.stderr
+
+
 def test_sqlite_lets_a_worker_write_while_a_page_reads_and_waits_for_the_lock(db):
     """The web server and a Celery worker share the embedded SQLite file: WAL, a busy timeout, and write
     transactions that take the lock up front (a reader never has to upgrade, so two writers cannot deadlock)."""

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from predictions.batches.services import BROKER_DOWN, batch_job_process
-from predictions.models import BatchJob, Prediction
+from predictions.models import BatchJob, Prediction, Student
 
 from tests.predictions.api_answers import refused
 from tests.predictions.batches.support import UCI_FILE, broker, csv_text  # noqa: F401  (broker: a fixture)
@@ -18,14 +18,14 @@ from tests.predictions.batches.support import UCI_FILE, broker, csv_text  # noqa
 pytestmark = pytest.mark.django_db
 BATCHES = "/api/v1/batches"
 JOB_KEYS = {
-    "id", "status", "file_name", "rows_total", "rows_done", "rows_failed", "rows_unusual", "error", "created_at",
-    "started_at", "finished_at", "results_url",
+    "id", "status", "file_name", "rows_total", "rows_done", "rows_failed", "students", "rows_unusual", "error",
+    "created_at", "started_at", "finished_at", "results_url",
 }
 
 
-def upload(client, data: bytes, name: str = "class.csv", **extra):
-    return client.post(BATCHES, {"file": SimpleUploadedFile(name, data, content_type="text/csv")},
-                       format="multipart", **extra)
+def upload(client, data: bytes, name: str = "class.csv", data_extra: dict | None = None, **extra):
+    body = {"file": SimpleUploadedFile(name, data, content_type="text/csv"), **(data_extra or {})}
+    return client.post(BATCHES, body, format="multipart", **extra)
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_the_status_counts_the_unusual_records_and_the_results_mark_them(
     assert (status["rows_done"], status["rows_failed"], status["rows_unusual"]) == (3, 0, 2)
     rows = list(csv.DictReader(io.StringIO(b"".join(results.streaming_content).decode())))
     assert [row["unusual"] for row in rows] == ["false", "true", "true"]
-    assert rows[0]["unusual_reasons"] == "" and rows[1]["unusual_reasons"].startswith("Age 22:")
+    assert rows[0]["unusual_reasons"] == "" and rows[1]["unusual_reasons"].startswith("age: 22 (")
 
 
 def test_the_results_of_a_running_job_answer_409_in_json_even_when_csv_is_asked_for(api_client, broker, small_file):
@@ -246,3 +246,44 @@ def test_an_account_without_a_role_can_do_nothing_and_anonymous_callers_must_aut
 
 def test_an_unknown_job_answers_404(api_client):
     refused(api_client().get(f"{BATCHES}/{uuid.uuid4()}"), 404, "not_found")
+
+
+def test_save_students_makes_the_teachers_class_and_the_status_counts_it(
+    broker, signed_in, user, active_version, record
+):
+    data = csv_text([dict(record, external_id="S-1"), dict(record, external_id="")]).encode()
+    client = signed_in(user)
+
+    body = upload(client, data, data_extra={"save_students": "true"}).json()
+    run(body["id"])
+    status = client.get(body["status_url"]).json()
+    rows = list(csv.DictReader(io.StringIO(b"".join(client.get(body["results_url"]).streaming_content).decode())))
+
+    assert status["students"] == {"created": 1, "updated": 0, "no_id": 1, "not_allowed": 0}
+    assert [row["student"] for row in rows] == ["added", "not saved: no external_id"]
+    student = Student.objects.get()
+    assert (student.external_id, student.teacher) == ("S-1", user)
+    listed = client.get("/api/v1/students").json()
+    assert [item["external_id"] for item in listed["results"]] == ["S-1"]
+
+
+def test_without_save_students_an_upload_saves_no_student_and_its_status_says_null(
+    api_client, broker, small_file, active_version
+):
+    client = api_client("predict", "read", "write")
+    body = upload(client, small_file).json()
+    run(body["id"])
+
+    assert client.get(body["status_url"]).json()["students"] is None
+    assert not Student.objects.exists()
+
+
+def test_save_students_needs_the_write_scope_and_a_role_that_adds_students(
+    api_client, broker, signed_in, model_admin, small_file
+):
+    fields = refused(upload(api_client("predict"), small_file, data_extra={"save_students": "true"}), 403, "forbidden")
+    assert "save_students" in fields
+    # A model admin may not upload at all; the role check answers first.
+    refused(upload(signed_in(model_admin), small_file, data_extra={"save_students": "true"}), 403, "forbidden")
+    refused(upload(api_client("predict"), small_file, data_extra={"save_students": "maybe"}), 400, "invalid")
+    assert not BatchJob.objects.exists()

@@ -39,6 +39,13 @@ def create(broker, user, django_capture_on_commit_callbacks):
     return make
 
 
+@pytest.fixture
+def chunks_of_batch_chunk_size(monkeypatch):
+    """Every job's chunks as large as BATCH_CHUNK_SIZE allows, whatever the file's size (no smaller chunks for
+    the progress bar): what these tests count in."""
+    monkeypatch.setattr(batches, "batch_chunk_size", lambda *, rows_total, largest: largest)
+
+
 def run(job: BatchJob) -> BatchJob:
     batch_job_process(job_id=str(job.pk))
     job.refresh_from_db()
@@ -76,7 +83,8 @@ def test_the_uci_file_as_published_is_queued_and_all_395_rows_are_predicted(crea
     job = create(data, file_name="student-mat.csv")
 
     assert broker.sent == [str(job.pk)]
-    assert (job.status, job.rows_total, job.rows_done, job.chunk_size, job.source) == ("queued", 395, 0, 1000, "web")
+    # 20 chunks of 20 rows, so that the progress moves (batch_chunk_size), though BATCH_CHUNK_SIZE allows 1000.
+    assert (job.status, job.rows_total, job.rows_done, job.chunk_size, job.source) == ("queued", 395, 0, 20, "web")
     assert bytes(job.input_data) == data and len(job.input_sha256) == 64
     job = run(job)
     assert (job.status, job.rows_done, job.rows_failed, job.attempts, job.error) == ("done", 395, 0, 1, "")
@@ -120,14 +128,14 @@ def test_the_results_file_has_the_documented_columns_and_values(create, active_v
 
     assert tuple(row) == RESULTS_HEADER == (
         "row", "external_id", "predicted_grade", "pass_probability", "risk", "interval_low", "interval_high",
-        "setup", "unusual", "unusual_reasons", "errors",
+        "setup", "unusual", "unusual_reasons", "student", "errors",
     )
     prediction = Prediction.objects.get()
     assert row == {
         "row": "1", "external_id": "2024-017", "predicted_grade": str(prediction.predicted_grade),
         "pass_probability": str(prediction.pass_probability), "risk": prediction.risk,
         "interval_low": str(prediction.interval_low), "interval_high": str(prediction.interval_high),
-        "setup": "A", "unusual": "false", "unusual_reasons": "", "errors": "",
+        "setup": "A", "unusual": "false", "unusual_reasons": "", "student": "", "errors": "",
     }
 
 
@@ -143,7 +151,7 @@ def test_the_results_and_the_summary_mark_and_count_the_unusual_records(create, 
     assert [row["unusual_reasons"] for row in rows] == [
         "", "; ".join(odd[0].unusual_reasons), "", "; ".join(odd[1].unusual_reasons)
     ]
-    assert rows[1]["unusual_reasons"].startswith("Age 22: only 1 of the 395 students") and rows[2]["errors"]
+    assert rows[1]["unusual_reasons"].startswith("age: 22 (only 1 of the 395 students") and rows[2]["errors"]
     summary = batch_job_summary(job=job)
     assert (summary["predicted"], summary["rejected"], summary["unusual"]) == (3, 1, 2)
     assert [row.row_number for row in batch_row_unusual_list(job=job)] == [2, 4]
@@ -226,7 +234,7 @@ def test_a_job_run_twice_writes_its_rows_once(create, active_version):
 
 
 def test_a_job_interrupted_after_two_chunks_resumes_without_duplicates_or_gaps(
-    create, active_version, settings, monkeypatch
+    create, active_version, settings, monkeypatch, chunks_of_batch_chunk_size
 ):
     settings.BATCH_CHUNK_SIZE = 100
     job = create(UCI_FILE.read_bytes())
@@ -259,7 +267,7 @@ def test_a_chunk_another_worker_committed_is_skipped_whole(create, active_versio
 
 
 def test_an_unexpected_error_fails_the_job_with_its_reason_keeping_the_chunks_done(
-    create, active_version, settings, monkeypatch
+    create, active_version, settings, monkeypatch, chunks_of_batch_chunk_size
 ):
     settings.BATCH_CHUNK_SIZE = 300
     job = create(UCI_FILE.read_bytes())
@@ -300,7 +308,7 @@ def test_a_stored_file_that_changed_fails_the_job(create, active_version, record
 
 
 def test_a_chunk_is_one_model_call_and_a_fixed_number_of_queries_whatever_its_size(
-    create, active_version, monkeypatch, record
+    create, active_version, monkeypatch, record, chunks_of_batch_chunk_size
 ):
     import predictions.services as services
 

@@ -217,3 +217,47 @@ def test_rejected_rows_list_their_reasons_in_the_schemas_order_whatever_the_data
     content = teacher.get(f"/batches/{uploaded.pk}/").content.decode()
 
     assert content.index("<code>sex</code>") < content.index("<code>age</code>")
+
+
+def test_the_upload_form_offers_to_add_the_students_to_my_list_checked_by_default(teacher):
+    content = teacher.get(NEW).content.decode()
+
+    checkbox = re.search(r'<input type="checkbox" name="save_students"[^>]*>', content)
+    assert checkbox and "checked" in checkbox.group(0)
+    assert "Add these students to my list" in content
+
+
+def test_a_class_upload_puts_its_students_on_my_dashboard_and_its_page_counts_them(
+    teacher, user, colleague, broker, record, active_version, django_capture_on_commit_callbacks
+):
+    from predictions.models import Student
+
+    Student.objects.create(external_id="S-9", teacher=colleague, **record)
+    rows = [dict(record, external_id="S-1"), dict(record, external_id=""), dict(record, external_id="S-9")]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = teacher.post(NEW, {"file": SimpleUploadedFile("class.csv", csv_text(rows).encode()),
+                                      "save_students": "on"})
+    job = BatchJob.objects.get()
+    batch_job_process(job_id=str(job.pk))
+
+    page = teacher.get(response.url).content.decode()
+    counts = re.search(r'<ul class="counts" id="batch-student-counts".*?</ul>', page, re.S).group(0)
+    assert re.search(r'data-status="created"><span class="count">1</span> added to your list', counts)
+    assert re.search(r'data-status="no_id"><span class="count">1</span> predicted but not saved', counts)
+    assert re.search(r'data-status="not_allowed"><span class="count">1</span>', counts)
+    assert re.search(r'<ul id="batch-not-saved"><li>Row 3: S-9</li></ul>', page)
+    assert 'href="/?sort=-risk" id="batch-dashboard-link"' in page
+    dashboard = teacher.get("/").content.decode()
+    assert "S-1" in dashboard and "S-9" not in dashboard
+    assert Student.objects.get(external_id="S-1").teacher == user
+
+
+def test_an_unchecked_box_saves_no_student(teacher, broker, record, active_version, django_capture_on_commit_callbacks):
+    from predictions.models import Student
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_file(teacher, csv_text([dict(record, external_id="S-1")]).encode())
+    batch_job_process(job_id=str(BatchJob.objects.get().pk))
+
+    assert not Student.objects.exists()
+    assert 'id="batch-student-counts"' not in teacher.get(f"/batches/{BatchJob.objects.get().pk}/").content.decode()

@@ -124,13 +124,14 @@ def test_volume_counts_each_source_per_day(active_version):
     predictions_at(active_version, days_ago(2), latencies=[1.0] * 4)
     predictions_at(active_version, days_ago(1), latencies=[1.0], source="api")
     predictions_at(active_version, days_ago(1), latencies=[1.0] * 3, source="batch")
+    predictions_at(active_version, days_ago(0), latencies=[1.0] * 2, source="what_if")
     predictions_at(active_version, days_ago(40), latencies=[1.0] * 7)  # before the window
 
     volume = prediction_volume(days=traffic_days())
 
     assert {source: counts[-3:] for source, counts in volume.items()} == {
-        "web": [4, 0, 0], "api": [0, 1, 0], "batch": [0, 3, 0]}
-    assert sum(map(sum, volume.values())) == 8
+        "web": [4, 0, 0], "api": [0, 1, 0], "batch": [0, 3, 0], "what_if": [0, 0, 2]}
+    assert sum(map(sum, volume.values())) == 10
 
 
 def test_the_latency_and_volume_numbers_are_on_the_page(active_version, model_admin):
