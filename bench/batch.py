@@ -98,15 +98,18 @@ def _request(url: str, key: str, *, data: bytes | None = None, headers: dict | N
     return urllib.request.urlopen(request, timeout=600)
 
 
-def multipart(field: str, file_name: str, content: bytes) -> tuple[bytes, str]:
+def multipart(field: str, file_name: str, content: bytes, *, fields: dict | None = None) -> tuple[bytes, str]:
     boundary = f"----studentperf-bench-{os.getpid()}"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\n"
-            "Content-Type: text/csv\r\n\r\n").encode()
+    head = "".join(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                   for name, value in (fields or {}).items()).encode()
+    head += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\n"
+             "Content-Type: text/csv\r\n\r\n").encode()
     return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def end_to_end(base_url: str, key: str, content: bytes, *, rows: int) -> dict:
-    body, content_type = multipart("file", "bench.csv", content)
+def end_to_end(base_url: str, key: str, content: bytes, *, rows: int, save_students: bool = False) -> dict:
+    fields = {"save_students": "true"} if save_students else None
+    body, content_type = multipart("file", "bench.csv", content, fields=fields)
     started = time.perf_counter()
     with _request(f"{base_url}/api/v1/batches", key, data=body, headers={"Content-Type": content_type}) as answer:
         created = json.loads(answer.read())
@@ -135,7 +138,7 @@ def end_to_end(base_url: str, key: str, content: bytes, *, rows: int) -> dict:
     }
 
 
-def report(rows: int, local: dict, batch: dict) -> str:
+def report(rows: int, local: dict, batch: dict, classes: dict | None = None) -> str:
     raw_rate = rows / local["raw_predict_s"]
     lines = [
         f"CSV batch of {rows:,} rows, setups A/B/C a third each",
@@ -150,6 +153,8 @@ def report(rows: int, local: dict, batch: dict) -> str:
     line("predict_records (intervals, pass prob., factors)", local["predict_records_s"])
     line("worker: started to finished (validate, predict, audit)", batch["worker_s"])
     line("end to end: upload to results downloaded", batch["end_to_end_s"])
+    for label, figures in (classes or {}).items():
+        line(f"worker, save_students: {label}", figures["worker_s"])
     lines.append(f"upload answered 202 after {batch['upload_accepted_s']:.2f} s; rejected rows: {batch['rows_failed']}")
     return "\n".join(lines)
 
@@ -159,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help=f"rows in the CSV (default {DEFAULT_ROWS:,})")
     parser.add_argument("--postgres", action="store_true", help="on a throw-away PostgreSQL server")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--save-students", action="store_true",
+                        help="then upload the file twice more as a class (save_students=true): the students "
+                        "created, then the same students updated")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
@@ -182,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         install(workdir)
         from predictions.access.api_keys import api_key_create
 
-        _, key = api_key_create(name="bench-batch", scopes=["predict", "read"])  # upload, then follow and read
+        # Upload, then follow and read; a class upload also writes students.
+        scopes = ["predict", "read", "write"] if args.save_students else ["predict", "read"]
+        _, key = api_key_create(name="bench-batch", scopes=scopes)
         step(f"building a {args.rows:,}-row CSV")
         content, frames = bench_csv(args.rows)
         step("in-process baselines")
@@ -198,11 +208,16 @@ def main(argv: list[str] | None = None) -> int:
         wait_live(gunicorn, base_url)
         step("end to end through the API and the worker")
         batch = end_to_end(base_url, key, content, rows=args.rows)
-        print(report(args.rows, local, batch))
+        classes = {}
+        if args.save_students:
+            for label in ("students created", "the same students updated"):
+                step(f"a class upload: {label}")
+                classes[label] = end_to_end(base_url, key, content, rows=args.rows, save_students=True)
+        print(report(args.rows, local, batch, classes))
         print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, database {connections_vendor()}, "
               f"threads per process: {', '.join(f'{name}=1' for name in THREAD_VARIABLES)}")
         if args.json:
-            args.json.write_text(json.dumps({"rows": args.rows, **local, **batch}, indent=2))
+            args.json.write_text(json.dumps({"rows": args.rows, **local, **batch, "classes": classes}, indent=2))
         return 0
     except KeyboardInterrupt:
         step("interrupted")

@@ -1,4 +1,4 @@
-"""Writing many new rows of one model at once: one INSERT statement the driver executes for every row."""
+"""Writing many rows of one model at once: one INSERT (or UPDATE) statement the driver executes for every row."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -54,6 +54,41 @@ def rows_insert(model: type[models.Model], objects: Sequence[models.Model], *, u
     for obj in objects:
         obj._state.adding = False
         obj._state.db = using
+
+
+def rows_update(
+    model: type[models.Model], objects: Sequence[models.Model], *, fields: Sequence[str], using: str = DEFAULT_DB_ALIAS
+) -> None:
+    """Write `fields` of existing `objects` of `model` as one UPDATE ... WHERE pk = %s executed for each
+    (executemany), in one transaction (the caller's if it holds one). auto_now fields are stamped with one time
+    for all rows and written too.
+
+    Django's bulk_update writes one statement of CASE WHEN pk = ... per field: the database evaluates each CASE
+    for every row it updates, so its cost grows with the square of the rows (2,000 students of 32 attributes in
+    batches of 100: 14 s on SQLite; this: a fraction of a second). Values go to the driver as rows_insert sends
+    them: plain ones as they are, the others through their field's get_db_prep_save.
+    """
+    if not objects:
+        return
+    database = connections[using]
+    now = timezone.now()
+    written = [model._meta.get_field(name) for name in fields]
+    written += [field for field in model._meta.concrete_fields if getattr(field, "auto_now", False) and field not in written]
+    for obj in objects:
+        for field in written:
+            if getattr(field, "auto_now", False):
+                setattr(obj, field.attname, now)
+    rows = []
+    for obj in objects:
+        values = [getattr(obj, field.attname) for field in written]
+        values = [value if _plain(field) else field.get_db_prep_save(value, database)
+                  for field, value in zip(written, values)]
+        rows.append((*values, obj.pk))
+    quote = database.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in written)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
+    with transaction.atomic(using=using, savepoint=False), database.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _plain(field: models.Field) -> bool:

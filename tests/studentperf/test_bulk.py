@@ -1,4 +1,5 @@
-"""studentperf.bulk.rows_insert: the rows it writes read back as bulk_create's do, in one statement."""
+"""studentperf.bulk: rows_insert writes rows that read back as bulk_create's do, rows_update the fields asked, each in
+one statement."""
 from __future__ import annotations
 
 import uuid
@@ -8,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from predictions.models import BatchJob, BatchRow, Prediction, Student
-from studentperf.bulk import rows_insert
+from studentperf.bulk import rows_insert, rows_update
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +115,28 @@ def test_the_uuid_of_each_row_is_kept(active_version, user, record):
         obj.id = pk
     rows_insert(Prediction, objects)
     assert set(Prediction.objects.values_list("id", flat=True)) == set(chosen)
+
+
+def test_rows_update_writes_the_fields_asked_and_stamps_auto_now_in_one_statement(user, make_user, record):
+    colleague = make_user("colleague")
+    students = [Student.objects.create(external_id=f"s{n}", teacher=user, **record) for n in range(30)]
+    before = {student.pk: student.updated_at for student in students}
+    for number, student in enumerate(students):
+        student.absences, student.Mjob, student.G2 = number, "health", None
+        student.teacher = colleague  # changed on the object, not asked: must not be written
+
+    with CaptureQueriesContext(connection) as queries:
+        rows_update(Student, students, fields=["absences", "Mjob", "G2"])
+
+    assert len(queries.captured_queries) == 1
+    for number, stored in enumerate(Student.objects.order_by("pk")):
+        assert (stored.absences, stored.Mjob, stored.G2, stored.teacher) == (number, "health", None, user)
+        assert stored.updated_at > before[stored.pk]
+        assert (stored.age, stored.school) == (record["age"], record["school"])
+
+
+def test_rows_update_of_nothing_writes_nothing():
+    with CaptureQueriesContext(connection) as queries:
+        rows_update(Student, [], fields=["absences"])
+
+    assert not queries.captured_queries
