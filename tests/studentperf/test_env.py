@@ -4,7 +4,9 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from studentperf.env import env_bool, env_choice, env_float, env_int, env_list, env_path, env_str, env_time_zone
+from studentperf.env import (
+    env_bool, env_choice, env_float, env_int, env_list, env_pairs, env_path, env_str, env_time_zone,
+)
 from tests.studentperf.test_settings import GOOD_KEY, GOOD_SECRET, load_settings
 
 NAME = "STUDENTPERF_TEST_VARIABLE"
@@ -150,6 +152,30 @@ def test_time_zone_refuses_an_unknown_zone_by_name(variable, value):
     )
 
 
+def test_pairs_keep_their_order_and_names(variable):
+    variable(" mentor: Mentoring by an older student , tutoring:Tutoring,other:Other ")
+
+    assert list(env_pairs(NAME, "a:A").items()) == [
+        ("mentor", "Mentoring by an older student"), ("tutoring", "Tutoring"), ("other", "Other"),
+    ]
+
+
+def test_pairs_unset_take_the_default(variable):
+    variable(None)
+
+    assert env_pairs(NAME, "tutoring:Tutoring,other:Other") == {"tutoring": "Tutoring", "other": "Other"}
+
+
+@pytest.mark.parametrize("value", ["tutoring", "tutoring:", ":Tutoring", "a b:Name", "x:One,x:Two", ",,"])
+def test_pairs_refuse_a_code_without_a_name_a_bad_or_repeated_code_or_none_at_all(variable, value):
+    variable(value)
+
+    with pytest.raises(ImproperlyConfigured) as error:
+        env_pairs(NAME, "a:A")
+
+    assert str(error.value).startswith(f"{NAME} must be ")
+
+
 @pytest.mark.parametrize("name", [
     "DJANGO_SECRET_KEY", "API_THROTTLE_KEY", "EMAIL_HOST_PASSWORD", "METRICS_TOKEN", "SENTRY_DSN", "my_secret_flag",
 ])
@@ -175,6 +201,9 @@ REQUIRED = {"DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": GOOD_KEY}
      "DJANGO_DEBUG must be a yes/no value: 1/0, true/false, yes/no or on/off (got 'maybe')."),
     ({"RISK_HIGH_BELOW": "50%"}, "RISK_HIGH_BELOW must be a number from 0 to 1 (got '50%')."),
     ({"EMAIL_PORT": "smtp"}, "EMAIL_PORT must be a whole number from 1 to 65535 (got 'smtp')."),
+    ({"INTERVENTION_KINDS": "tutoring,other"},
+     'INTERVENTION_KINDS must be comma-separated "code:name" pairs with unique codes (letters, digits, _) '
+     "(got 'tutoring,other')."),
 ])
 def test_the_settings_refuse_a_bad_value_by_the_variable_name(env, message):
     result = load_settings({**REQUIRED, **env})
