@@ -72,12 +72,12 @@ def rows_update(
         return
     database = connections[using]
     now = timezone.now()
-    written = [model._meta.get_field(name) for name in fields]
-    written += [field for field in model._meta.concrete_fields if getattr(field, "auto_now", False) and field not in written]
+    asked = [model._meta.get_field(name) for name in fields]
+    stamped = [field for field in model._meta.concrete_fields if getattr(field, "auto_now", False)]
+    written = asked + [field for field in stamped if field not in asked]
     for obj in objects:
-        for field in written:
-            if getattr(field, "auto_now", False):
-                setattr(obj, field.attname, now)
+        for field in stamped:
+            setattr(obj, field.attname, now)
     rows = []
     for obj in objects:
         values = [getattr(obj, field.attname) for field in written]

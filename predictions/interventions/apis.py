@@ -56,10 +56,9 @@ class InterventionInputSerializer(RawObjectSerializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_MAX)
 
     def validate(self, body: dict) -> dict:
-        kind = body.get("kind")
-        # A list or object as `kind` is simply not one of the codes (and must not reach a dict lookup).
+        # intervention_record judges every value, a `kind` that is not text included.
         return {
-            "kind": kind if kind is None or isinstance(kind, str) else str(kind),
+            "kind": body.get("kind"),
             "date_done": body.get("date"),
             "note": body.get("note", ""),
         }

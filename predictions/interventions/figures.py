@@ -56,7 +56,8 @@ def student_progress_charts(
             description="The predicted final grade (out of 20) of each prediction of this student, with the dates "
             "of the interventions recorded for them marked.",
             series=grade, y_max=20, marks=marks, marks_label="intervention",
-            references=[{"label": "pass line (9.5: a final grade of 10 or more)", "value": 9.5}], empty="No prediction yet.",
+            references=[{"label": "pass line (9.5: a final grade of 10 or more)", "value": 9.5}],
+            empty="No prediction yet.",
         ),
     }
 
