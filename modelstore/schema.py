@@ -32,6 +32,11 @@ class Feature:
         return self.name in ACTIONABLE
 
     @property
+    def may_be_unknown(self) -> bool:
+        """Whether a record may leave it unknown (MAY_BE_UNKNOWN): the model then takes its typical value."""
+        return self.name in MAY_BE_UNKNOWN
+
+    @property
     def words(self) -> str:
         """The attribute as a sentence names it: "mother's education" (its label, lower case)."""
         return self.label[:1].lower() + self.label[1:]
@@ -51,7 +56,10 @@ class Feature:
         return tuple(range(self.minimum, self.maximum + 1))
 
     def as_dict(self) -> dict:
-        data = {"name": self.name, "type": self.kind, "label": self.label, "actionable": self.actionable}
+        data = {
+            "name": self.name, "type": self.kind, "label": self.label, "actionable": self.actionable,
+            "may_be_unknown": self.may_be_unknown,
+        }
         if self.kind == "category":
             data["allowed"] = list(self.choices)
         else:
@@ -161,6 +169,14 @@ ACTIONABLE: tuple[str, ...] = (
     "studytime", "absences", "goout", "freetime", "Dalc", "Walc", "activities", "paid", "schoolsup", "famsup",
     "internet", "higher",
 )
+# What a teacher may leave unknown (issue 17): a student's private life, health and family relations, which a
+# school often does not know and should not have to guess. A record gives None (the form's "Unknown", JSON
+# null, an empty CSV cell); the model takes the attribute's typical training value in its place
+# (AttributeReference.filled), so an unknown attribute has no effect on the prediction and is no reason for
+# it, nor for calling the record unusual. The accuracy with all of them unknown is part of every evaluation.
+MAY_BE_UNKNOWN: tuple[str, ...] = (
+    "Pstatus", "romantic", "famrel", "freetime", "goout", "Dalc", "Walc", "health",
+)
 NOT_KNOWN = "not known yet"
 TARGET = "G3"
 PASS_MARK = 10  # a pass is G3 >= 10
@@ -193,6 +209,17 @@ def setup_for(record: dict) -> str:
     if has_g1:
         return "B"
     return "C"
+
+
+def unknown_attributes(record: dict) -> list[str]:
+    """The attributes of a record the model does without, in schema order: those left unknown (None), and a
+    category value the model was not trained on (a school outside the UCI data)."""
+    unknown = []
+    for feature in ATTRIBUTES:
+        value = record.get(feature.name)
+        if value is None or (feature.kind == "category" and value not in feature.choices):
+            unknown.append(feature.name)
+    return unknown
 
 
 def feature_label(name: str) -> str:

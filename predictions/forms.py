@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django import forms
+from django.conf import settings
 
 from modelstore.schema import ATTRIBUTES, FEATURES, GRADE_MAX, GRADE_MIN, PERIOD_GRADES, Feature
 from studentperf.errors import ApplicationError
@@ -23,7 +24,10 @@ FIELDSETS = (
     ("Studies", "", (
         "reason", "traveltime", "studytime", "failures", "schoolsup", "paid", "nursery", "higher", "absences",
     )),
-    ("Life outside school", "", ("activities", "romantic", "freetime", "goout", "Dalc", "Walc", "health")),
+    ("Life outside school", (
+        "Some of these are private. Leave one as \"Unknown\" when you do not know it: the prediction does "
+        "without it, and says so."
+    ), ("activities", "romantic", "freetime", "goout", "Dalc", "Walc", "health")),
     ("Period grades", (
         "Optional. With both grades the prediction uses setup A (the most accurate), with the first one only "
         "setup B, and with neither setup C (the start of the year, the least accurate). Fill each grade in "
@@ -38,20 +42,26 @@ def choice_text(feature: Feature, value) -> str:
     return f"{value} ({label})" if label else str(value)
 
 
+UNKNOWN_CHOICE = "Unknown"
+
+
 def _help_text(feature: Feature, *, optional: bool) -> str:
     text = feature.meaning
     if feature.kind != "category" and not feature.choice_labels:
         text += f" A whole number from {feature.minimum} to {feature.maximum}."
-    if optional:
+    if feature.may_be_unknown:
+        text += " Leave it as \"Unknown\" if you do not know it: the prediction then does without it."
+    elif optional:
         text += " Leave empty while it is not known yet."
     return text.strip()
 
 
 def _attribute_field(feature: Feature, *, optional: bool = False) -> forms.Field:
     # The browser is told what is required and allowed; the server decides with record_clean.
+    optional = optional or feature.may_be_unknown
     attrs = {} if optional else {"required": True}
     if feature.kind == "category" or feature.choice_labels:
-        empty = "Not known yet" if optional else "Choose..."
+        empty = UNKNOWN_CHOICE if feature.may_be_unknown else "Not known yet" if optional else "Choose..."
         choices = [("", empty)] + [(str(value), choice_text(feature, value)) for value in feature.allowed]
         widget = forms.Select(choices=choices, attrs=attrs)
     else:
@@ -78,6 +88,13 @@ class _RecordFields(forms.Form):
 
     locals().update({feature.name: _attribute_field(feature) for feature in ATTRIBUTES})
     locals().update({feature.name: _attribute_field(feature, optional=True) for feature in PERIOD_GRADES})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The installation's schools (settings.SCHOOLS), read when the form is built, not when it is imported.
+        self.fields["school"].widget.choices = [("", "Choose...")] + [
+            (code, f"{code} ({name})") for code, name in settings.SCHOOLS.items()
+        ]
 
     def fieldsets(self) -> list[tuple[str, str, list[forms.BoundField]]]:
         """(legend, note, bound fields) per section, for the templates."""

@@ -7,14 +7,22 @@ from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
 
-from modelstore.schema import ATTRIBUTES, PERIOD_GRADES, Feature
+from modelstore.schema import ATTRIBUTES, PERIOD_GRADES, Feature, unknown_attributes
+
+
+# A school's code (settings.SCHOOLS) is at most this long; the list lives in the setting, not in the database.
+SCHOOL_CODE_MAX = 16
 
 
 def _attribute_field(feature: Feature, *, optional: bool = False) -> models.Field:
+    # An attribute a teacher may leave unknown (schema.MAY_BE_UNKNOWN) is NULL until it is known.
+    optional = optional or feature.may_be_unknown
+    if feature.name == "school":
+        return models.CharField(feature.label, max_length=SCHOOL_CODE_MAX, help_text="A code of settings.SCHOOLS.")
     if feature.kind == "category":
         width = max(len(choice) for choice in feature.choices)
         choices = [(value, feature.choice_labels.get(value, value)) for value in feature.choices]
-        return models.CharField(feature.label, max_length=width, choices=choices)
+        return models.CharField(feature.label, max_length=width, choices=choices, null=optional, blank=optional)
     return models.PositiveSmallIntegerField(
         feature.label,
         null=optional,
@@ -44,6 +52,11 @@ class Student(models.Model):
 
     def __str__(self) -> str:
         return f"{self.school}/{self.external_id}"
+
+    @property
+    def school_name(self) -> str:
+        """The school's name from settings.SCHOOLS; its code when the setting no longer lists it."""
+        return settings.SCHOOLS.get(self.school, self.school)
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -128,6 +141,11 @@ class Prediction(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Prediction rows are append-only and cannot be deleted.")
+
+    @property
+    def unknown_attributes(self) -> list[str]:
+        """The attributes the model did without: left unknown, or a school it was not trained on."""
+        return unknown_attributes(self.input)
 
     @property
     def interval(self) -> dict:

@@ -1,8 +1,9 @@
 """The one validator for a student record. The web form, the API and CSV batches all go through it.
 
-A record holds the 30 UCI attributes (all required) and the period grades G1 and G2 (optional: None,
-absent or "" means not known yet; G2 needs G1). Every bad field is reported at once, each with a sentence
-saying what it must be.
+A record holds the 30 UCI attributes and the period grades G1 and G2 (optional: None, absent or "" means not
+known yet; G2 needs G1). The attributes are required, except the sensitive ones a teacher may leave unknown
+(schema.MAY_BE_UNKNOWN: None, absent or "" again). `school` is a code of the installation's schools
+(settings.SCHOOLS). Every bad field is reported at once, each with a sentence saying what it must be.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping
+
+from django.conf import settings
 
 from modelstore.schema import ATTRIBUTES, FEATURES, PERIOD_GRADES, TARGET, Feature
 from studentperf.errors import ApplicationError
@@ -62,10 +65,19 @@ def value_clean(feature: Feature, value):
     """One attribute's value, cleaned; raises ValueError with the reason it is refused."""
     if feature.kind == "int":
         return integer_clean(value, minimum=feature.minimum, maximum=feature.maximum)
+    choices = allowed_values(feature)
     text = value.strip() if isinstance(value, str) else value
-    if not isinstance(text, str) or text not in feature.choices:
-        raise ValueError(f"must be one of {', '.join(feature.choices)}")
+    if not isinstance(text, str) or text not in choices:
+        raise ValueError(f"must be one of {', '.join(choices)}")
     return text
+
+
+def allowed_values(feature: Feature) -> tuple:
+    """What a record may give for `feature`: the schema's values, but for `school` the codes of the
+    installation's schools (settings.SCHOOLS; the model treats one it was not trained on as unknown)."""
+    if feature.name == "school":
+        return tuple(settings.SCHOOLS)
+    return feature.allowed
 
 
 def record_clean(raw: Mapping) -> dict:
@@ -81,7 +93,7 @@ def record_clean(raw: Mapping) -> dict:
         value = raw.get(feature.name)
         if _is_blank(value):
             cleaned[feature.name] = None
-            if feature not in PERIOD_GRADES:
+            if feature not in PERIOD_GRADES and not feature.may_be_unknown:
                 errors[feature.name] = [REQUIRED]
             continue
         try:

@@ -100,15 +100,18 @@ def env_time_zone(name: str, default: str) -> str:
     return value
 
 
-def env_pairs(name: str, default: str) -> dict[str, str]:
+def env_pairs(name: str, default: str, *, max_code_length: int | None = None) -> dict[str, str]:
     """Comma-separated `code:name` pairs, in order ("tutoring:Tutoring,other:Other"): codes of letters, digits and
-    underscores, unique, each with a name; `default` (written the same way) only when unset."""
+    underscores (at most `max_code_length` of them when given), unique, each with a name; `default` (written
+    the same way) only when unset."""
     pairs: dict[str, str] = {}
     for item in env_list(name, default):
         code, _, label = item.partition(":")
         code, label = code.strip(), label.strip()
         if not code or not label or not code.replace("_", "").isalnum() or code in pairs:
             raise _invalid(name, 'comma-separated "code:name" pairs with unique codes (letters, digits, _)')
+        if max_code_length is not None and len(code) > max_code_length:
+            raise _invalid(name, f'"code:name" pairs whose codes have at most {max_code_length} characters')
         pairs[code] = label
     if not pairs:
         raise _invalid(name, 'at least one "code:name" pair')

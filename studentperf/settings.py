@@ -215,6 +215,10 @@ RISK_HIGH_BELOW = env_float("RISK_HIGH_BELOW", 0.5, minimum=0, maximum=1)
 RISK_MEDIUM_BELOW = env_float("RISK_MEDIUM_BELOW", 0.8, minimum=0, maximum=1)
 # What a teacher may record as done for a student (predictions.interventions), code:name pairs in the order shown.
 # A code once used stays in the records: rename freely, but keep the codes of past interventions in the list.
+# The schools of this installation (issue 17), `code:name` pairs; codes of at most 16 characters
+# (predictions.models.SCHOOL_CODE_MAX). The default is the two schools of the UCI data, the only ones the
+# model was trained on: it takes any other school as unknown (AttributeReference.filled).
+SCHOOLS = env_pairs("SCHOOLS", "GP:Gabriel Pereira,MS:Mousinho da Silveira", max_code_length=16)
 INTERVENTION_KINDS = env_pairs(
     "INTERVENTION_KINDS",
     "tutoring:Tutoring,parent_meeting:Parent meeting,counselling:Counselling,study_plan:Study plan,"

@@ -13,7 +13,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
 from modelstore.ml.novelty import rarity_fast_tables, rarity_fit, rarity_unusual
-from modelstore.schema import GRADE_MAX, GRADE_MIN, PASS_MARK
+from modelstore.schema import FEATURES, GRADE_MAX, GRADE_MIN, PASS_MARK
 
 # G3 is an integer, so "G3 >= 10" is "a continuous grade above 9.5".
 PASS_THRESHOLD = PASS_MARK - 0.5
@@ -227,7 +227,8 @@ class AttributeReference(TransformerMixin, BaseEstimator):
     """Passes on the attributes it was fitted on and remembers a typical value of each.
 
     The typical values (median of numbers, most frequent category, from the training rows) are what an
-    explanation swaps in to measure an attribute's effect. `rarity_` is the novelty check fitted on the same
+    explanation swaps in to measure an attribute's effect, and what the model takes for an unknown value
+    (`filled`: an attribute left unknown, or a school it was not trained on). `rarity_` is the novelty check fitted on the same
     rows (modelstore.ml.novelty): how unlike them a new record is, and why. Kept inside the pipeline so a
     stored model explains itself, and knows what it learned from, without the training data.
     """
@@ -253,13 +254,49 @@ class AttributeReference(TransformerMixin, BaseEstimator):
         state = getattr(self, "rarity_", None)
         return None if state is None else rarity_fast_tables(state)
 
+    def filled(self, columns) -> dict[str, np.ndarray]:
+        """`columns` (an array per attribute) with every unknown value replaced by the attribute's typical value
+        (`reference_`): None or NaN (left unknown, schema.MAY_BE_UNKNOWN), or a category outside the schema's
+        (a school the model was not trained on, settings.SCHOOLS). Unknown values thus have no effect on the
+        prediction (an explanation's swap changes nothing), and the novelty check finds them typical. Numbers
+        come back int64, categories objects; a column without unknown values is handed back as it was.
+        Both engines call the model on filled columns (inference.predict_records; `transform` for the pipeline
+        itself), so the ONNX graph never sees an unknown value."""
+        check_is_fitted(self, "reference_")
+        filled = {}
+        for name, values in columns.items():
+            values = np.asarray(values)
+            typical, feature = self.reference_.get(name), FEATURES.get(name)
+            if typical is None or feature is None or (feature.kind == "int" and values.dtype.kind in "iu"):
+                filled[name] = values
+                continue
+            if feature.kind == "int":
+                unknown = np.fromiter((_is_missing(value) for value in values.tolist()), bool, len(values))
+            else:
+                allowed = frozenset(feature.choices)
+                unknown = np.fromiter((value not in allowed for value in values.tolist()), bool, len(values))
+            if unknown.any():
+                values = values.astype(object)  # a copy: the caller's record arrays stay as they were
+                values[unknown] = typical
+            filled[name] = values.astype(np.int64) if feature.kind == "int" else values.astype(object, copy=False)
+        return filled
+
     def transform(self, X):
         check_is_fitted(self, "reference_")
         # Records may carry more attributes than this setup uses (e.g. G1 in setup C): keep only ours.
-        return X.loc[:, list(self.feature_names_in_)]
+        X = X.loc[:, list(self.feature_names_in_)]
+        columns = {name: X[name].to_numpy() for name in X.columns}
+        filled = self.filled(columns)
+        if all(filled[name] is columns[name] for name in columns):
+            return X
+        return type(X)(filled, index=X.index)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return self.feature_names_in_.copy()
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _typical(column) -> int | str:

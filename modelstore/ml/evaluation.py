@@ -8,6 +8,10 @@ Pass rule: what the product tells a teacher, a pass probability of at least 0.5 
 The five levels (0-9, 10-11, 12-13, 14-15, 16-20) come from the predicted grade, cut at 9.5, 11.5, 13.5
 and 15.5 (the real G3 is an integer).
 
+Unknown attributes: every test fold is predicted twice, as given and with the attributes a teacher may leave
+unknown (schema.MAY_BE_UNKNOWN) all unknown, by the same fitted pipeline; `unknown` holds the second set of
+figures, what a school that never records them can expect.
+
 Calibration of the pass probability against G3 >= 10: the Brier score, the expected calibration error (ECE)
 over 10 equal-width bins of the probability, each bin weighted by its share of the students, and the
 reliability table behind both. `coherent` is the share of students whose outputs tell one story: the grade
@@ -26,7 +30,7 @@ from sklearn.model_selection import KFold
 
 from modelstore.ml.estimators import PASS_THRESHOLD
 from modelstore.ml.recipe import RECIPE, build_pipeline
-from modelstore.schema import SETUP_FEATURES, SETUPS, TARGET
+from modelstore.schema import MAY_BE_UNKNOWN, SETUP_FEATURES, SETUPS, TARGET
 
 LEVEL_CUTS = (9.5, 11.5, 13.5, 15.5)
 # What the paper reports as the best model for mathematics, per setup and metric.
@@ -47,7 +51,8 @@ def evaluate(
     """Mean metrics over the runs for the recipe and the naive predictor, per setup, plus the protocol.
 
     {"A": {"pcc_binary", "pcc_5level", "rmse", "coverage", "interval_width", "brier", "ece", "coherent",
-    "reliability", "naive": {...}}, ..., "protocol": {...}}; percentages (and `coherent`) are 0-100.
+    "reliability", "unknown": {the same but "reliability", with MAY_BE_UNKNOWN unknown}, "naive": {...}}, ...,
+    "protocol": {...}}; percentages (and `coherent`) are 0-100.
     `brier` and `ece` are the means over the runs; `reliability` (see `reliability_table`) pools all runs'
     out-of-fold predictions, so its counts are students times runs. `progress(done, total)` is called as
     each of the setups x runs x folds fits finishes.
@@ -73,6 +78,7 @@ def evaluate(
         "runs": runs, "folds": folds, "random_state": random_state, "coverage": coverage,
         "pass_rule": "pass probability >= 0.5", "recipe": RECIPE,
         "naive": "A: G3 = G2, B: G3 = G1, C: majority class / mean G3 of the training folds",
+        "unknown": f"the same test folds with {', '.join(MAY_BE_UNKNOWN)} unknown",
         "calibration": f"pass probability against G3 >= 10; ECE over {RELIABILITY_BINS} equal-width bins, "
         "weighted by bin size",
     }
@@ -139,33 +145,42 @@ def _fold_outcomes(
 
 def _setup_report(y: np.ndarray, per_run: list[np.ndarray]) -> dict:
     passed_truly = y >= PASS_THRESHOLD
-    model_runs, naive_runs = [], []
+    model_runs, unknown_runs, naive_runs = [], [], []
     for held_out in per_run:
-        grade, probability, low, high, naive_grade, naive_pass, naive_level = held_out.T
-        model_runs.append({
-            **_scores(y, grade, probability >= 0.5, _levels(grade)),
-            "coverage": float(np.mean((low <= y) & (y <= high))),
-            "interval_width": float(np.mean(high - low)),
-            **pass_calibration(passed_truly, probability),
-            "coherent": outputs_coherent_share(grade, probability, low, high),
-        })
+        model, naive, unknown = held_out[:, :4], held_out[:, 4:7], held_out[:, 7:]
+        model_runs.append(_model_scores(y, *model.T))
+        unknown_runs.append(_model_scores(y, *unknown.T))
+        naive_grade, naive_pass, naive_level = naive.T
         naive_runs.append(_scores(y, naive_grade, naive_pass.astype(bool), naive_level))
     pooled_probability = np.concatenate([held_out[:, 1] for held_out in per_run])
     return {
         **_mean(model_runs),
         "reliability": reliability_table(np.tile(passed_truly, len(per_run)), pooled_probability),
+        "unknown": _mean(unknown_runs),
         "naive": {**_mean(naive_runs), "coverage": None},
     }
 
 
+def _model_scores(y: np.ndarray, grade, probability, low, high) -> dict:
+    return {
+        **_scores(y, grade, probability >= 0.5, _levels(grade)),
+        "coverage": float(np.mean((low <= y) & (y <= high))),
+        "interval_width": float(np.mean(high - low)),
+        **pass_calibration(y >= PASS_THRESHOLD, probability),
+        "coherent": outputs_coherent_share(grade, probability, low, high),
+    }
+
+
 def _fold(df: pd.DataFrame, *, setup: str, train, test, seed: int, coverage: float) -> np.ndarray:
-    """Columns for the test rows: grade, pass probability, low, high, naive grade, naive pass (0/1), naive level."""
+    """Columns for the test rows: grade, pass probability, low, high, naive grade, naive pass (0/1), naive level,
+    then grade, pass probability, low and high again with the MAY_BE_UNKNOWN attributes unknown."""
     features = list(SETUP_FEATURES[setup])
     pipeline = build_pipeline(setup, random_state=seed).fit(df[features].iloc[train], df[TARGET].iloc[train])
-    Xt = pipeline[:-1].transform(df[features].iloc[test])
-    outputs = pipeline[-1].distribution(Xt)
-    grade, probability = outputs["grade"], outputs["pass_probability"]
-    low, high = pipeline[-1].interval_for(outputs["point"], outputs["category"], coverage=coverage)
+    tested = df[features].iloc[test]
+    grade, probability, low, high = _predicted(pipeline, tested, coverage=coverage)
+    unknown = tested.astype({name: object for name in MAY_BE_UNKNOWN})
+    unknown.loc[:, list(MAY_BE_UNKNOWN)] = None
+    unknown_outputs = _predicted(pipeline, unknown, coverage=coverage)
     if setup in NAIVE_GRADE:
         naive_grade = df[NAIVE_GRADE[setup]].iloc[test].to_numpy(dtype=float)
         naive_pass, naive_level = naive_grade >= PASS_THRESHOLD, _levels(naive_grade)
@@ -174,7 +189,14 @@ def _fold(df: pd.DataFrame, *, setup: str, train, test, seed: int, coverage: flo
         naive_grade = np.full(len(test), seen.mean())
         naive_pass = np.full(len(test), np.mean(seen >= PASS_THRESHOLD) >= 0.5)
         naive_level = np.full(len(test), np.bincount(_levels(seen)).argmax())
-    return np.column_stack([grade, probability, low, high, naive_grade, naive_pass, naive_level])
+    return np.column_stack([grade, probability, low, high, naive_grade, naive_pass, naive_level, *unknown_outputs])
+
+
+def _predicted(pipeline, X, *, coverage: float) -> tuple[np.ndarray, ...]:
+    """Grade, pass probability and the `coverage` interval's low and high ends for the rows of X."""
+    outputs = pipeline[-1].distribution(pipeline[:-1].transform(X))
+    low, high = pipeline[-1].interval_for(outputs["point"], outputs["category"], coverage=coverage)
+    return outputs["grade"], outputs["pass_probability"], low, high
 
 
 def _levels(grades: np.ndarray) -> np.ndarray:

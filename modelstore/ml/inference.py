@@ -48,6 +48,10 @@ class Predictor:
     def reference(self) -> dict:
         return self.pipeline.named_steps["reference"].reference_
 
+    def filled(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """`columns` with each unknown value replaced by its typical one (`AttributeReference.filled`)."""
+        return self.pipeline.named_steps["reference"].filled(columns)
+
     def predict(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """OUTPUTS: arrays with a value per row of `columns` (the setup's attributes); float64, the category int64."""
         if self.session is not None:
@@ -89,7 +93,8 @@ def predict_records(
     """One result dict per record, in input order; one model call per setup present, not per record.
 
     `predictors` by setup: a Predictor, or a bare Pipeline (served through scikit-learn). `records` are
-    validated: all 30 attributes, G1/G2 an int or None (which picks setup A, B or C).
+    validated: all 30 attributes (None where unknown, schema.MAY_BE_UNKNOWN), G1/G2 an int or None (which
+    picks setup A, B or C). An unknown attribute takes its typical training value: no effect, no factor.
     Every number is read from the record's one predictive distribution (ConformalGradeRegressor):
     `predicted_grade` is its median, `interval` its quantiles holding the final grade with probability
     `coverage`, `pass_probability` its mass at G3 >= 10, and `confidence` how sure the pass/fail call it
@@ -113,7 +118,8 @@ def predict_records(
     for setup, rows in rows_by_setup.items():
         predictor = predictors[setup]
         predictor = predictor if isinstance(predictor, Predictor) else Predictor(pipeline=predictor)
-        columns = _columns(records, rows, predictor.features)
+        # Unknown values (schema.MAY_BE_UNKNOWN, a school outside the training data) take the typical value.
+        columns = predictor.filled(_columns(records, rows, predictor.features))
         outputs, factors = predict_and_explain(
             columns, reference=predictor.reference, predict=predictor.predict, top_k=top_k
         )

@@ -38,6 +38,7 @@ PREDICTION = {
     ],
     "unusual": False,
     "unusual_reasons": [],
+    "unknown_attributes": [],
 }
 # The same student at 22 with 75 absences: both values only one training student had.
 UNUSUAL_PREDICTION = dict(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -16,7 +17,7 @@ from rest_framework.fields import empty
 from rest_framework.settings import api_settings
 
 from modelstore.schema import ACTIONABLE, ATTRIBUTES, FEATURES, PERIOD_GRADES, Feature, feature_value_text
-from predictions.models import Prediction, Student
+from predictions.models import SCHOOL_CODE_MAX, Prediction, Student
 from predictions.validation import REQUIRED, UNKNOWN, record_clean, records_clean, records_error_fields
 from studentperf.errors import ApplicationError
 
@@ -39,8 +40,17 @@ def _attribute_field(feature: Feature, **kwargs) -> serializers.Field:
 
 
 def record_fields() -> dict[str, serializers.Field]:
-    """A field per attribute (all required) and per period grade (optional, null when not known yet)."""
-    fields = {feature.name: _attribute_field(feature) for feature in ATTRIBUTES}
+    """A field per attribute (required, but null allowed for the sensitive ones, schema.MAY_BE_UNKNOWN) and per
+    period grade (optional, null when not known yet)."""
+    fields = {
+        feature.name: _attribute_field(feature, required=False, allow_null=True) if feature.may_be_unknown
+        else _attribute_field(feature)
+        for feature in ATTRIBUTES
+    }
+    # The installation's schools (settings.SCHOOLS), not only the two the model was trained on.
+    fields["school"] = serializers.CharField(
+        max_length=SCHOOL_CODE_MAX, help_text=f"School: a code of the installation's schools ({', '.join(settings.SCHOOLS)})"
+    )
     for feature in PERIOD_GRADES:
         fields[feature.name] = _attribute_field(feature, required=False, allow_null=True)
     return fields
@@ -198,6 +208,12 @@ class PredictionSerializer(serializers.Serializer):
         child=serializers.CharField(),
         help_text="The attributes that make the record unusual, in words (empty when it is not).",
     )
+    unknown_attributes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The attributes the model did without, taking a typical student's value: those sent as null "
+        "(allowed for the sensitive ones) and a school it was not trained on. They have no effect on the "
+        "prediction and are never among its factors.",
+    )
 
 
 class PredictionBatchSerializer(serializers.Serializer):
@@ -222,6 +238,7 @@ def prediction_data(prediction: Prediction) -> dict:
         "top_factors": [factor_data(factor) for factor in prediction.top_factors],
         "unusual": prediction.unusual,
         "unusual_reasons": list(prediction.unusual_reasons),
+        "unknown_attributes": prediction.unknown_attributes,
     }
 
 
@@ -255,11 +272,17 @@ class StudentSerializer(serializers.Serializer):
 
 
 class StudentFilterSerializer(serializers.Serializer):
-    school = serializers.ChoiceField(choices=list(FEATURES["school"].choices), required=False)
+    school = serializers.CharField(required=False, help_text="A school's code (the installation's SCHOOLS).")
     external_id = serializers.CharField(required=False, max_length=64)
     risk = serializers.ChoiceField(
         choices=Prediction.Risk.values, required=False, help_text="The risk of the student's latest prediction."
     )
+
+    def validate_school(self, value: str) -> str:
+        # The installation's schools are read when the request is, so a changed SCHOOLS needs no new code.
+        if value not in settings.SCHOOLS:
+            raise serializers.ValidationError(f"must be one of {', '.join(settings.SCHOOLS)}")
+        return value
 
 
 # --- Outcomes ------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Accepted: the UCI file exactly as published (`;`-separated, quoted values) or a comma-separated file, UTF-8
 with or without a byte order mark, the first line naming the columns as in data/student.txt. The 30
-attributes are required columns; `G1`, `G2` (empty: not known yet), `G3` (a known final grade) and
+attributes are required columns (an empty cell of a sensitive one, schema.MAY_BE_UNKNOWN: unknown);
+`G1`, `G2` (empty: not known yet), `G3` (a known final grade) and
 `external_id` (the school's student id) are optional. Any other column is refused rather than ignored: a
 misspelt `G1` or `externalid` would otherwise be dropped without a word, and every prediction of the file
 silently made with less than the teacher gave.

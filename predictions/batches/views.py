@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from modelstore.schema import MAY_BE_UNKNOWN
 from predictions.access.roles import BATCH_ADD, BATCH_VIEW, STUDENT_ADD
 from predictions.batches.files import TEMPLATE_HEADER, batch_file_size_check
 from predictions.batches.results import batch_results_csv, batch_results_file_name, errors_ordered
@@ -107,6 +108,7 @@ def _upload_page(request: HttpRequest, form: BatchUploadForm, *, unavailable: st
     context = {
         "form": form, "unavailable": unavailable, "max_megabytes": settings.BATCH_MAX_BYTES // (1024 * 1024),
         "max_rows": settings.BATCH_MAX_ROWS, "required_columns": TEMPLATE_HEADER[1:-3],
+        "may_be_unknown": MAY_BE_UNKNOWN,
     }
     return render(request, "predictions/batch_form.html", context, status=status)
 

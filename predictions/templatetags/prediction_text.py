@@ -6,7 +6,9 @@ from decimal import ROUND_FLOOR, Decimal
 from django import template
 from django.conf import settings
 
-from modelstore.schema import ACTIONABLE, ATTRIBUTES, FEATURES, PERIOD_GRADES, SETUP_DESCRIPTIONS, feature_value_text
+from modelstore.schema import (
+    ACTIONABLE, ATTRIBUTES, FEATURES, PERIOD_GRADES, SETUP_DESCRIPTIONS, feature_label, feature_value_text,
+)
 
 from ..forms import choice_text
 from ..interventions.services import intervention_kind_name
@@ -20,9 +22,21 @@ BACKGROUND = "background"
 
 def _value_text(name: str, value) -> str:
     if value is None:
-        return "not known yet"
+        return "not known yet" if name in PERIOD_NAMES else "unknown"
+    if name == "school" and value in settings.SCHOOLS:
+        return f"{value} ({settings.SCHOOLS[value]})"
     feature = FEATURES.get(name)
     return choice_text(feature, value) if feature else str(value)
+
+
+PERIOD_NAMES = frozenset(feature.name for feature in PERIOD_GRADES)
+
+
+@register.filter
+def attribute_words(names: list[str]) -> str:
+    """Attribute names in plain words, as a list in a sentence: "in a romantic relationship, weekend alcohol
+    consumption"."""
+    return ", ".join(feature_label(name) for name in names)
 
 
 def _mark(name: str) -> str:

@@ -12,6 +12,9 @@ def _field(feature: Feature) -> forms.Field:
     # Raw text, judged by the service (what_if_changes_clean), like the record forms.
     if feature.kind == "category" or feature.choice_labels:
         choices = [(str(value), feature.value_words(value)) for value in feature.allowed]
+        if feature.may_be_unknown:
+            # A student whose value is unknown starts on "Unknown", which changes nothing, not on the first level.
+            choices.insert(0, ("", "Unknown"))
         widget = forms.Select(choices=choices)
     else:
         widget = forms.NumberInput(attrs={"min": feature.minimum, "max": feature.maximum, "step": 1})

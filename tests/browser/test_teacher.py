@@ -245,3 +245,31 @@ def test_teacher_records_an_intervention_and_sees_it_on_the_timeline_and_the_cha
     screenshot(page, "student-interventions")
     page.goto("/?risk=high&intervention=none")
     expect(page.locator("#students")).not_to_be_attached()
+
+
+def test_teacher_leaves_the_sensitive_attributes_unknown_and_the_prediction_says_it_did_without_them(
+    page, log_in, make_user, active_version, record, screenshot
+):
+    from modelstore.schema import MAY_BE_UNKNOWN
+
+    make_user("teacher")
+    log_in(page, "teacher")
+    page.goto("/students/new/")
+    # Each sensitive attribute starts on "Unknown": a teacher who does not know it just leaves it.
+    for name in MAY_BE_UNKNOWN:
+        expect(page.locator(f"#student-form select[name='{name}'] option:checked")).to_have_text("Unknown")
+    page.get_by_label("Student id").fill("S-41")
+    _fill_record(page, {name: value for name, value in record.items() if name not in ("romantic", "Dalc", "Walc")})
+    page.get_by_role("button", name="Add student and predict").click()
+
+    latest = page.locator("#latest-prediction")
+    expect(latest).to_contain_text("/ 20")
+    expect(page.locator("#unknown-attributes")).to_contain_text(
+        "in a romantic relationship, workday alcohol consumption, weekend alcohol consumption"
+    )
+    screenshot(page, "student-unknown")
+    student = Student.objects.get(external_id="S-41")
+    assert (student.romantic, student.Dalc, student.Walc) == (None, None, None)
+    assert student.goout == record["goout"]
+    shown = {f["feature"] for f in Prediction.objects.get(student=student).top_factors}
+    assert not shown & {"romantic", "Dalc", "Walc"}

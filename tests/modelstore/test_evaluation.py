@@ -50,6 +50,18 @@ def test_metrics_are_in_sane_ranges_and_grades_help(report):
     assert report["A"]["pcc_binary"] > report["B"]["pcc_binary"] > report["C"]["pcc_binary"]
 
 
+def test_the_figures_with_the_sensitive_attributes_unknown_stand_beside_the_full_ones(report):
+    for setup in SETUPS:
+        full, unknown = report[setup], report[setup]["unknown"]
+        assert METRICS <= set(unknown) and CALIBRATION - {"reliability"} <= set(unknown), setup
+        # The same folds and fitted pipelines, predicted again without eight attributes: other figures, but
+        # the period grades (A, B) and the other 22 attributes keep them close to the full ones.
+        assert unknown["rmse"] != full["rmse"], setup
+        assert abs(unknown["pcc_binary"] - full["pcc_binary"]) < 4 and abs(unknown["rmse"] - full["rmse"]) < 0.3
+        assert 0.85 <= unknown["coverage"] <= 0.96 and unknown["coherent"] == 100, setup
+    assert "Dalc" in report["protocol"]["unknown"]
+
+
 def test_the_model_beats_the_naive_predictor_on_rmse(report):
     for setup in SETUPS:
         assert report[setup]["rmse"] < report[setup]["naive"]["rmse"], setup

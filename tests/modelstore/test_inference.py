@@ -7,6 +7,7 @@ from sklearn.pipeline import Pipeline
 from modelstore.ml.estimators import ConformalGradeRegressor
 from modelstore.ml.inference import Predictor, predict_records, rounded_keeping_side
 from modelstore.ml.onnx import onnx_session, pipeline_to_onnx
+from modelstore.schema import FEATURES, MAY_BE_UNKNOWN
 from studentperf.errors import ApplicationError
 
 
@@ -209,3 +210,65 @@ def test_interval_offsets_are_computed_once_per_coverage(predictors, dataset, mo
         predict_records({"C": predictor}, records, coverage=coverage)
 
     assert computed == [0.9, 0.8]
+
+
+# Unknown attributes (schema.MAY_BE_UNKNOWN) and schools the model was not trained on.
+
+def _unknown(records: list[dict], **extra) -> list[dict]:
+    return [{**record, **dict.fromkeys(MAY_BE_UNKNOWN), **extra} for record in records]
+
+
+@pytest.mark.parametrize("setup", ["A", "B", "C"])
+def test_an_unknown_attribute_is_predicted_as_the_typical_value_through_both_engines(setup, predictors, dataset):
+    records = _as_setup(_records(dataset, 40), setup)
+    reference = predictors["scikit-learn"][setup].reference
+    typical = [{**record, **{name: reference[name] for name in MAY_BE_UNKNOWN}} for record in records]
+
+    expected = predict_records(predictors["scikit-learn"], typical)
+    for engine in ("scikit-learn", "onnxruntime"):
+        found = predict_records(predictors[engine], _unknown(records))
+        for unknown_result, typical_result in zip(found, expected, strict=True):
+            assert unknown_result["predicted_grade"] == typical_result["predicted_grade"]
+            assert unknown_result["pass_probability"] == typical_result["pass_probability"]
+            assert unknown_result["interval"] == typical_result["interval"]
+            # An unknown attribute has no effect, so it is never a factor, nor a reason to call a record unusual.
+            assert not {factor["feature"] for factor in unknown_result["top_factors"]} & set(MAY_BE_UNKNOWN)
+            assert not any(FEATURES[name].words in reason
+                           for reason in unknown_result["unusual_reasons"] for name in MAY_BE_UNKNOWN)
+
+
+def test_unknown_values_change_the_prediction_of_a_student_far_from_typical(trained_pipelines, dataset):
+    # A record whose sensitive values are all far from the typical ones: knowing them matters, so leaving them
+    # unknown must give another prediction (the fill is not a no-op).
+    record = {**_as_setup(_records(dataset, 1), "C")[0], "Dalc": 5, "Walc": 5, "goout": 5, "famrel": 1,
+              "health": 1, "freetime": 5, "romantic": "yes", "Pstatus": "A"}
+
+    known, unknown = predict_records(trained_pipelines, [record, _unknown([record])[0]])
+
+    assert known["predicted_grade"] != unknown["predicted_grade"]
+    assert {factor["feature"] for factor in known["top_factors"]} & set(MAY_BE_UNKNOWN)
+
+
+def test_a_school_the_model_was_not_trained_on_is_taken_as_unknown(predictors, dataset):
+    records = _as_setup(_records(dataset, 10), "B")
+    typical_school = predictors["scikit-learn"]["B"].reference["school"]
+
+    for engine in ("scikit-learn", "onnxruntime"):
+        other = predict_records(predictors[engine], [{**record, "school": "ESL"} for record in records])
+        typical = predict_records(predictors[engine], [{**record, "school": typical_school} for record in records])
+        assert [r["predicted_grade"] for r in other] == [r["predicted_grade"] for r in typical]
+        assert all("school" not in {f["feature"] for f in result["top_factors"]} for result in other)
+
+
+def test_the_pipeline_itself_fills_unknown_values(trained_pipelines, dataset):
+    pipeline = trained_pipelines["C"]
+    features = list(pipeline.feature_names_in_)
+    rows = dataset[features].iloc[:20]
+    unknown = rows.astype({name: object for name in MAY_BE_UNKNOWN})
+    unknown.loc[:, list(MAY_BE_UNKNOWN)] = None
+    typical = rows.copy()
+    for name in MAY_BE_UNKNOWN:
+        typical[name] = pipeline.named_steps["reference"].reference_[name]
+
+    np.testing.assert_array_equal(pipeline.predict(unknown), pipeline.predict(typical))
+    assert rows[list(MAY_BE_UNKNOWN)].notna().all().all()  # the caller's frame is left as it was

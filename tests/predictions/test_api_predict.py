@@ -21,7 +21,7 @@ from .api_answers import refused
 PREDICT = "/api/v1/predict"
 OUTPUT_KEYS = {
     "prediction_id", "model_version", "setup", "predicted_grade", "pass_probability", "confidence", "risk",
-    "interval", "top_factors", "unusual", "unusual_reasons",
+    "interval", "top_factors", "unusual", "unusual_reasons", "unknown_attributes",
 }
 
 
@@ -54,6 +54,36 @@ def test_a_key_with_the_predict_scope_gets_a_prediction(api_client, active_versi
     assert (body["unusual"], body["unusual_reasons"]) == (False, [])
     assert (row.source, row.requested_by, row.api_key_prefix) == ("api", None, client.api_key.prefix)
     assert row.student is None and row.input == record_clean(record)
+
+
+def test_the_sensitive_attributes_may_be_null_and_the_answer_says_the_model_did_without_them(
+    api_client, active_version, record
+):
+    client = api_client("predict")
+    unknown = {"romantic": None, "Dalc": None, "Walc": None, "famrel": None}
+
+    body = client.post(PREDICT, {**record, **unknown}, format="json").json()
+
+    assert body["unknown_attributes"] == ["romantic", "famrel", "Dalc", "Walc"]  # in the schema's order
+    assert not {factor["feature"] for factor in body["top_factors"]} & set(unknown)
+    assert Prediction.objects.get().input == {**record_clean(record), **unknown}
+    # A known value answers an empty list; an attribute that may not be unknown is still required.
+    assert client.post(PREDICT, record, format="json").json()["unknown_attributes"] == []
+    assert refused(client.post(PREDICT, {**record, "age": None}, format="json")) == {"age": ["is required"]}
+
+
+def test_a_school_the_model_was_not_trained_on_is_accepted_when_it_is_the_installations(
+    api_client, active_version, record, settings
+):
+    settings.SCHOOLS = {"GP": "Gabriel Pereira", "ESL": "Escola Secundaria de Lisboa"}
+    client = api_client("predict")
+
+    body = client.post(PREDICT, {**record, "school": "ESL"}, format="json").json()
+
+    assert body["unknown_attributes"] == ["school"] and body["setup"] == "A"
+    assert refused(client.post(PREDICT, {**record, "school": "MS"}, format="json")) == {
+        "school": ["must be one of GP, ESL"]
+    }
 
 
 def test_the_answer_is_what_the_documented_serializer_gives(active_version, user, record, odd_record):

@@ -134,6 +134,16 @@ def test_a_bad_filter_is_named(api_client, query, field):
     assert list(refused(api_client("read").get(STUDENTS, query))) == [field]
 
 
+def test_the_school_filter_takes_the_installations_schools(api_client, new_student, settings):
+    settings.SCHOOLS = {"GP": "Gabriel Pereira", "ESL": "Escola Secundaria de Lisboa"}
+    new_student("e-1", school="ESL")
+    new_student("g-1")
+    client = api_client("read")
+
+    assert ids(client.get(STUDENTS, {"school": "ESL"})) == ["e-1"]
+    assert refused(client.get(STUDENTS, {"school": "MS"})) == {"school": ["must be one of GP, ESL"]}
+
+
 def test_students_come_in_pages(api_client, new_student):
     for number in range(3):
         new_student(f"s-{number}")
@@ -285,7 +295,7 @@ def test_a_students_predictions_come_newest_first_in_pages(api_client, new_stude
     assert [p["prediction_id"] for p in listed] == [str(p.pk) for p in reversed(made)]
     assert set(listed[0]) == {
         "prediction_id", "model_version", "setup", "predicted_grade", "pass_probability", "confidence", "risk",
-        "interval", "top_factors", "unusual", "unusual_reasons", "created_at",
+        "interval", "top_factors", "unusual", "unusual_reasons", "unknown_attributes", "created_at",
     }
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
-from modelstore.schema import ATTRIBUTES, FEATURES, MEANINGS, PERIOD_GRADES
+from modelstore.schema import ATTRIBUTES, FEATURES, MAY_BE_UNKNOWN, MEANINGS, PERIOD_GRADES
 from predictions.forms import FIELDSETS, OutcomeForm, StudentForm, StudentRecordForm, application_error_add
 from studentperf.errors import ApplicationError
 
@@ -63,6 +63,41 @@ def test_the_period_grades_are_optional_and_say_what_they_change():
     assert "setup A" in note and "setup B" in note and "setup C" in note and "accurate" in note
     assert all("required" not in str(field) for field in fields)
     assert all("Leave empty while it is not known yet." in field.help_text for field in fields)
+
+
+def test_the_sensitive_attributes_offer_unknown_first_and_are_not_required_by_the_browser():
+    form = StudentForm()
+
+    for name in MAY_BE_UNKNOWN:
+        html = str(form[name])
+        assert re.search(r'<select name="%s"[^>]*>\s*<option value="" selected>Unknown</option>' % name, html), name
+        assert "required" not in html and "Unknown" in form.fields[name].help_text
+    for feature in ATTRIBUTES:
+        if not feature.may_be_unknown:
+            assert "required" in str(form[feature.name]) and ">Unknown<" not in str(form[feature.name])
+    [(_, note, _)] = [section for section in form.fieldsets() if section[0] == "Life outside school"]
+    assert "Unknown" in note
+
+
+def test_a_student_saved_with_unknown_attributes_keeps_them_unknown(user, record):
+    from predictions.services import student_create
+
+    raw = {"external_id": "s-8", **record, "romantic": "", "Dalc": "", "Pstatus": ""}
+    student = student_create(data=StudentForm(raw).data, teacher=user)
+    student.refresh_from_db()
+
+    assert student.romantic is None and student.Dalc is None and student.Pstatus is None
+    assert student.Walc == record["Walc"]
+    assert StudentForm(instance=student)["romantic"].value() is None
+
+
+def test_the_school_list_is_the_installations(settings):
+    settings.SCHOOLS = {"ESL": "Escola Secundaria de Lisboa", "GP": "Gabriel Pereira"}
+
+    html = str(StudentForm()["school"])
+
+    assert '<option value="ESL">ESL (Escola Secundaria de Lisboa)</option>' in html
+    assert "MS" not in html and html.index("ESL") < html.index("GP")
 
 
 def test_an_existing_student_fills_the_form(user, record):

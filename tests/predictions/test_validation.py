@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from modelstore.schema import ATTRIBUTES, FEATURES, PERIOD_GRADES
+from modelstore.schema import ATTRIBUTES, FEATURES, MAY_BE_UNKNOWN, PERIOD_GRADES
 from predictions.validation import record_clean, records_clean
 from studentperf.errors import ApplicationError
 
@@ -53,15 +53,44 @@ def test_an_int_below_its_minimum_is_refused(record, name):
     assert list(refusal(record).fields) == [name]
 
 
-@pytest.mark.parametrize("name", [f.name for f in ATTRIBUTES])
+@pytest.mark.parametrize("name", [f.name for f in ATTRIBUTES if not f.may_be_unknown])
 @pytest.mark.parametrize("missing", ["absent", None, "", "  ", math.nan])
-def test_every_attribute_is_required(record, name, missing):
+def test_every_attribute_but_the_sensitive_ones_is_required(record, name, missing):
     if missing == "absent":
         del record[name]
     else:
         record[name] = missing
 
     assert refusal(record).fields == {name: ["is required"]}
+
+
+@pytest.mark.parametrize("missing", ["absent", None, "", "  ", math.nan])
+def test_the_sensitive_attributes_may_be_unknown(record, missing):
+    for name in MAY_BE_UNKNOWN:
+        if missing == "absent":
+            del record[name]
+        else:
+            record[name] = missing
+
+    cleaned = record_clean(record)
+
+    assert {name: cleaned[name] for name in MAY_BE_UNKNOWN} == dict.fromkeys(MAY_BE_UNKNOWN)
+    assert set(cleaned) == set(FEATURES)
+
+
+def test_the_sensitive_attributes_are_the_issues_and_only_background_or_private_ones():
+    # issue 17 names these; each is about the student's private life, health or family.
+    assert set(MAY_BE_UNKNOWN) == {"romantic", "Dalc", "Walc", "Pstatus", "famrel", "goout", "freetime", "health"}
+    assert [f.name for f in ATTRIBUTES if f.may_be_unknown] == list(MAY_BE_UNKNOWN)
+
+
+def test_a_school_is_a_code_of_the_installations_schools(record, settings):
+    settings.SCHOOLS = {"GP": "Gabriel Pereira", "ESL": "Escola Secundaria de Lisboa"}
+    record["school"] = "ESL"
+    assert record_clean(record)["school"] == "ESL"
+
+    record["school"] = "MS"  # a UCI school, but not one of this installation's
+    assert refusal(record).fields == {"school": ["must be one of GP, ESL"]}
 
 
 @pytest.mark.parametrize("missing", ["absent", None, "", math.nan])

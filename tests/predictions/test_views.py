@@ -131,6 +131,29 @@ def test_the_prediction_page_shows_the_time_in_the_schools_time_zone(client, use
     assert "UTC" not in content
 
 
+def test_a_student_of_another_school_is_added_shown_by_its_name_and_predicted_without_the_school(
+    client, user, active_version, record, settings
+):
+    settings.SCHOOLS = {"GP": "Gabriel Pereira", "ESL": "Escola Secundaria de Lisboa"}
+    client.force_login(user)
+
+    response = client.post(reverse("predictions:student-new"), {
+        **form_data({**record, "school": "ESL", "health": None}), "external_id": "e-1",
+    })
+
+    student = Student.objects.get(external_id="e-1")
+    assert response.status_code == 302 and (student.school, student.health) == ("ESL", None)
+    page = client.get(reverse("predictions:student-detail", kwargs={"pk": student.pk})).content.decode()
+    assert "<dd>Escola Secundaria de Lisboa (ESL)</dd>" in page
+    unknown = re.search(r'<p class="helptext" id="unknown-attributes">(.*?)</p>', page, re.S).group(1)
+    assert "school, current health status." in " ".join(unknown.split())
+    prediction = Prediction.objects.get(student=student)
+    detail = client.get(reverse("predictions:detail", kwargs={"pk": prediction.pk})).content.decode()
+    assert re.search(r'Current health status <span class="helptext">\(health\)</span></th><td>unknown</td>', detail)
+    assert re.search(r'School <span class="helptext">\(school\)</span></th><td>ESL \(Escola Secundaria de Lisboa\)</td>',
+                     detail)
+
+
 # ---- A quick prediction saved as a student ---------------------------------------------------------------------
 
 

@@ -176,6 +176,16 @@ def test_pairs_refuse_a_code_without_a_name_a_bad_or_repeated_code_or_none_at_al
     assert str(error.value).startswith(f"{NAME} must be ")
 
 
+def test_pairs_refuse_a_code_longer_than_allowed(variable):
+    variable("GP:Gabriel Pereira,ESCOLA_SECUNDARIA1:Escola Secundaria")
+
+    with pytest.raises(ImproperlyConfigured) as error:
+        env_pairs(NAME, "a:A", max_code_length=16)
+
+    assert "at most 16 characters" in str(error.value)
+    assert env_pairs(NAME, "a:A", max_code_length=18)["ESCOLA_SECUNDARIA1"] == "Escola Secundaria"
+
+
 @pytest.mark.parametrize("name", [
     "DJANGO_SECRET_KEY", "API_THROTTLE_KEY", "EMAIL_HOST_PASSWORD", "METRICS_TOKEN", "SENTRY_DSN", "my_secret_flag",
 ])
@@ -201,6 +211,9 @@ REQUIRED = {"DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": GOOD_KEY}
      "DJANGO_DEBUG must be a yes/no value: 1/0, true/false, yes/no or on/off (got 'maybe')."),
     ({"RISK_HIGH_BELOW": "50%"}, "RISK_HIGH_BELOW must be a number from 0 to 1 (got '50%')."),
     ({"EMAIL_PORT": "smtp"}, "EMAIL_PORT must be a whole number from 1 to 65535 (got 'smtp')."),
+    ({"SCHOOLS": "GP:Gabriel Pereira,MS"},
+     'SCHOOLS must be comma-separated "code:name" pairs with unique codes (letters, digits, _) '
+     "(got 'GP:Gabriel Pereira,MS')."),
     ({"INTERVENTION_KINDS": "tutoring,other"},
      'INTERVENTION_KINDS must be comma-separated "code:name" pairs with unique codes (letters, digits, _) '
      "(got 'tutoring,other')."),

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from modelstore.ml.data import load_dataset
 from modelstore.ml.evaluation import PAPER_BEST, evaluate
 from modelstore.ml.plots import calibration_plot_write
-from modelstore.schema import SETUPS
+from modelstore.schema import MAY_BE_UNKNOWN, SETUPS
 from studentperf.errors import ApplicationError
 
 from ._progress import progress_bar
@@ -53,13 +53,14 @@ def _table(report: dict) -> str:
     lines = [
         f"{protocol['runs']} run(s) of {protocol['folds']}-fold cross-validation, recipe "
         f"{protocol['recipe']['name']}; pass = {protocol['pass_rule']}",
-        f"{'setup':<6}{'metric':<13}{'model':>8}{'naive':>8}{'paper':>8}",
+        f"{'setup':<6}{'metric':<13}{'model':>8}{'unknown':>9}{'naive':>8}{'paper':>8}",
     ]
     for setup in SETUPS:
         result = report[setup]
         for key, label in METRICS:
             lines.append(
-                f"{setup:<6}{label:<13}{result[key]:>8.2f}{result['naive'][key]:>8.2f}{PAPER_BEST[setup][key]:>8.2f}"
+                f"{setup:<6}{label:<13}{result[key]:>8.2f}{result['unknown'][key]:>9.2f}{result['naive'][key]:>8.2f}"
+                f"{PAPER_BEST[setup][key]:>8.2f}"
             )
         lines.append(
             f"{setup:<6}{'coverage':<13}{result['coverage']:>8.3f}   (stated {protocol['coverage']}, "
@@ -69,5 +70,8 @@ def _table(report: dict) -> str:
             f"{setup:<6}{'calibration':<13}Brier {result['brier']:.3f}, ECE {result['ece']:.3f} (pass probability); "
             f"coherent {result['coherent']:.1f} % of students"
         )
-    lines.append("naive: A G3 = G2, B G3 = G1, C majority class / mean; paper: best model reported for maths")
+    lines.append(
+        f"unknown: the model with {', '.join(MAY_BE_UNKNOWN)} left unknown; naive: A G3 = G2, B G3 = G1, "
+        "C majority class / mean; paper: best model reported for maths"
+    )
     return "\n".join(lines)

@@ -287,3 +287,24 @@ def test_save_students_needs_the_write_scope_and_a_role_that_adds_students(
     refused(upload(signed_in(model_admin), small_file, data_extra={"save_students": "true"}), 403, "forbidden")
     refused(upload(api_client("predict"), small_file, data_extra={"save_students": "maybe"}), 400, "invalid")
     assert not BatchJob.objects.exists()
+
+
+def test_an_empty_cell_of_a_sensitive_attribute_is_unknown_and_the_class_keeps_it_unknown(
+    broker, signed_in, user, active_version, record
+):
+    data = csv_text([
+        dict(record, external_id="S-1", romantic=None, Dalc=None, Walc=None),
+        dict(record, external_id="S-2", age=None),  # age is not one a teacher may leave unknown
+    ]).encode()
+    client = signed_in(user)
+
+    body = upload(client, data, data_extra={"save_students": "true"}).json()
+    run(body["id"])
+    rows = list(csv.DictReader(io.StringIO(b"".join(client.get(body["results_url"]).streaming_content).decode())))
+
+    assert rows[0]["errors"] == "" and rows[0]["predicted_grade"] and rows[0]["student"] == "added"
+    assert rows[1]["errors"] == "age: is required" and rows[1]["predicted_grade"] == ""
+    student = Student.objects.get()
+    assert (student.romantic, student.Dalc, student.Walc, student.goout) == (None, None, None, record["goout"])
+    prediction = Prediction.objects.get(student=student)
+    assert prediction.unknown_attributes == ["romantic", "Dalc", "Walc"]

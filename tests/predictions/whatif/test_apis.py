@@ -10,7 +10,7 @@ from tests.predictions.api_answers import refused, signed_in
 pytestmark = pytest.mark.django_db
 PREDICTION_KEYS = {
     "prediction_id", "model_version", "setup", "predicted_grade", "pass_probability", "confidence", "risk",
-    "interval", "top_factors", "unusual", "unusual_reasons",
+    "interval", "top_factors", "unusual", "unusual_reasons", "unknown_attributes",
 }
 
 

@@ -84,3 +84,18 @@ def test_another_teachers_student_is_404_and_anonymous_visitors_log_in(client, s
     client.force_login(colleague)
     assert client.post(what_if(student.pk), {"studytime": "4"}).status_code == 404
     assert not Prediction.objects.exists()
+
+
+def test_a_student_whose_alcohol_use_is_unknown_keeps_it_unknown_unless_the_teacher_picks_a_value(
+    teacher, user, record, active_version
+):
+    student = Student.objects.create(external_id="s2", teacher=user, **dict(record, Dalc=None, Walc=None))
+    page = teacher.get(f"/students/{student.pk}/").content.decode()
+    assert re.search(r'<select name="Dalc"[^>]*>\s*<option value="" selected>Unknown</option>', page)
+
+    # The panel posted as shown (Unknown left as it is) changes only what the teacher altered.
+    answer = teacher.post(what_if(student.pk), {"Dalc": "", "Walc": "", "absences": "0"}).content.decode()
+    assert 'id="what-if-answer"' in answer
+    inputs = [prediction.input for prediction in Prediction.objects.filter(what_if_for=student)]
+    assert len(inputs) == 2 and all(given["Dalc"] is None and given["Walc"] is None for given in inputs)
+    assert sorted(given["absences"] for given in inputs) == [0, record["absences"]]
