@@ -228,9 +228,9 @@ class AttributeReference(TransformerMixin, BaseEstimator):
 
     The typical values (median of numbers, most frequent category, from the training rows) are what an
     explanation swaps in to measure an attribute's effect, and what the model takes for an unknown value
-    (`filled`: an attribute left unknown, or a school it was not trained on). `rarity_` is the novelty check fitted on the same
-    rows (modelstore.ml.novelty): how unlike them a new record is, and why. Kept inside the pipeline so a
-    stored model explains itself, and knows what it learned from, without the training data.
+    (`filled`: an attribute left unknown, or a school it was not trained on). `rarity_` is the novelty check
+    fitted on the same rows (modelstore.ml.novelty): how unlike them a new record is, and why. Kept inside the
+    pipeline so a stored model explains itself, and knows what it learned from, without the training data.
     """
 
     def fit(self, X, y=None):

@@ -49,7 +49,8 @@ def record_fields() -> dict[str, serializers.Field]:
     }
     # The installation's schools (settings.SCHOOLS), not only the two the model was trained on.
     fields["school"] = serializers.CharField(
-        max_length=SCHOOL_CODE_MAX, help_text=f"School: a code of the installation's schools ({', '.join(settings.SCHOOLS)})"
+        max_length=SCHOOL_CODE_MAX,
+        help_text=f"School: a code of the installation's schools ({', '.join(settings.SCHOOLS)})",
     )
     for feature in PERIOD_GRADES:
         fields[feature.name] = _attribute_field(feature, required=False, allow_null=True)

@@ -35,7 +35,8 @@ UPLOAD_DESCRIPTION = """\
 Send a CSV file in the multipart field `file`: the UCI file as published (`;`-separated, quoted values) or a
 comma-separated file, UTF-8 with or without BOM, the first line naming the columns as in `student.txt`.
 The 30 attributes are required columns (an empty cell of a sensitive one, `Pstatus`, `famrel`, `romantic`,
-`freetime`, `goout`, `Dalc`, `Walc`, `health`, means unknown: the model then does without it); `G1`, `G2` (empty: not known yet), `G3` (a known final grade, kept
+`freetime`, `goout`, `Dalc`, `Walc`, `health`, means unknown: the model then does without it; with
+`save_students`, it keeps the value a student already has); `G1`, `G2` (empty: not known yet), `G3` (a known final grade, kept
 as the row's outcome) and `external_id` are optional; any other column is refused.
 
 The file is checked at once: not CSV, no header, missing or unknown columns, no data rows or more rows than

@@ -1,5 +1,6 @@
 """A class upload becomes students: each row with an `external_id` creates or updates the uploader's student
-of that school, and its prediction is linked to the student (so the dashboard shows it at once).
+of that school, and its prediction is linked to the student (so the dashboard shows it at once). An empty
+cell of a sensitive attribute keeps the value the student already has (`_known_kept`).
 
 Who may save: a person with STUDENT_ADD (new students become theirs) updates the students they may edit
 (their own; every one with VIEW_ALL_STUDENTS and STUDENT_CHANGE, e.g. a superuser); an API key with the
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from modelstore.schema import FEATURES
+from modelstore.schema import FEATURES, MAY_BE_UNKNOWN
 from predictions.access.roles import STUDENT_ADD, STUDENT_CHANGE, VIEW_ALL_STUDENTS
 from predictions.batches.files import BatchFileRow
 from predictions.models import ApiKey, BatchJob, BatchRow, Student
@@ -80,11 +81,13 @@ def _plan(
         if not row.external_id:
             saved.append(RowStudent(None, BatchRow.StudentStatus.NO_ID))
         elif key in created:  # the same id again in the file: one student, the later values
+            _known_kept(row.record, created[key])
             saved.append(RowStudent(_set_record(created[key], row.record), BatchRow.StudentStatus.UPDATED))
         elif key not in known and editor.may_add:
             created[key] = _set_record(Student(external_id=row.external_id, teacher=editor.user), row.record)
             saved.append(RowStudent(created[key], BatchRow.StudentStatus.CREATED))
         elif key in known and editor.may_edit(known[key]):
+            _known_kept(row.record, known[key])
             changed[key] = _set_record(known[key], row.record)
             saved.append(RowStudent(known[key], BatchRow.StudentStatus.UPDATED))
         else:
@@ -102,6 +105,16 @@ def _students_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Studen
     for school in {school for school, _ in keys}:
         match |= Q(school=school, external_id__in=[external_id for other, external_id in keys if other == school])
     return {(student.school, student.external_id): student for student in Student.objects.filter(match)}
+
+
+def _known_kept(record: dict, student: Student) -> None:
+    """An empty cell never erases what the student already has: each sensitive attribute the row leaves unknown
+    (schema.MAY_BE_UNKNOWN) takes the student's stored value, in `record` itself, so the row's prediction is
+    made from the record the student is saved with. (A school's export often lacks these columns' values,
+    which a teacher may have entered by hand; the student form's "Unknown" clears one on purpose.)"""
+    for name in MAY_BE_UNKNOWN:
+        if record.get(name) is None and getattr(student, name) is not None:
+            record[name] = getattr(student, name)
 
 
 def _set_record(student: Student, record: dict) -> Student:

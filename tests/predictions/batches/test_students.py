@@ -72,6 +72,21 @@ def test_uploading_the_same_class_again_updates_the_students_and_never_duplicate
         assert Prediction.objects.filter(student=student).count() == 2
 
 
+def test_an_empty_sensitive_cell_keeps_what_the_student_already_has_and_the_prediction_uses_it(
+    broker, user, active_version, record
+):
+    Student.objects.create(external_id="s1", teacher=user, **dict(record, Dalc=4, Walc=None))
+
+    job = upload(class_file(record, ["s1", "s2"], Dalc=None, Walc=None, absences=12), user=user)
+
+    kept, new = Student.objects.order_by("external_id")
+    assert (kept.Dalc, kept.Walc, kept.absences) == (4, None, 12)  # kept; still unknown; updated from the file
+    assert (new.Dalc, new.Walc) == (None, None)
+    assert batch_job_summary(job=job)["students"] == {"created": 1, "updated": 1, "no_id": 0, "not_allowed": 0}
+    assert Prediction.objects.get(student=kept).input["Dalc"] == 4
+    assert Prediction.objects.get(student=new).unknown_attributes == ["Dalc", "Walc"]
+
+
 def test_rows_without_an_external_id_are_predicted_but_not_saved_and_counted(broker, user, active_version, record):
     job = upload(class_file(record, ["s1", "", ""]), user=user)
 
