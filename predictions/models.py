@@ -249,6 +249,10 @@ class BatchJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     api_key_prefix = models.CharField(max_length=16, blank=True)
+    request_id = models.CharField(
+        max_length=128, blank=True,
+        help_text="The upload's request id: every chunk's audit rows and log lines carry it, resumed or not.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

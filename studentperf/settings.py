@@ -283,7 +283,7 @@ REST_FRAMEWORK = {
         "api_key": env_str("API_THROTTLE_KEY", "600/min"),
         "user": env_str("API_THROTTLE_USER", "300/min"),
     },
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["studentperf.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "studentperf.api.pagination.ApiPagination",
     "PAGE_SIZE": 50,

@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("predictions.urls")),
 ]
 
+handler400 = "studentperf.api.exceptions.handler400"
 handler500 = "studentperf.api.exceptions.handler500"

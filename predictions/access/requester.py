@@ -22,3 +22,10 @@ def requested_by(request) -> dict:
     """Who asks, as the prediction audit log records it: {"api_key_prefix": prefix} or {"user": user}."""
     api_key = request_api_key(request)
     return {"api_key_prefix": api_key.prefix} if api_key is not None else {"user": request.user}
+
+
+def requester_may_read(request) -> bool:
+    """Whether the answer may show stored records: a person (their role decided what they reach), or an API key
+    with the "read" scope. A write-only key changes a student but is not shown it (issue 18, attack 8)."""
+    api_key = request_api_key(request)
+    return api_key is None or api_key.has_scope("read")

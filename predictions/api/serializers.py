@@ -272,6 +272,14 @@ class StudentSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class StudentWrittenSerializer(serializers.Serializer):
+    """What a change answers to a key that may write but not read (issue 18): the change was saved, nothing of
+    the record."""
+
+    id = serializers.IntegerField(help_text="The student's id.")
+    updated_at = serializers.DateTimeField()
+
+
 class StudentFilterSerializer(serializers.Serializer):
     school = serializers.CharField(required=False, help_text="A school's code (the installation's SCHOOLS).")
     external_id = serializers.CharField(required=False, max_length=64)

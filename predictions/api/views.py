@@ -10,7 +10,7 @@ from rest_framework import status
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from predictions.access.requester import requested_by, requester, requester_person
+from predictions.access.requester import requested_by, requester, requester_may_read, requester_person
 from predictions.models import Prediction
 from predictions.selectors import (
     outcome_list_for_requester,
@@ -44,6 +44,7 @@ from .serializers import (
     StudentInputSerializer,
     StudentPredictionSerializer,
     StudentSerializer,
+    StudentWrittenSerializer,
     prediction_data,
 )
 
@@ -156,7 +157,9 @@ class StudentDetailApi(ReadWriteApi):
     @extend_schema(
         operation_id="students_partial_update",
         summary="Change some of a student's fields",
-        description="Send only the fields that change; the whole resulting record is validated again.",
+        description="Send only the fields that change; the whole resulting record is validated again. The "
+        "answer is the whole record for a key with the `read` scope (and a person); a key with `write` only gets "
+        "`{\"id\", \"updated_at\"}`: it may change a student, not read one.",
         parameters=[STUDENT_ID],
         request=StudentInputSerializer(partial=True),
         responses={200: StudentSerializer, **error_responses(400, 404, 409, 413, 415)},
@@ -167,7 +170,10 @@ class StudentDetailApi(ReadWriteApi):
         student = student_get_for_requester(pk=pk, **requester(request))
         body = StudentInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        return Response(StudentSerializer(student_update(student=student, data=body.validated_data)).data)
+        student = student_update(student=student, data=body.validated_data)
+        # The whole record only to whoever may read it: a write-only key learns that the change was saved.
+        shown = StudentSerializer if requester_may_read(request) else StudentWrittenSerializer
+        return Response(shown(student).data)
 
 
 class StudentPredictionsApi(ApiView):

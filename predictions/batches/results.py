@@ -84,7 +84,9 @@ def _not_ready(job: BatchJob) -> str:
 
 def _csv_blocks(rows: Iterator[tuple], block: int = 1000) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180's CRLF: the writer then quotes every cell holding a line break, a bare CR included. With "\n" a
+    # CR inside an uploaded external_id went out unquoted and split the row for whoever read the file (issue 18).
+    writer = csv.writer(buffer, lineterminator="\r\n")
     for count, row in enumerate(rows, start=1):
         writer.writerow(row)
         if count % block == 0:

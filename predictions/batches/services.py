@@ -32,6 +32,7 @@ from studentperf import celery as studentperf_celery
 from studentperf import metrics
 from studentperf.bulk import rows_insert
 from studentperf.errors import ApplicationError
+from studentperf.observability import request_id_bound, request_id_get
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def batch_job_create(
             chunk_size=batch_chunk_size(rows_total=checked.rows_total, largest=settings.BATCH_CHUNK_SIZE),
             created_by=user, save_students=save_students,
             api_key_prefix=api_key.prefix if api_key is not None else "",
+            request_id=request_id_get(),
         )
         job_id = str(job.pk)
         transaction.on_commit(lambda: _job_queue(job_id))
@@ -96,6 +98,13 @@ def batch_job_process(*, job_id) -> BatchJob | None:
                               "kept failing before the job could finish.")
     if not _job_start(job):
         return job  # finished by another worker meanwhile
+    # The upload's id, not the message's: a job resumed by batch_jobs_resume_stale (queued by beat, outside any
+    # request) or retried keeps it on every chunk's audit rows and log lines (issue 18, attack 10).
+    with request_id_bound(job.request_id):
+        return _job_work(job)
+
+
+def _job_work(job: BatchJob) -> BatchJob | None:
     try:
         data = bytes(job.input_data)
         if hashlib.sha256(data).hexdigest() != job.input_sha256:

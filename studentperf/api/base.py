@@ -5,22 +5,22 @@ DEFAULT_PERMISSION_CLASSES and DEFAULT_THROTTLE_CLASSES (studentperf/settings.py
 """
 from __future__ import annotations
 
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from .pagination import ApiPagination
+from .parsers import BoundedJSONParser
 
 
 class ApiView(APIView):
     # Set `required_scope` ("predict", "read" or "write") on each subclass: the permission class of the settings
     # (predictions.access.permissions.HasScope) reads it.
-    # JSON in (any other content type: 415) and out. Services raise ApplicationError; the exception handler
+    # JSON in (any other content type: 415; nesting bounded, studentperf.api.parsers) and out. Services raise ApplicationError; the exception handler
     # (studentperf.api.exceptions) turns it into the JSON error, so views just call them.
     # (Comments, not a docstring: drf-spectacular would print a docstring as every endpoint's description.)
 
     required_scope: str = ""
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]  # nesting bounded: a deep body is a 400, never a RecursionError
     renderer_classes = [JSONRenderer]
     pagination_class = ApiPagination
 

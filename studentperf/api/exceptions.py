@@ -1,8 +1,9 @@
 """Every API error as `{"error": kind, "message": sentence, "fields": {name: [reasons]}, "request_id": id}`.
 
 `api_exception_handler` is DRF's EXCEPTION_HANDLER: it shapes ApplicationError from the services and DRF's
-own exceptions, and marks the request with its error type for the error log line. Unknown URLs under /api/
-and server errors get the same shape from the two views below (a person gets the 500 page, with the id).
+own exceptions, and marks the request with its error type for the error log line. Unknown URLs under /api/,
+requests Django refuses before any view (a wrong Host) and server errors get the same shape from the views
+below (a person gets Django's 400 page, or the 500 page with the id).
 Anything else a view raises is a bug: it is not hidden here (it surfaces as a 500, in tests as a failure).
 """
 from __future__ import annotations
@@ -11,9 +12,10 @@ import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpResponseServerError, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseServerError, JsonResponse
 from django.template import loader
 from django.utils.html import escape
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -102,6 +104,8 @@ def _error_response(exc) -> Response | None:
         headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
     if isinstance(exc, exceptions.ValidationError):
         body = _validation_body(exc.detail)
+    elif isinstance(exc, exceptions.ParseError):  # a body that is not JSON, or nests too deep
+        body = error_body("parse_error", _sentence(exc.detail))
     else:
         body = error_body(STATUS_KIND.get(exc.status_code, "error"), _sentence(exc.detail))
     set_rollback()
@@ -145,6 +149,16 @@ def _sentence(text) -> str:
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
     """Any URL under /api/ that no endpoint serves, whatever the method."""
     return JsonResponse(error_body("not_found", f"There is no API endpoint at {request.path}."), status=404)
+
+
+def handler400(request, exception=None) -> HttpResponse:
+    """A request Django refuses before any view (a Host header outside ALLOWED_HOSTS, another suspicious
+    operation): JSON under /api/ like every API error (issue 18, attack 11), Django's page elsewhere. The
+    message names no header value: the Host is the client's and is never echoed."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("bad_request", "The request was refused: check its Host header and URL."),
+                            status=400)
+    return defaults.bad_request(request, exception)
 
 
 def handler500(request) -> JsonResponse | HttpResponseServerError:

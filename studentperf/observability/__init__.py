@@ -12,6 +12,6 @@
 """
 from .error_types import ERROR_TYPES, error_mark
 from .prediction_logs import prediction_log
-from .request_ids import RequestIdFilter, request_id_get
+from .request_ids import RequestIdFilter, request_id_bound, request_id_get
 
-__all__ = ("ERROR_TYPES", "RequestIdFilter", "error_mark", "prediction_log", "request_id_get")
+__all__ = ("ERROR_TYPES", "RequestIdFilter", "error_mark", "prediction_log", "request_id_bound", "request_id_get")

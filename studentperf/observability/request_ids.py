@@ -11,6 +11,8 @@ import contextvars
 import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from celery import signals
 
@@ -44,6 +46,19 @@ def request_id_bind(request_id: str) -> None:
 
 def request_id_clear() -> None:
     _current.set("")
+
+
+@contextmanager
+def request_id_bound(request_id: str) -> Iterator[None]:
+    """`request_id` current within the block (when it is one: "" leaves the current id), the previous one after."""
+    if not request_id:
+        yield
+        return
+    token = _current.set(request_id)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 class RequestIdFilter(logging.Filter):

@@ -195,12 +195,25 @@ def test_a_teacher_cannot_see_a_colleagues_student(session_client, new_student, 
 def test_patch_changes_only_the_fields_sent(api_client, new_student):
     student = new_student("7", G2=None)
 
-    response = api_client("write").patch(student_url(student), {"G2": 11, "absences": 2}, format="json")
+    response = api_client("read", "write").patch(student_url(student), {"G2": 11, "absences": 2}, format="json")
 
     assert response.status_code == 200, response.content
     assert (response.json()["G2"], response.json()["absences"], response.json()["age"]) == (11, 2, 18)
     student.refresh_from_db()
     assert (student.G1, student.G2, student.absences, student.external_id) == (5, 11, 2, "7")
+
+
+@pytest.mark.parametrize("body", [{}, {"absences": 3}])
+def test_a_write_only_key_changes_a_student_but_is_not_shown_the_record(api_client, new_student, body):
+    # Issue 18, attack 8: an empty PATCH read a whole student record with a key that may not read.
+    student = new_student("8")
+
+    response = api_client("write").patch(student_url(student), body, format="json")
+
+    assert response.status_code == 200, response.content
+    assert set(response.json()) == {"id", "updated_at"} and response.json()["id"] == student.pk
+    student.refresh_from_db()
+    assert student.absences == body.get("absences", student.absences)
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,30 @@ def test_non_field_error_becomes_the_message(api_client):
 @pytest.mark.parametrize("payload", [b'{"name": ', b"[1, 2", b"\xff\xfe", b"NaN"])
 def test_malformed_json_is_400(api_client, payload):
     response = api_client().post(ECHO, payload, content_type="application/json")
-    error_of(response, 400, "invalid")
+    error_of(response, 400, "parse_error")
+
+
+@pytest.mark.parametrize("payload", [
+    b"[" * 10_000 + b"]" * 10_000,  # the attack: deeper than the parser's recursion
+    b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+    b'{"name": "x", "items": ' + b"[" * 40 + b"]" * 40 + b"}",  # parses, but deeper than MAX_DEPTH
+])
+def test_deeply_nested_json_is_a_400_parse_error_not_a_500(api_client, payload, caplog):
+    response = api_client().post(ECHO, payload, content_type="application/json")
+
+    body = error_of(response, 400, "parse_error")
+    assert "more than 32 levels deep" in body["message"]
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
+
+
+def test_json_as_deep_as_allowed_still_parses():
+    from studentperf.api.parsers import MAX_DEPTH, json_depth_exceeds
+
+    nested = [[]]
+    for _ in range(MAX_DEPTH - 2):
+        nested = [nested]
+    assert not json_depth_exceeds(nested, MAX_DEPTH) and json_depth_exceeds([nested], MAX_DEPTH)
+    assert not json_depth_exceeds({"instances": [{"age": 16}]}, 3) and json_depth_exceeds({"a": {"b": [{}]}}, 3)
 
 
 def test_empty_body_is_400_naming_the_missing_field(api_client):

@@ -360,3 +360,47 @@ def test_a_resumed_job_picks_up_where_it_stopped(create, broker, active_version,
 
     assert (job.status, job.rows_done, job.attempts) == ("done", 395, 2)
     one_audit_row_per_valid_input_row(job, 395)
+
+
+@pytest.mark.parametrize("external_id", ["A\rB", "A\nB", "A\r\nB", "A\r"])
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_line_break_inside_a_quoted_cell_stays_in_its_row_in_and_out(
+    broker, user, active_version, record, external_id, line_end
+):
+    # Issue 18, attack 6: a bare CR inside a quoted external_id made the results file show one row predicted
+    # with an empty id plus a bogus rejected one.
+    names = [*record, "external_id"]
+
+    def line(ext: str) -> str:
+        return ",".join(["" if record[name] is None else str(record[name]) for name in record] + [f'"{ext}"'])
+    data = line_end.join([",".join(names), line(external_id), *(line(f"s{n}") for n in range(10))]) + line_end
+
+    job = batch_job_create(data=data.encode(), file_name="c.csv", source="web", user=user)
+    batch_job_process(job_id=str(job.pk))
+    job.refresh_from_db()
+
+    assert job.rows_total == 11
+    rows = list(csv.DictReader(io.StringIO("".join(batch_results_csv(job=job)), newline="")))
+    assert len(rows) == 11 and rows[0]["external_id"] == external_id.strip() and rows[0]["errors"] == ""
+    assert all(row["predicted_grade"] for row in rows)
+
+
+def test_a_resumed_job_keeps_the_uploads_request_id_on_every_chunks_audit_rows(broker, user, active_version, record):
+    # Issue 18, attack 10: chunks done by a resumed job (queued by beat, outside any request) lost the id.
+    from studentperf.observability import request_id_bound, request_id_get
+
+    data = csv_text([dict(record, absences=n) for n in range(40)]).encode()
+    with request_id_bound("req-upload-0042"):
+        job = batch_job_create(data=data, file_name="c.csv", source="web", user=user)
+    chunks = list(batch_file_chunks(data, size=job.chunk_size))
+    assert job.request_id == "req-upload-0042" and len(chunks) > 1
+    # The first chunk done under the upload's id, then the worker dies; the rest is resumed with no id bound.
+    with request_id_bound("req-upload-0042"):
+        batches._chunk_process(job, chunks[0])
+    assert request_id_get() == ""
+
+    batch_job_process(job_id=str(job.pk))
+
+    ids = set(Prediction.objects.filter(batch_row__job=job).values_list("request_id", flat=True))
+    assert ids == {"req-upload-0042"} and Prediction.objects.filter(batch_row__job=job).count() == 40
+    assert request_id_get() == ""  # the worker's own context is left as it was
