@@ -2,8 +2,8 @@
 
 The upload, activate and rollback pages are admin views (`admin_site.admin_view`: staff only, CSRF-protected)
 that check the model permission themselves: `add_modelversion` to upload, `change_modelversion` to change
-which version is served. The page of a version shows its validation report and its reference metrics beside
-the active version's.
+which version is served. The page of a version shows its validation report, its claimed and measured figures
+per setup, and its reference metrics beside the active version's.
 """
 from django import forms
 from django.conf import settings
@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.text import Truncator
 
 from modelstore import selectors, services
+from modelstore.figures import figures_side_by_side
 from modelstore.models import ModelActivation, ModelVersion
 from studentperf.errors import ApplicationError
 
@@ -142,6 +143,7 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
                 "checks": version.validation_report.get("checks", []),
                 "active_version": active,
                 "comparison": _metrics_comparison(version, active),
+                "figures": figures_side_by_side(version.metrics),
                 "can_activate": version.can_be_activated and self._has_model_permission(request, "change"),
             }
         return super().change_view(request, object_id, form_url, extra_context={**context, **(extra_context or {})})

@@ -1,7 +1,6 @@
 """The checks a package must pass before it may be served, the report recording them, and the reference metrics."""
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -9,6 +8,7 @@ import numpy as np
 from django.conf import settings
 from sklearn.pipeline import Pipeline
 
+from modelstore.figures import figures_check, reference_baselines, setup_figures
 from modelstore.ml.data import DEFAULT_DATA_PATH, load_dataset
 from modelstore.ml.inference import predict_records
 from modelstore.schema import ATTRIBUTE_NAMES, GRADE_MAX, GRADE_MIN, PASS_MARK, SETUP_FEATURES, SETUPS, TARGET
@@ -26,6 +26,8 @@ CHECK_TYPES = "types allowed"
 CHECK_STRUCTURE = "package structure"
 CHECK_SCHEMA = "schema"
 CHECK_REFERENCE = "reference predictions"
+# The measured figures against the baselines and the claimed ones (figures.py).
+CHECK_FIGURES = "measured figures"
 # Informational, after the others passed: which setups are served through their proved ONNX graph (compilation.py).
 CHECK_COMPILED = "compiled inference"
 
@@ -81,11 +83,18 @@ def pipelines_validate(*, pipelines: dict[str, Pipeline], report: ValidationRepo
     """Reference metrics of pipelines loaded from a package; ApplicationError saying why they cannot be served.
 
     Every setup must be served, each pipeline must take exactly the setup's attributes (the schema check), and
-    its predictions on the reference sample must be finite and in range (the reference check).
+    its predictions on the reference sample must be finite and in range (the reference check). The metrics
+    returned are the measured figures `reference_figures_check` then judges.
     """
     report = report if report is not None else ValidationReport()
     report.run(CHECK_SCHEMA, lambda: (_schema_check(pipelines), f"Setups {', '.join(SETUPS)}, each with its attributes."))
     return report.run(CHECK_REFERENCE, lambda: _reference_metrics(pipelines))
+
+
+def reference_figures_check(*, reference: dict, claimed_metrics, report: ValidationReport) -> None:
+    """ApplicationError when the measured figures (`pipelines_validate`'s) are degenerate or far from the
+    cross-validated figures `claimed_metrics` (the version's metrics) claim: figures.figures_check."""
+    report.run(CHECK_FIGURES, lambda: (None, figures_check(reference=reference, claimed_metrics=claimed_metrics)))
 
 
 def _schema_check(pipelines: dict[str, Pipeline]) -> None:
@@ -99,6 +108,7 @@ def _schema_check(pipelines: dict[str, Pipeline]) -> None:
 def _reference_metrics(pipelines: dict[str, Pipeline]) -> tuple[dict, str]:
     df = load_dataset(DEFAULT_DATA_PATH)
     coverage = settings.PREDICTION_INTERVAL_COVERAGE
+    truth = df[TARGET].to_numpy(dtype=float)
     per_setup = {}
     for setup in SETUPS:
         records = _reference_records(df, setup)
@@ -107,13 +117,17 @@ def _reference_metrics(pipelines: dict[str, Pipeline]) -> tuple[dict, str]:
         # A package can be broken in any way a fitted estimator can fail; any failure means "do not serve".
         except Exception as exc:  # noqa: BLE001
             raise ApplicationError(f"Setup {setup} failed to predict the reference sample: {exc!r}") from exc
-        per_setup[setup] = _setup_metrics_measure(setup, outputs, df[TARGET].to_numpy(), expected_rows=len(records))
+        per_setup[setup] = _setup_metrics_measure(setup, outputs, truth, expected_rows=len(records))
     detail = f"{len(df)} rows per setup, every prediction finite and in range. " + "; ".join(
-        f"{setup}: RMSE {metrics['rmse']}, pass accuracy {metrics['pass_accuracy']}, "
-        f"interval coverage {metrics['interval_coverage']}"
+        f"{setup}: RMSE {metrics['rmse']}, MAE {metrics['mae']}, pass accuracy {metrics['pass_accuracy']}, "
+        f"Brier {metrics['brier']}, interval coverage {metrics['interval_coverage']}, "
+        f"mean interval width {metrics['interval_width']}"
         for setup, metrics in per_setup.items()
     ) + "."
-    reference = {"protocol": REFERENCE_PROTOCOL, "rows": len(df), "interval_coverage_stated": coverage, "setups": per_setup}
+    reference = {
+        "protocol": REFERENCE_PROTOCOL, "rows": len(df), "interval_coverage_stated": coverage, "setups": per_setup,
+        "baselines": reference_baselines(truth=truth, coverage=coverage),
+    }
     return reference, detail
 
 
@@ -155,11 +169,7 @@ def _setup_metrics_measure(setup: str, outputs: list[dict], truth: np.ndarray, *
             f"Setup {setup} returned predictions that contradict themselves (a grade outside its interval, or on "
             "the other side of the pass mark from its pass probability)."
         )
-    return {
-        "rmse": round(math.sqrt(float(np.mean((grade - truth) ** 2))), 4),
-        "pass_accuracy": round(float(np.mean((grade >= PASS_MARK - 0.5) == (truth >= PASS_MARK))), 4),
-        "interval_coverage": round(float(np.mean((low <= truth) & (truth <= high))), 4),
-    }
+    return setup_figures(grade=grade, chance=chance, low=low, high=high, truth=truth)
 
 
 def _column(setup: str, outputs: list[dict], label: str, value, *, bounds=(GRADE_MIN, GRADE_MAX)) -> np.ndarray:

@@ -24,7 +24,14 @@ from modelstore.ml.data import DEFAULT_DATA_PATH, file_sha256, load_dataset
 from modelstore.ml.evaluation import evaluate
 from modelstore.ml.recipe import train_pipelines
 from modelstore.models import ModelActivation, ModelVersion
-from modelstore.package_validation import CHECK_READABLE, ValidationReport, package_open, pipelines_validate
+from modelstore.figures import figures_measured
+from modelstore.package_validation import (
+    CHECK_READABLE,
+    ValidationReport,
+    package_open,
+    pipelines_validate,
+    reference_figures_check,
+)
 from modelstore.schema import SETUP_FEATURES, SETUPS, feature_schema
 from modelstore.selectors import model_version_active_find, model_version_rollback_target
 from modelstore.storage import artifact_load, artifact_save, package_dumps, package_loads, version_artifact_read
@@ -50,9 +57,11 @@ def model_version_register(
     The validation runs on the pipelines loaded back from the package bytes (through the allow-list), never
     on the objects passed in, so what is checked is what will be served; each check is recorded, in order, in
     the version's `validation_report`. `metrics` (e.g. cross-validation from training) are kept beside the
-    `reference` metrics computed here. A validated version's pipelines are then compiled to ONNX graphs, each
-    stored beside the package once proved equal to its pipeline (`compiled` says which setups are served
-    through onnxruntime, and why the others are not: compilation.py).
+    `reference` metrics measured here, which must not be degenerate nor far from what `metrics` claim
+    (figures.py); a version refused for its figures keeps them, so its page shows why. A validated version's
+    pipelines are then compiled to ONNX graphs, each stored beside the package once proved equal to its
+    pipeline (`compiled` says which setups are served through onnxruntime, and why the others are not:
+    compilation.py).
     """
     setups = sorted(str(setup) for setup in pipelines)
     # The version's descriptive fields, stored in the package too so that an exported file describes itself.
@@ -78,13 +87,16 @@ def model_version_register(
             **metadata, created_by=created_by, status=Status.REJECTED, rejection_reason=reason,
             validation_report=report.as_dict(),
         )
+    reference = None
     try:
         loaded, _ = package_open(data=data, report=report)
         reference = pipelines_validate(pipelines=loaded, report=report)
+        reference_figures_check(reference=reference, claimed_metrics=metadata["metrics"], report=report)
     except ApplicationError as exc:
         logger.warning("model version rejected", extra={"model_name": name, "reason": exc.message})
+        measured = {"metrics": {**metadata["metrics"], "reference": reference}} if reference else {}
         return _version_create(
-            **metadata, **_stored(data), created_by=created_by, status=Status.REJECTED,
+            **(metadata | measured), **_stored(data), created_by=created_by, status=Status.REJECTED,
             rejection_reason=exc.message, validation_report=report.as_dict(),
         )
     compilation = pipelines_compile(pipelines=loaded, coverage=settings.PREDICTION_INTERVAL_COVERAGE, report=report)
@@ -246,7 +258,9 @@ def model_version_rollback(*, user: AbstractBaseUser | None) -> ModelVersion:
 
 def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, action: str) -> ModelVersion:
     # Checked before anything changes: a tampered or unreadable package leaves the active version in service.
-    _artifact_verify(target)
+    pipelines = _artifact_verify(target)
+    if not figures_measured(target.metrics):
+        _figures_measure_now(target, pipelines)
     try:
         with transaction.atomic():
             target = ModelVersion.objects.select_for_update().get(pk=target.pk)
@@ -269,17 +283,43 @@ def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, actio
     return target
 
 
-def _artifact_verify(version: ModelVersion) -> None:
+def _artifact_verify(version: ModelVersion) -> dict[str, Pipeline]:
+    """The version's pipelines, loaded from its package (decrypted, its sha256 and the allow-list checked)."""
     if not version.artifact_file:
         raise ApplicationError(f"v{version.version} has no stored package.", kind="integrity")
     try:
         stored = version_artifact_read(version)
-        package_loads(stored.package)
+        pipelines, _ = package_loads(stored.package)
     except ApplicationError as exc:
         logger.error("model package refused", extra={"model_version": version.version, "reason": exc.message})
         raise ApplicationError(
             f"v{version.version} cannot be activated, its stored package was refused: {exc.message}", kind="integrity"
         ) from exc
+    return pipelines
+
+
+def _figures_measure_now(version: ModelVersion, pipelines: dict[str, Pipeline]) -> None:
+    """Measure a version validated before its figures were (issue 18) as registration does now, and keep the
+    figures and the checks on it; ApplicationError (nothing changed) when they refuse it. Such a version is
+    thus served again only once measured, and it stays as it was (validated or retired) either way."""
+    report = ValidationReport()
+    try:
+        reference = pipelines_validate(pipelines=pipelines, report=report)
+        reference_figures_check(reference=reference, claimed_metrics=version.metrics, report=report)
+    except ApplicationError as exc:
+        logger.warning(
+            "model version refused at activation", extra={"model_version": version.version, "reason": exc.message}
+        )
+        raise ApplicationError(
+            f"v{version.version} was validated before validation measured its figures, and measuring them now "
+            f"refuses it: {exc.message}", kind="conflict",
+        ) from exc
+    earlier = version.validation_report.get("checks", []) if isinstance(version.validation_report, dict) else []
+    for check in report.checks:
+        check["detail"] = f"(measured at activation) {check['detail']}"
+    version.metrics = {**(version.metrics if isinstance(version.metrics, dict) else {}), "reference": reference}
+    version.validation_report = {"checks": [*earlier, *report.checks]}
+    version.save(update_fields=["metrics", "validation_report"])
 
 
 def _stored(data: bytes, graphs: dict[str, bytes] | None = None) -> dict:

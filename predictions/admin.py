@@ -1,14 +1,18 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
+from oauth2_provider.admin import AccessTokenAdmin
+from oauth2_provider.models import AccessToken, Application, Grant, IDToken, RefreshToken
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as PackageApiKey
 
 from modelstore.schema import FEATURES
 from predictions.access.api_keys import api_key_revoke_many
+from predictions.access.oauth_clients import oauth_client_create, oauth_client_revoke_many
 from studentperf.errors import ApplicationError
 
 from .forms import application_error_add
-from .models import ApiKey, Outcome, Prediction, Student
+from .models import ApiKey, OAuthClient, Outcome, Prediction, Student
 from .validation import record_clean
 
 
@@ -32,10 +36,13 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 class PredictionAdmin(ViewOnlyAdmin):
     list_display = (
         "created_at", "setup", "predicted_grade", "pass_probability", "risk", "unusual", "model_version", "source",
-        "requested_by", "api_key_prefix", "latency_ms", "request_id",
+        "requested_by", "api_key_prefix", "oauth_client_name", "latency_ms", "request_id",
     )
     list_filter = ("model_version", "source", "created_at", "setup", "risk", "unusual")
-    search_fields = ("=id", "=request_id", "api_key_prefix", "student__external_id", "requested_by__username")
+    search_fields = (
+        "=id", "=request_id", "api_key_prefix", "=oauth_client_id", "oauth_client_name", "student__external_id",
+        "requested_by__username",
+    )
     date_hierarchy = "created_at"
     list_select_related = ("model_version", "requested_by")
 
@@ -117,3 +124,107 @@ class ApiKeyAdmin(APIKeyModelAdmin):
     def revoke(self, request, queryset) -> None:
         count = api_key_revoke_many(keys=queryset)
         self.message_user(request, f"Revoked {count} API key(s).")
+
+
+# OAuth2 clients (issue 18): model admins create and revoke them here and revoke single tokens; DOT's own admin
+# pages for Applications, grants, ID and refresh tokens are not used (client credentials need none of them).
+for _model in (Application, Grant, IDToken, RefreshToken, AccessToken):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+class OAuthClientAdminForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, scope) for scope in OAuthClient.SCOPES], widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = OAuthClient
+        fields = ["scopes", "expiry_date"]
+
+    def clean_expiry_date(self):
+        expiry = self.cleaned_data["expiry_date"]
+        if expiry is not None and expiry <= timezone.now() and "expiry_date" in self.changed_data:
+            raise forms.ValidationError("Must be in the future.")
+        return expiry
+
+
+class OAuthClientAddForm(OAuthClientAdminForm):
+    name = forms.CharField(max_length=255, help_text="Who or what uses the client, e.g. 'school information system'.")
+
+    class Meta(OAuthClientAdminForm.Meta):
+        fields = ["name", "scopes", "expiry_date"]
+
+
+@admin.register(OAuthClient)
+class OAuthClientAdmin(admin.ModelAdmin):
+    """Creating a client shows its secret once (a warning message); only its hash is stored. Revoking cannot be
+    undone and makes its tokens fail at once; a revoked client's fields are read only."""
+
+    list_display = ("name", "client_id", "scopes", "created", "expiry_date", "has_expired", "revoked")
+    list_filter = ("revoked", "created")
+    search_fields = ("application__name", "=application__client_id")
+    list_select_related = ("application",)
+    actions = ["revoke"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = OAuthClientAdminForm if obj is not None else OAuthClientAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None) -> list[str]:
+        if obj is None:
+            return ["name", "scopes", "expiry_date"]
+        return ["name", "client_id", "scopes", "expiry_date", "revoked", "created"]
+
+    def get_readonly_fields(self, request, obj=None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        fields = ("name", "client_id", "revoked", "created")
+        return fields + ("scopes", "expiry_date") if obj.revoked else fields
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoke instead: the audit log keeps naming the client
+
+    @admin.display(boolean=True, description="expired")
+    def has_expired(self, obj: OAuthClient) -> bool:
+        return obj.has_expired
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        client, secret = oauth_client_create(name=data["name"], scopes=data["scopes"], expiry_date=data["expiry_date"])
+        obj.pk, obj.application, obj.created = client.pk, client.application, client.created
+        self.message_user(
+            request,
+            f"The client id of '{client.name}' is {client.client_id} and its secret is {secret}. Store the secret "
+            "now: it is shown only this once; studentperf keeps only its hash.",
+            level=messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected OAuth2 clients and their tokens (cannot be undone)",
+                  permissions=("change",))
+    def revoke(self, request, queryset) -> None:
+        count = oauth_client_revoke_many(clients=queryset)
+        self.message_user(request, f"Revoked {count} OAuth2 client(s); their tokens no longer work.")
+
+
+@admin.register(AccessToken)
+class ClientTokenAdmin(AccessTokenAdmin):
+    """The tokens issued, masked (only their checksum is stored anyway); revoking one makes it fail at once.
+    Nothing of a token can be changed by hand."""
+
+    list_display = ("pk", "application", "scope", "expires")
+    list_filter = ()
+    actions = ["revoke_tokens"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [field.name for field in self.model._meta.fields if field.name not in ("token",)] + ["masked_token"]
+
+    def get_exclude(self, request, obj=None):
+        return ["token"]
+
+    @admin.action(description="Revoke the selected tokens", permissions=("change",))
+    def revoke_tokens(self, request, queryset) -> None:
+        super().revoke_tokens(request, queryset)

@@ -124,7 +124,7 @@ class StudentForm(_RecordFields):
     external_id = forms.CharField(
         label="Student id", required=False,
         widget=forms.TextInput(attrs={"required": True, "maxlength": 64, "autocomplete": "off"}),
-        help_text="The school's own id for this student (unique within a school).",
+        help_text="The school's own id for this student (unique among your students of a school).",
     )
     field_order = ["external_id"]
 

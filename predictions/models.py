@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from rest_framework_api_key.models import AbstractAPIKey
 
 from modelstore.schema import ATTRIBUTES, PERIOD_GRADES, Feature, unknown_attributes
@@ -33,8 +34,10 @@ def _attribute_field(feature: Feature, *, optional: bool = False) -> models.Fiel
 
 class Student(models.Model):
     external_id = models.CharField(max_length=64, help_text="The school's own student id.")
+    # PROTECT: a teacher's students are handed over before the account is deleted. SET_NULL would move them into
+    # the teacherless namespace, where the same id may already be taken (issue 18, attack 7).
     teacher = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="students"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="students"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -46,7 +49,16 @@ class Student(models.Model):
         ordering = ["school", "external_id"]
         permissions = [("view_all_students", "Can see every teacher's students")]
         constraints = [
-            models.UniqueConstraint(fields=["school", "external_id"], name="predictions_student_unique_per_school"),
+            # Each teacher's students are their own namespace of ids, so that a teacher learns nothing of the
+            # students they may not see (issue 18, attack 7); students without a teacher (an API key's) share one.
+            models.UniqueConstraint(
+                fields=["teacher", "school", "external_id"], name="predictions_student_unique_per_teacher"
+            ),
+            models.UniqueConstraint(
+                fields=["school", "external_id"], condition=Q(teacher__isnull=True),
+                name="predictions_student_unique_without_teacher",
+                violation_error_message="A student without a teacher already has this id at this school.",
+            ),
             models.CheckConstraint(condition=Q(G2__isnull=True) | Q(G1__isnull=False), name="predictions_g2_needs_g1"),
         ]
 
@@ -115,6 +127,12 @@ class Prediction(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     api_key_prefix = models.CharField(max_length=16, blank=True, help_text="Prefix of the API key used, if any.")
+    oauth_client_id = models.CharField(
+        max_length=100, blank=True, help_text="Client id of the OAuth2 client whose token was used, if any."
+    )
+    oauth_client_name = models.CharField(
+        max_length=255, blank=True, help_text="That OAuth2 client's name when it asked."
+    )
     latency_ms = models.FloatField()
     request_id = models.CharField(
         max_length=128, blank=True, db_index=True,
@@ -217,6 +235,52 @@ class ApiKey(AbstractAPIKey):
         return scope in (self.scopes or [])
 
 
+class OAuthClient(models.Model):
+    """An external system that gets bearer tokens with the OAuth2 client-credentials grant (issue 18).
+
+    oauth2_provider's Application holds the client id and the hashed secret; this row holds what studentperf
+    grants it, as an ApiKey does: its scopes ("predict", "read", "write"), an expiry and revocation. Revoking
+    or deleting the client makes its tokens fail at once.
+    """
+
+    SCOPES = ApiKey.SCOPES
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="studentperf_client"
+    )
+    scopes = models.JSONField(default=list, blank=True, help_text='Allowed scopes: any of "predict", "read", "write".')
+    expiry_date = models.DateTimeField(null=True, blank=True, help_text="No token is issued or accepted after it.")
+    revoked = models.BooleanField(default=False, help_text="A revoked client cannot be used again.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "OAuth2 client"
+        verbose_name_plural = "OAuth2 clients"
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.application.name
+
+    def clean(self) -> None:
+        if not isinstance(self.scopes, list) or not set(self.scopes) <= set(self.SCOPES):
+            raise ValidationError({"scopes": f"Give a list of scopes among: {', '.join(self.SCOPES)}."})
+
+    @property
+    def name(self) -> str:
+        return self.application.name
+
+    @property
+    def client_id(self) -> str:
+        return self.application.client_id
+
+    @property
+    def has_expired(self) -> bool:
+        return self.expiry_date is not None and self.expiry_date <= timezone.now()
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
+
 class BatchJob(models.Model):
     """A CSV of student records predicted in the background: the file as uploaded, progress and outcome.
 
@@ -249,6 +313,8 @@ class BatchJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     api_key_prefix = models.CharField(max_length=16, blank=True)
+    oauth_client_id = models.CharField(max_length=100, blank=True)
+    oauth_client_name = models.CharField(max_length=255, blank=True)
     request_id = models.CharField(
         max_length=128, blank=True,
         help_text="The upload's request id: every chunk's audit rows and log lines carry it, resumed or not.",
@@ -302,7 +368,7 @@ class BatchRow(models.Model):
         CREATED = "created", "added"
         UPDATED = "updated", "updated"
         NO_ID = "no_id", "not saved: no external_id"
-        NOT_ALLOWED = "not_allowed", "not saved: the id is used by a student you may not edit"
+        NOT_ALLOWED = "not_allowed", "not saved: the uploader may not add or change students"
 
     student_status = models.CharField(
         max_length=12, choices=StudentStatus.choices, blank=True, default=StudentStatus.NOT_ASKED,

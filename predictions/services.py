@@ -31,9 +31,11 @@ def risk_for(*, pass_probability: float) -> str:
 
 
 def prediction_create(
-    *, record: Mapping, source: str, user=None, api_key_prefix: str = "", student: Student | None = None
+    *, record: Mapping, source: str, user=None, api_key_prefix: str = "", student: Student | None = None,
+    oauth_client_id: str = "", oauth_client_name: str = "",
 ) -> Prediction:
-    """Validate one record, predict it with the active model and write its audit row.
+    """Validate one record, predict it with the active model and write its audit row (who asked: `user`, the
+    API key's prefix or the OAuth2 client's id and name).
 
     Raises ApplicationError: kind "invalid" naming every bad field, kind "unavailable" without an active model.
     """
@@ -41,7 +43,7 @@ def prediction_create(
     cleaned = record_clean(record)
     [prediction] = predictions_serve(
         records=[cleaned], students=[student], source=source, user=user, api_key_prefix=api_key_prefix,
-        started=started,
+        oauth_client_id=oauth_client_id, oauth_client_name=oauth_client_name, started=started,
     )
     return prediction
 
@@ -53,6 +55,8 @@ def prediction_create_many(
     user=None,
     api_key_prefix: str = "",
     students: Sequence[Student | None] | None = None,
+    oauth_client_id: str = "",
+    oauth_client_name: str = "",
 ) -> list[Prediction]:
     """Validate all records, predict them in one model call per setup and write all audit rows in one query.
 
@@ -73,13 +77,14 @@ def prediction_create_many(
         return []
     return predictions_serve(
         records=cleaned, students=students or [None] * len(cleaned), source=source, user=user,
-        api_key_prefix=api_key_prefix, started=started,
+        api_key_prefix=api_key_prefix, oauth_client_id=oauth_client_id, oauth_client_name=oauth_client_name,
+        started=started,
     )
 
 
 def predictions_serve(
     *, records: list[dict], students: Sequence[Student | None], source: str, user, api_key_prefix: str, started: float,
-    what_if_for: Student | None = None,
+    what_if_for: Student | None = None, oauth_client_id: str = "", oauth_client_name: str = "",
 ) -> list[Prediction]:
     """Predict validated records (record_clean's output) with the active model, one pipeline call per setup,
     and write their audit rows in one bulk insert; `started` (time.perf_counter()) dates the latency logged.
@@ -120,6 +125,8 @@ def predictions_serve(
             source=source,
             requested_by=user,
             api_key_prefix=api_key_prefix,
+            oauth_client_id=oauth_client_id,
+            oauth_client_name=oauth_client_name,
             latency_ms=latency_ms,
             request_id=request_id,
         )
@@ -144,7 +151,7 @@ def _predictions_observe(predictions: list[Prediction], *, source: str, latency_
     metrics.predictions_observe(predictions=predictions, source=source, seconds=latency_ms / 1000)
 
 
-def _student_data_clean(*, data: Mapping, exclude_pk: int | None = None) -> tuple[str, dict]:
+def _student_data_clean(*, data: Mapping, teacher, exclude_pk: int | None = None) -> tuple[str, dict]:
     attributes = {name: value for name, value in data.items() if name != "external_id"}
     fields: dict[str, list[str]] = {}
     record: dict = {}
@@ -158,17 +165,20 @@ def _student_data_clean(*, data: Mapping, exclude_pk: int | None = None) -> tupl
         fields["external_id"] = [str(exc)]
     if fields:
         raise ApplicationError("Invalid student.", kind="invalid", fields=fields)
-    same_id = Student.objects.filter(school=record["school"], external_id=external_id).exclude(pk=exclude_pk)
-    if same_id.exists():
-        raise _student_conflict(school=record["school"])
+    same_id = Student.objects.filter(teacher=teacher, school=record["school"], external_id=external_id)
+    if same_id.exclude(pk=exclude_pk).exists():
+        raise _student_conflict(school=record["school"], teacher=teacher)
     return external_id, record
 
 
-def _student_conflict(*, school: str) -> ApplicationError:
+def _student_conflict(*, school: str, teacher) -> ApplicationError:
+    # An id is unique among one teacher's students of a school (or among those without a teacher): the conflict
+    # is always with a student the same teacher owns, never one the requester may not see (issue 18, attack 7).
+    whose = "of the same teacher" if teacher is not None else "without a teacher"
     return ApplicationError(
-        "A student with this id already exists at this school.",
+        f"Another student {whose} already has this id at this school.",
         kind="conflict",
-        fields={"external_id": [f"is already used by another student of school {school}"]},
+        fields={"external_id": [f"is already used by another student {whose} at school {school}"]},
     )
 
 
@@ -176,21 +186,23 @@ def _student_save(student: Student) -> Student:
     try:
         with transaction.atomic():
             student.save()
-    except IntegrityError as exc:  # a concurrent writer took the same (school, external_id)
-        raise _student_conflict(school=student.school) from exc
+    except IntegrityError as exc:  # a concurrent writer took the same (teacher, school, external_id)
+        raise _student_conflict(school=student.school, teacher=student.teacher) from exc
     return student
 
 
 def student_create(*, data: Mapping, teacher) -> Student:
-    """A new student from `external_id` plus the record attributes (validated like any record)."""
-    external_id, record = _student_data_clean(data=data)
+    """A new student of `teacher` (None: an API key's, without a teacher) from `external_id` plus the record
+    attributes (validated like any record). The id is unique among that teacher's students of the school."""
+    external_id, record = _student_data_clean(data=data, teacher=teacher)
     return _student_save(Student(external_id=external_id, teacher=teacher, **record))
 
 
 def student_update(*, student: Student, data: Mapping) -> Student:
-    """Change some of a student's attributes; the whole resulting record is validated again."""
+    """Change some of a student's attributes; the whole resulting record is validated again, and a new id must
+    be free among the students of the same teacher (whoever edits)."""
     merged = {"external_id": student.external_id, **student_record_get(student=student), **data}
-    external_id, record = _student_data_clean(data=merged, exclude_pk=student.pk)
+    external_id, record = _student_data_clean(data=merged, teacher=student.teacher, exclude_pk=student.pk)
     student.external_id = external_id
     for name, value in record.items():
         setattr(student, name, value)

@@ -32,3 +32,13 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = KeptClientRedisCacheClient
+
+    def incr_expiring(self, key: str, *, timeout: int) -> int:
+        """Add 1 to the counter `key`, made at 0 to live `timeout` seconds if missing: one atomic round trip (SET NX
+        EX and INCR in a MULTI; studentperf/ratelimit.py). Django's add() + incr() take three, and its incr
+        (EXISTS, then INCRBY) would make a key that expired in between again, with no expiry."""
+        key = self.make_and_validate_key(key)
+        pipeline = self._cache.get_client(key, write=True).pipeline(transaction=True)
+        pipeline.set(key, 0, ex=timeout, nx=True)
+        pipeline.incr(key)
+        return pipeline.execute()[1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -166,6 +167,73 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "studentperf.proxy.client_address"
 
+# --- Single sign-on for staff (optional; OpenID Connect; docs/security.md, "Single sign-on (OpenID Connect)") ---
+# Off unless the provider's variables are set; then every one of them must be, or start-up stops naming those
+# missing. mozilla-django-oidc does the protocol (authorization code with PKCE, state and nonce); the backend
+# (predictions/sso/backend.py) matches an account whose username equals the OIDC_USERNAME_CLAIM claim, creates
+# accounts only with OIDC_CREATE_USERS and then with no role, and never changes groups, staff or superuser
+# status. It comes after axes, which keeps counting password logins; the two-factor check applies whichever way
+# a person logged in. No SessionRefresh middleware: it would send API calls of a session to the provider every
+# 15 minutes; an account is cut off at once by deactivating it here (docs/security.md).
+_OIDC_REQUIRED = (
+    "OIDC_RP_CLIENT_ID", "OIDC_RP_CLIENT_SECRET", "OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT",
+    "OIDC_OP_USER_ENDPOINT", "OIDC_OP_JWKS_ENDPOINT",
+)
+_OIDC_SIGN_ALGOS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")  # the provider's key, from its JWKS
+OIDC_ENABLED = any(env_str(name) for name in _OIDC_REQUIRED)
+if OIDC_ENABLED and not all(env_str(name) for name in _OIDC_REQUIRED):
+    raise ImproperlyConfigured(
+        "Single sign-on (OpenID Connect) needs all of its variables; missing: "
+        + ", ".join(name for name in _OIDC_REQUIRED if not env_str(name)) + " (see docs/deployment.md)."
+    )
+for _name in _OIDC_REQUIRED[2:]:  # the endpoints: tokens and the client secret never travel in clear
+    if OIDC_ENABLED and not DEBUG and not env_str(_name).startswith("https://"):
+        raise ImproperlyConfigured(f"{_name} must be an https:// address in production (got {env_str(_name)!r}).")
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET", strip=False)
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
+OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER")  # when set, ID tokens from another issuer are refused
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256").upper()
+if OIDC_RP_SIGN_ALGO not in _OIDC_SIGN_ALGOS:
+    raise ImproperlyConfigured(
+        f"OIDC_RP_SIGN_ALGO must be one of {', '.join(_OIDC_SIGN_ALGOS)} (got {OIDC_RP_SIGN_ALGO!r})."
+    )
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")  # the button says "Log in with <name>"
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_CREATE_USER = env_bool("OIDC_CREATE_USERS", False)  # the library's name for it
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10  # seconds for each call to the provider (the library's default waits for ever)
+if OIDC_ENABLED:
+    INSTALLED_APPS += ["mozilla_django_oidc"]
+    AUTHENTICATION_BACKENDS += ["predictions.sso.backend.StaffOIDCBackend"]
+# The provider's callbacks pass no password: axes neither counts nor refuses them (predictions/sso/lockout.py).
+AXES_WHITELIST_CALLABLE = "predictions.sso.lockout.not_a_password_guess"
+# --- end of single sign-on ----------------------------------------------------------------------------------------
+
+# --- Two-factor authentication (issue 18; docs/security.md, "Two-factor authentication") ---------------------
+# Superusers and model admins (staff) confirm every login with a code from an authenticator app (TOTP) or a one-use
+# recovery code (django-otp). predictions.two_factor.middleware holds their session at enrolment or verification
+# until then, whatever made the session (login form, admin, OIDC). OTP_REQUIRED=0 turns that off, in development only.
+OTP_REQUIRED = env_bool("OTP_REQUIRED", True)
+if not OTP_REQUIRED and not DEBUG:
+    raise ImproperlyConfigured("OTP_REQUIRED=0 is for development only (with DJANGO_DEBUG=1).")
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static"]
+_AFTER_AUTH = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1
+MIDDLEWARE[_AFTER_AUTH:_AFTER_AUTH] = [
+    "django_otp.middleware.OTPMiddleware", "predictions.two_factor.middleware.TwoFactorMiddleware",
+]
+OTP_TOTP_ISSUER = "studentperf"
+# After n wrong codes in a row a device refuses every code for 2**(n-1) seconds (1, 2, 4, ... about a day after 17),
+# until a right one. Per device (authenticator, recovery codes), apart from the password lockout above.
+OTP_TOTP_THROTTLE_FACTOR = OTP_STATIC_THROTTLE_FACTOR = 1
+# The admin's device pages (superusers only) never show a secret key or its QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# --- end of two-factor authentication ----------------------------------------------------------------------------
+
 LANGUAGE_CODE = "en"
 # The school's time zone: pages show times in it, the monitoring charts count days in it, and beat plans by it
 # (CELERY_TIMEZONE). Times are stored in UTC (USE_TZ) whatever it is. The UCI schools are in Portugal.
@@ -181,6 +249,53 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = not DEBUG and env_bool("DJANGO_SECURE_COOKIES", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Content-Security-Policy and Permissions-Policy (issue 18, attack 12; docs/security.md) -----------------------
+# On every response (pages, API JSON, error pages, static files): nothing but this origin's own files runs or
+# styles a page; no inline script or style unless a template nonces it (`nonce="{{ request.csp_nonce }}"`).
+# `data:` images: Swagger UI's stylesheet carries some of its images inline. `upgrade-insecure-requests` is added on
+# answers that went out over HTTPS (studentperf/security_headers.py). Forms post here only (single sign-on reaches
+# the provider by a link and redirects, never a form: docs/security.md). CSP_REPORT_URI: where browsers report
+# violations.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+_CSP_REPORT_URI = env_str("CSP_REPORT_URI")
+if _CSP_REPORT_URI and not _CSP_REPORT_URI.startswith(("/", "https://", "http://")):
+    raise ImproperlyConfigured("CSP_REPORT_URI must be a path (/...) or an http(s):// URL.")
+INSTALLED_APPS += ["csp"]  # for its system checks, which refuse settings in its older format (else ignored)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("studentperf.proxy.HealthProbeMiddleware"),  # so that the probes' answers carry them too
+    "studentperf.security_headers.ContentSecurityPolicyMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("studentperf.proxy.HealthProbeMiddleware"),
+    "studentperf.security_headers.PermissionsPolicyMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": _CSP_REPORT_URI or None,
+    },
+}
+# Features studentperf never uses, refused to the pages and anything they might embed. Only names Chromium knows:
+# an unknown one (`bluetooth`, `battery`, `ambient-light-sensor`...) is a console error on every page.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "browsing-topics", "camera", "display-capture", "geolocation", "gyroscope", "hid",
+        "idle-detection", "magnetometer", "microphone", "midi", "payment", "serial", "usb", "xr-spatial-tracking",
+    )
+}
+# --- end of Content-Security-Policy and Permissions-Policy ----------------------------------------------------------
 
 # --- Behind the TLS proxy (docs/deployment.md, "TLS"; studentperf/proxy.py) -----------------------------------
 # With DJANGO_DEBUG off these are on without any variable: the request is HTTPS when the trusted proxy says so,
@@ -271,7 +386,9 @@ METRICS_ERROR_FIELDS = "predictions.validation.error_field_names"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, for the WWW-Authenticate challenge of a 401: `Api-Key`; `Bearer` is left to the next; others: 401.
         "predictions.access.authentication.ApiKeyAuthentication",
+        "predictions.access.oauth.OAuthTokenAuthentication",  # `Bearer` (the OAuth2 block below)
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["predictions.access.permissions.HasScope"],
@@ -282,6 +399,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env_str("API_THROTTLE_KEY", "600/min"),
         "user": env_str("API_THROTTLE_USER", "300/min"),
+        # Requests without valid credentials (401) per client address; over it, every API request from that
+        # address is refused before authentication until the window ends (studentperf/api/credential_budget.py).
+        "anon": env_str("API_THROTTLE_ANON", "60/min"),
     },
     "DEFAULT_PARSER_CLASSES": ["studentperf.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -290,6 +410,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "studentperf.api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# A rate is N/sec, N/min, N/hour or N/day (studentperf/ratelimit.py): a typo stops start-up, not the first request.
+for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
+    if not re.fullmatch(r"\s*[1-9][0-9]*\s*/\s*[smhd][a-z]*\s*", _rate, flags=re.IGNORECASE):
+        raise ImproperlyConfigured(
+            f"API_THROTTLE_{_scope.upper().replace('API_', '')} must look like 600/min (N/sec, N/min, N/hour or "
+            f"N/day, N at least 1), not {_rate!r}."
+        )
 SPECTACULAR_SETTINGS = {
     "TITLE": "studentperf API",
     "DESCRIPTION": (
@@ -314,13 +441,56 @@ SPECTACULAR_SETTINGS = {
         "SetupEnum": "modelstore.schema.SETUPS",
     },
 }
+# --- OAuth2 client credentials for school systems (django-oauth-toolkit; issue 18; docs/api.md, docs/security.md) ---
+# A client (manage.py create_oauth_client, or the admin) posts its id and secret to /oauth/token/ and gets a bearer
+# token with the scopes it asks for among those it was granted (predictions/access/oauth.py). Only the
+# client-credentials grant exists (BackendApplicationServer: no authorization pages, no refresh tokens). Client
+# secrets are stored hashed (DOT's default) and tokens only as their SHA-256 checksum (TOKEN_STORAGE). Tokens live
+# OAUTH_TOKEN_SECONDS, 15 minutes by default: a leaked token is worth little for long, and asking for a new one is
+# a single request a client makes four times an hour.
+# Before predictions, whose admin replaces oauth2_provider's (admin registrations run in INSTALLED_APPS order).
+INSTALLED_APPS.insert(INSTALLED_APPS.index("predictions"), "oauth2_provider")
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "predict": "Predict final grades (POST /api/v1/predict, what-ifs, batches)",
+        "read": "Read students, predictions, outcomes, model versions and accuracy checks",
+        "write": "Create and change students, record outcomes and interventions",
+    },
+    "SCOPES_BACKEND_CLASS": "predictions.access.oauth.ClientScopes",
+    "OAUTH2_VALIDATOR_CLASS": "predictions.access.oauth.ClientCredentialsValidator",
+    "OAUTH2_SERVER_CLASS": "oauthlib.oauth2.BackendApplicationServer",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_TOKEN_SECONDS", 900, minimum=60, maximum=24 * 3600),
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    # The OAuth 2.0 Security BCP (RFC 9700) for what the grant above never uses, so that `check --deploy` is clean
+    # and nothing loosens should a grant be added: tokens only in the Authorization header, no password or
+    # implicit grant, https redirects, S256 PKCE, refresh-token replay detection.
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "PKCE_REQUIRED": True,
+}
+SPECTACULAR_SETTINGS.update(
+    OAUTH2_FLOWS=["clientCredentials"],
+    OAUTH2_TOKEN_URL="/oauth/token/",
+    OAUTH2_SCOPES=OAUTH2_PROVIDER["SCOPES"],
+    DESCRIPTION=SPECTACULAR_SETTINGS["DESCRIPTION"].replace(
+        "Send `Authorization: Api-Key <key>`.",
+        "Send `Authorization: Api-Key <key>`, or an OAuth2 token from `POST /oauth/token/` (client credentials) as "
+        "`Authorization: Bearer <token>`.",
+    ),
+)
+
 # Largest request body accepted (413 above it): 5 MB holds 1,000 records with room to spare.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=0)
 
 # The shared cache (API rate limits), so that every web process counts against the same limits: Redis at
 # CACHE_REDIS_URL, by default the REDIS_URL Celery uses when that is set (no SQL per request), else a database
-# table (`manage.py createcachetable`; six queries per API request: docs/performance.md). Short timeouts: a
-# Redis that does not answer makes each process count for itself for a while (predictions/access/throttling.py)
+# table (`manage.py createcachetable`), where the rate limits are counted per process (studentperf/ratelimit.py).
+# Short timeouts: a Redis that does not answer makes each process count for itself for a while (ratelimit.py)
 # instead of holding requests. Nothing may call cache.clear(): on Redis it empties the database, Celery's too.
 CACHE_REDIS_URL = env_str("CACHE_REDIS_URL") or env_str("REDIS_URL")
 CACHES = {
@@ -399,6 +569,16 @@ BATCH_CHUNK_SIZE = env_int("BATCH_CHUNK_SIZE", 1000, minimum=1)
 BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120, minimum=1)
 # Workers started on one job at most (retries and resumptions): a file that keeps killing workers fails instead.
 BATCH_MAX_ATTEMPTS = env_int("BATCH_MAX_ATTEMPTS", 10, minimum=1)
+
+# --- Chunked request bodies (issue 18, attack 5; studentperf/chunked.py, docs/api.md) ---------------------------
+# A body sent without a Content-Length is read before Django sees it where the server ends the input stream
+# (gunicorn), else answered 411: up to API_MAX_BODY_BYTES, or for a multipart upload up to the largest upload a
+# page takes (the page then applies its own limit); 413 above. Just after SecurityMiddleware: its HTTPS redirect
+# comes before any body is read, and the 411 and 413 answers get its headers.
+CHUNKED_UPLOAD_MAX_BYTES = max(BATCH_MAX_BYTES, MODEL_UPLOAD_MAX_BYTES) + 1024 * 1024  # + the multipart framing
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "studentperf.chunked.ChunkedBodyMiddleware"
+)
 
 # --- Logs (studentperf/observability/, docs/monitoring.md "Logs") ---------------------------------------------
 # JSON lines, each with the request id, on LOG_STREAM: "stdout" (default: the servers' log stream, as gunicorn, Celery

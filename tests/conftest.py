@@ -129,6 +129,46 @@ def superuser(make_user):
     return make_user("root", "superuser")
 
 
+def otp_verify(client, user):
+    """Pass the second factor for `user` in the session of `client` (a Client or APIClient logged in as them), as
+    the verification page does (django_otp.login): superusers and model admins reach nothing else without it
+    (predictions/two_factor/). Gives `user` a confirmed authenticator app if they have none; returns it."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test authenticator", confirmed=True
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
+
+
+def sign_in(client, user):
+    """Log `client` in as `user` with their second factor passed: what a person reaches after the full login."""
+    client.force_login(user)
+    otp_verify(client, user)
+    return client
+
+
+def totp_code(secret: str, *, steps_ahead: int = 0) -> str:
+    """The code an authenticator app shows for the base32 `secret` (as the enrolment page prints it, spaces and all),
+    `steps_ahead` 30-second steps from now. The server takes one step either side of now, each step once: a second
+    login within the same 30 seconds passes with steps_ahead=1."""
+    from base64 import b32decode
+
+    from django_otp.oath import TOTP
+
+    return f"{TOTP(b32decode(secret.replace(' ', '').upper()), drift=steps_ahead).token():06d}"
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin_client, past the second factor as a superuser must be."""
+    return sign_in(client, admin_user)
+
+
 @pytest.fixture
 def roles(transactional_db):
     """The role groups again, for tests with real transactions (a worker process or a live server must see
@@ -167,10 +207,17 @@ def api_client(make_api_key):
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    """Rate-limit counters live in the cache: start each test with none."""
+def _clear_cache(monkeypatch):
+    """Rate-limit counters live in the cache (or in studentperf.ratelimit's per-process fallback): start each test
+    with none. Their windows are cut from a clock held 30 s into a minute, so that a test's requests never straddle
+    two windows (a test that moves time sets its own clock)."""
     from django.core.cache import cache
 
+    from studentperf import ratelimit
+
+    monkeypatch.setattr(ratelimit, "clock", lambda: 1_800_000_030.0)
     cache.clear()
+    ratelimit._local_counts.clear()
     yield
     cache.clear()
+    ratelimit._local_counts.clear()

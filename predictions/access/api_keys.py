@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from predictions.access.credentials import credential_problems
 from predictions.models import ApiKey
 from studentperf.errors import ApplicationError
 
@@ -16,16 +17,9 @@ def api_key_create(*, name: str, scopes: list[str], expires_days: int | None = N
     Returns the row and the key itself, which is not stored anywhere: show it once.
     """
     name = name.strip()
-    problems: dict[str, list[str]] = {}
-    if not name:
-        problems["name"] = ["Give the key a name."]
-    elif len(name) > ApiKey._meta.get_field("name").max_length:
-        problems["name"] = [f"At most {ApiKey._meta.get_field('name').max_length} characters."]
-    unknown = [scope for scope in scopes if scope not in ApiKey.SCOPES]
-    if unknown:
-        problems["scopes"] = [f"Unknown scope(s) {', '.join(unknown)}; choose among {', '.join(ApiKey.SCOPES)}."]
-    elif not scopes:
-        problems["scopes"] = [f"Give at least one scope among {', '.join(ApiKey.SCOPES)}."]
+    problems = credential_problems(
+        kind="key", name=name, name_max=ApiKey._meta.get_field("name").max_length, scopes=scopes, allowed=ApiKey.SCOPES
+    )
     if expires_days is not None and expires_days < 1:
         problems["expires_days"] = ["Must be 1 or more days."]
     if problems:

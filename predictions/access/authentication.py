@@ -10,12 +10,13 @@ import re
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_api_key.permissions import KeyParser
 
 from predictions.models import ApiKey
+from studentperf.api.exceptions import CredentialsRejected
 
 KEYWORD = KeyParser.keyword  # "Api-Key"
+BEARER = "Bearer"  # OAuth2 tokens (predictions.access.oauth)
 # What `create_key` makes: an 8-character prefix, a dot, a 32-character secret (letters and digits).
 _KEY_FORMAT = re.compile(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}")
 
@@ -23,8 +24,9 @@ _KEY_FORMAT = re.compile(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}")
 class ApiKeyAuthentication(BaseAuthentication):
     """`request.auth` is the `ApiKey` and `request.user` an `AnonymousUser` on success.
 
-    No `Authorization` header: None, so session authentication may try. A header of another scheme, a
-    malformed, unknown, revoked or expired key: 401.
+    No `Authorization` header, or a `Bearer` one (predictions.access.oauth's class takes it): None, so the
+    others may try. A header of any other scheme (401 naming both), a malformed, unknown, revoked or expired key:
+    401.
     """
 
     def authenticate(self, request):
@@ -32,17 +34,27 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not header:
             return None
         keyword, _, key = header.partition(" ")
+        if keyword.lower() == BEARER.lower():
+            return None
         if keyword.lower() != KEYWORD.lower():
-            raise AuthenticationFailed(f"Send the API key as 'Authorization: {KEYWORD} <key>'.")
+            raise CredentialsRejected(
+                f"Send an API key as 'Authorization: {KEYWORD} <key>' or an OAuth2 token as "
+                f"'Authorization: {BEARER} <token>'.",
+                reason="wrong_scheme",
+            )
         key = key.strip()
         if not _KEY_FORMAT.fullmatch(key):
-            raise AuthenticationFailed("The API key is malformed: expected <8-character prefix>.<32-character secret>.")
+            raise CredentialsRejected(
+                "The API key is malformed: expected <8-character prefix>.<32-character secret>.", reason="malformed"
+            )
         try:
             api_key = ApiKey.objects.get_from_key(key)  # unrevoked keys only; verifies the hash
         except ApiKey.DoesNotExist:
-            raise AuthenticationFailed("The API key is unknown or has been revoked.") from None
+            raise CredentialsRejected("The API key is unknown or has been revoked.", reason="unknown") from None
         if api_key.has_expired:
-            raise AuthenticationFailed(f"The API key expired on {api_key.expiry_date:%Y-%m-%d %H:%M} UTC.")
+            raise CredentialsRejected(
+                f"The API key expired on {api_key.expiry_date:%Y-%m-%d %H:%M} UTC.", reason="expired"
+            )
         # For the access log line (studentperf.observability), which sees the Django request: the name only.
         getattr(request, "_request", request).api_key_name = api_key.name
         return AnonymousUser(), api_key

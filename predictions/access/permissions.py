@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from predictions.access.authentication import request_api_key
+from predictions.access.oauth import ClientToken
+from predictions.access.requester import request_credential
 from predictions.access.roles import PREDICTION_ADD, STUDENT_CHANGE, STUDENT_VIEW
 
 # The role permission a session user needs for each API scope: teachers hold all three; model admins read
@@ -12,9 +13,9 @@ SCOPE_PERMISSIONS = {"predict": PREDICTION_ADD, "read": STUDENT_VIEW, "write": S
 
 
 class HasScope(BasePermission):
-    """An API key needs the view's `required_scope` among its scopes (403 otherwise); a person signed in
-    with a session needs the permission their role gives for that scope (SCOPE_PERMISSIONS, 403 otherwise);
-    anyone else gets 401. Which students they then see is the selectors' business.
+    """An API key or an OAuth2 token needs the view's `required_scope` among its scopes (403 otherwise); a person
+    signed in with a session needs the permission their role gives for that scope (SCOPE_PERMISSIONS, 403
+    otherwise); anyone else gets 401. Which students they then see is the selectors' business.
     """
 
     message = "This API key lacks the scope this endpoint needs."
@@ -22,10 +23,11 @@ class HasScope(BasePermission):
     def has_permission(self, request, view) -> bool:
         scope = getattr(view, "required_scope", None)
         assert scope, f"{type(view).__name__} must set `required_scope`."
-        api_key = request_api_key(request)
-        if api_key is not None:
-            if not api_key.has_scope(scope):
-                self.message = f"This API key lacks the '{scope}' scope this endpoint needs."
+        credential = request_credential(request)
+        if credential is not None:
+            if not credential.has_scope(scope):
+                kind = "OAuth2 token" if isinstance(credential, ClientToken) else "API key"
+                self.message = f"This {kind} lacks the '{scope}' scope this endpoint needs."
                 return False
             return True
         if not (request.user and request.user.is_authenticated):

@@ -43,7 +43,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "predictions.view_batchjob", "predictions.add_batchjob",
     ),
     # A model administrator sees every student, prediction and outcome (read only, plus trying the model),
-    # and manages model versions and API keys in the admin.
+    # and manages model versions, API keys and OAuth2 clients in the admin.
     MODEL_ADMIN: (
         "predictions.view_student", "predictions.view_all_students",
         "predictions.view_prediction", "predictions.add_prediction",
@@ -51,6 +51,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "modelstore.view_modelversion", "modelstore.add_modelversion", "modelstore.change_modelversion",
         "modelstore.view_modelactivation",
         "predictions.view_apikey", "predictions.add_apikey", "predictions.change_apikey",
+        # OAuth2 clients and their tokens (issue 18): create, revoke (both "change" actions in the admin).
+        "predictions.view_oauthclient", "predictions.add_oauthclient", "predictions.change_oauthclient",
+        "oauth2_provider.view_accesstoken", "oauth2_provider.change_accesstoken",
         "predictions.view_batchjob",
         "predictions.view_accuracycheck", "predictions.add_accuracycheck",
         "predictions.view_alert", "predictions.change_alert",

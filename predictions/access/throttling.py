@@ -1,66 +1,64 @@
-"""Rate limits per API key and per logged-in user, counted in the shared cache (settings.CACHES).
+"""Rate limits per API key and per logged-in user: REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] ("api_key", "user").
 
-On Redis (the default when REDIS_URL is set) a check costs two round trips and no SQL. Should Redis stop
-answering, each process counts in its own memory for SHARED_CACHE_RETRY_SECONDS before it tries Redis again,
-and logs an error: the limits then hold per process rather than across them, and the API keeps serving, as it
-does without Redis for everything but batch uploads.
+Counted by studentperf.ratelimit: atomic fixed windows in the shared cache (on Redis one round trip and no SQL;
+without Redis, or while it does not answer, per process). A refused request gets 429 with `Retry-After`, the
+seconds until its window ends.
 """
 from __future__ import annotations
 
-import logging
-import time
-
-from django.core.cache.backends.locmem import LocMemCache
-from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from predictions.access.authentication import request_api_key
-
-logger = logging.getLogger(__name__)
-SHARED_CACHE_RETRY_SECONDS = 10
-_local_counts = LocMemCache("studentperf-throttle-fallback", {})
-_shared_cache_down_until = 0.0  # time.monotonic() before which the shared cache is not tried
+from predictions.access.oauth import request_client_token
+from studentperf.ratelimit import rate_hit, rate_parse
 
 
-class _SettingsRateThrottle(SimpleRateThrottle):
-    def get_rate(self) -> str | None:
-        # DRF copies the rates once, at import; reading them per request lets settings changes apply.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+class _WindowRateThrottle(BaseThrottle):
+    scope = ""
+
+    def __init__(self) -> None:
+        self.seconds_left: float | None = None
+
+    def ident(self, request) -> str | None:
+        """Whose budget the request spends; None: not this throttle's to count."""
+        raise NotImplementedError
 
     def allow_request(self, request, view) -> bool:
-        global _shared_cache_down_until
-        if time.monotonic() >= _shared_cache_down_until:
-            try:
-                return super().allow_request(request, view)
-            except RedisError as exc:
-                _shared_cache_down_until = time.monotonic() + SHARED_CACHE_RETRY_SECONDS
-                logger.error(
-                    "rate limits counted per process: the shared cache does not answer",
-                    extra={"reason": repr(exc), "retry_seconds": SHARED_CACHE_RETRY_SECONDS},
-                )
-        self.cache = _local_counts
-        return super().allow_request(request, view)
+        # Read per request (DRF copies the rates once, at import), so that settings changes apply.
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        ident = self.ident(request)
+        if rate is None or ident is None:
+            return True
+        rate = rate_parse(rate)
+        window = rate_hit(f"{self.scope}:{ident}", rate=rate)
+        self.seconds_left = window.seconds_left
+        return window.count <= rate.limit
+
+    def wait(self) -> float | None:
+        return self.seconds_left
 
 
-class ApiKeyRateThrottle(_SettingsRateThrottle):
-    """REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["api_key"] requests per key (by its prefix)."""
+class ApiKeyRateThrottle(_WindowRateThrottle):
+    """REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["api_key"] requests per key (by its prefix), and as many per OAuth2
+    client (by its client id, whichever of its tokens it sends)."""
 
     scope = "api_key"
 
-    def get_cache_key(self, request, view) -> str | None:
+    def ident(self, request) -> str | None:
         api_key = request_api_key(request)
-        if api_key is None:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": api_key.prefix}
+        if api_key is not None:
+            return api_key.prefix
+        client_token = request_client_token(request)
+        return f"oauth:{client_token.client_id}" if client_token is not None else None
 
 
-class UserRateThrottle(_SettingsRateThrottle):
+class UserRateThrottle(_WindowRateThrottle):
     """REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"] requests per logged-in user (sessions)."""
 
     scope = "user"
 
-    def get_cache_key(self, request, view) -> str | None:
+    def ident(self, request) -> str | None:
         if request_api_key(request) is not None or not request.user.is_authenticated:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+        return str(request.user.pk)

@@ -260,7 +260,9 @@ class StudentPredictionSerializer(PredictionSerializer):
 class StudentInputSerializer(RawObjectSerializer):
     """A student: the school's own id and the record (all attributes; G1, G2 once known)."""
 
-    external_id = serializers.CharField(max_length=64, help_text="The school's own student id, unique per school.")
+    external_id = serializers.CharField(
+        max_length=64, help_text="The school's own student id, unique among the requester's students of the school."
+    )
     locals().update(record_fields())
 
 
@@ -327,6 +329,16 @@ class OutcomeSerializer(serializers.Serializer):
     supersedes = serializers.IntegerField(
         source="supersedes_id", allow_null=True, help_text="The outcome this one corrected, if any."
     )
+    recorded_at = serializers.DateTimeField()
+
+
+class OutcomeWrittenSerializer(serializers.Serializer):
+    """What recording a grade answers to a key that may write but not read (issue 18): what it sent and the id,
+    not whether an earlier grade was corrected (`is_current`, `supersedes`: stored data)."""
+
+    id = serializers.IntegerField()
+    student_id = serializers.IntegerField()
+    final_grade = serializers.IntegerField()
     recorded_at = serializers.DateTimeField()
 
 

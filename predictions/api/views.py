@@ -10,7 +10,13 @@ from rest_framework import status
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from predictions.access.requester import requested_by, requester, requester_may_read, requester_person
+from predictions.access.requester import (
+    requested_by,
+    requester,
+    requester_may_read,
+    requester_person,
+    requester_read_require,
+)
 from predictions.models import Prediction
 from predictions.selectors import (
     outcome_list_for_requester,
@@ -35,6 +41,7 @@ from .serializers import (
     OutcomeFilterSerializer,
     OutcomeInputSerializer,
     OutcomeSerializer,
+    OutcomeWrittenSerializer,
     PredictBatchSerializer,
     PredictInputSerializer,
     PredictionBatchSerializer,
@@ -129,7 +136,9 @@ class StudentListApi(ReadWriteApi):
     @extend_schema(
         operation_id="students_create",
         summary="Store a student",
-        description="`external_id` must be unique within the school (409 otherwise).",
+        description="`external_id` must be unique among the requester's students of the school: a person's own "
+        "students, or for an API key the students without a teacher (409 `conflict` naming `external_id` "
+        "otherwise). Another teacher's student of the same id is no conflict and is never revealed.",
         request=StudentInputSerializer,
         responses={201: StudentSerializer, **error_responses(400, 409, 413, 415)},
         examples=examples.STUDENT_CREATE,
@@ -198,7 +207,9 @@ class StudentPredictApi(ApiView):
     @extend_schema(
         operation_id="students_predict",
         summary="Predict a stored student from their record",
-        description="No body: the student's stored record is predicted, and the prediction linked to them.",
+        description="No body: the student's stored record is predicted, and the prediction linked to them. The "
+        "answer is made from the stored record, so a key or token needs the `read` scope beside `predict` (403 "
+        "otherwise).",
         parameters=[STUDENT_ID],
         request=None,
         responses={200: PredictionSerializer, **error_responses(404, 503)},
@@ -206,6 +217,7 @@ class StudentPredictApi(ApiView):
         tags=["students"],
     )
     def post(self, request, pk: int):
+        requester_read_require(request)
         student = student_get_for_requester(pk=pk, **requester(request))
         prediction = prediction_create(
             record=student_record_get(student=student), student=student, source=Prediction.Source.API,
@@ -234,7 +246,9 @@ class OutcomeListApi(ReadWriteApi):
         summary="Record a student's final grade",
         description=(
             "A second outcome for the same student is a correction: it becomes the current one, the earlier one "
-            "stays in the history with `is_current` false, and the new one names it in `supersedes`."
+            "stays in the history with `is_current` false, and the new one names it in `supersedes`. A key or "
+            "token without the `read` scope gets `{\"id\", \"student_id\", \"final_grade\", \"recorded_at\"}` "
+            "only: whether an earlier grade was recorded is stored data."
         ),
         request=OutcomeInputSerializer,
         responses={201: OutcomeSerializer, **error_responses(400, 413, 415)},
@@ -247,4 +261,5 @@ class OutcomeListApi(ReadWriteApi):
         )
         body.is_valid(raise_exception=True)
         outcome = outcome_record(**body.validated_data, user=requester_person(request))
-        return Response(OutcomeSerializer(outcome).data, status=status.HTTP_201_CREATED)
+        shown = OutcomeSerializer if requester_may_read(request) else OutcomeWrittenSerializer
+        return Response(shown(outcome).data, status=status.HTTP_201_CREATED)

@@ -15,8 +15,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from predictions.access.authentication import request_api_key
-from predictions.access.requester import requester
+from predictions.access.requester import request_credential, requester
 from predictions.access.roles import BATCH_ADD, BATCH_VIEW
 from predictions.api.examples import response
 from predictions.batches.files import batch_file_size_check
@@ -51,8 +50,8 @@ One line per data row, in file order: `row` (1 is the first row after the header
 `predicted_grade`, `pass_probability`, `risk`, `interval_low`, `interval_high`, `setup`, `unusual` (`true` when
 the record is unlike the students the model learned from: treat the prediction with care; empty for a model
 version older than this check), `unusual_reasons` (why, `reason; reason`), `student` (what a class upload did
-with the row's student: `added`, `updated`, `not saved: no external_id`, `not saved: the id is used by a student
-you may not edit`; empty when saving was not asked or the row was rejected), and `errors` for a rejected row
+with the row's student: `added`, `updated`, `not saved: no external_id`, `not saved: the uploader may not add or
+change students`; empty when saving was not asked or the row was rejected), and `errors` for a rejected row
 (`field: reason; field: reason`, the prediction columns then empty). 409 until the job is done.
 """
 EXAMPLE_ID = "6f1d2c3b-9a8e-4f7d-8c6b-5a4e3d2c1b0a"
@@ -84,7 +83,7 @@ class SessionRolePermission(BasePermission):
     message = "Your role does not allow batch predictions."
 
     def has_permission(self, request, view) -> bool:
-        if request_api_key(request) is not None or not request.user.is_authenticated:
+        if request_credential(request) is not None or not request.user.is_authenticated:
             return True
         return request.user.has_perm(view.session_permission[request.method])
 
@@ -106,9 +105,10 @@ class BatchOptionsSerializer(serializers.Serializer):
     save_students = serializers.BooleanField(
         required=False, default=False,
         help_text="true: a class upload. Each row with an `external_id` creates or updates the student of that id at "
-        "the row's school (a session: the uploader's students; an API key: needs the `write` scope, and its new "
-        "students have no teacher), its prediction linked to the student. Rows without an id are predicted, not "
-        "saved; a row whose id is a student the uploader may not edit is predicted, not saved, and says so. "
+        "the row's school among the uploader's own students (a session: the person's; an API key: needs the "
+        "`write` scope, and its students are those without a teacher), its prediction linked to the student; "
+        "another teacher's student of the same id is never touched. Rows without an id are predicted, not saved; "
+        "a row the uploader may no longer save (role or key changed) is predicted, not saved, and says so. "
         "Uploading the same file again updates the students, never duplicates them. 403 naming `save_students` "
         "when the uploader may not add students.",
     )
@@ -132,7 +132,7 @@ class BatchStudentsSerializer(serializers.Serializer):
     updated = serializers.IntegerField(help_text="Students updated (their id was already known).")
     no_id = serializers.IntegerField(help_text="Rows predicted but not saved: no external_id.")
     not_allowed = serializers.IntegerField(
-        help_text="Rows predicted but not saved: the id is used by a student the uploader may not edit."
+        help_text="Rows predicted but not saved: the uploader may not add or change students."
     )
 
 

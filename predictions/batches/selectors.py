@@ -56,7 +56,7 @@ def batch_job_summary(*, job: BatchJob) -> dict:
 
 def batch_job_student_counts(*, job: BatchJob) -> dict[str, int]:
     """What a class upload did with its rows' students so far: {"created", "updated", "no_id" (predicted, not
-    saved: no external_id), "not_allowed" (predicted, not saved: the id is another teacher's student)}."""
+    saved: no external_id), "not_allowed" (predicted, not saved: the uploader may not add or change students)}."""
     statuses = [status for status in BatchRow.StudentStatus.values if status]
     counts = dict.fromkeys(statuses, 0)
     rows = (
@@ -80,6 +80,6 @@ def batch_row_unusual_list(*, job: BatchJob, limit: int = 50) -> QuerySet[BatchR
 
 
 def batch_row_not_allowed_list(*, job: BatchJob, limit: int = 50) -> QuerySet[BatchRow]:
-    """A class upload's first rows whose id is a student the uploader may not edit (predicted, not saved)."""
+    """A class upload's first rows the uploader may not save (predicted, not saved)."""
     rows = BatchRow.objects.filter(job=job, student_status=BatchRow.StudentStatus.NOT_ALLOWED)
     return rows.order_by("row_number")[:limit]

@@ -17,6 +17,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from predictions.access.requester import credential_audit
 from predictions.batches.files import (
     BatchFileRow,
     FileChunk,
@@ -67,7 +68,7 @@ def batch_job_create(
             input_sha256=hashlib.sha256(data).hexdigest(), rows_total=checked.rows_total,
             chunk_size=batch_chunk_size(rows_total=checked.rows_total, largest=settings.BATCH_CHUNK_SIZE),
             created_by=user, save_students=save_students,
-            api_key_prefix=api_key.prefix if api_key is not None else "",
+            **credential_audit(api_key),  # the key's prefix or the OAuth2 client's id and name
             request_id=request_id_get(),
         )
         job_id = str(job.pk)
@@ -148,7 +149,7 @@ def _chunk_process(job: BatchJob, chunk: FileChunk) -> None:
             predictions = predictions_serve(
                 records=[row.record for row in valid], students=[row.student for row in saved],
                 source=Prediction.Source.BATCH, user=job.created_by, api_key_prefix=job.api_key_prefix,
-                started=started,
+                oauth_client_id=job.oauth_client_id, oauth_client_name=job.oauth_client_name, started=started,
             ) if valid else []
             outcomes = {row.row_number: (prediction, kept.status)
                         for row, prediction, kept in zip(valid, predictions, saved, strict=True)}

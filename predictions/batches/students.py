@@ -2,11 +2,12 @@
 of that school, and its prediction is linked to the student (so the dashboard shows it at once). An empty
 cell of a sensitive attribute keeps the value the student already has (`_known_kept`).
 
-Who may save: a person with STUDENT_ADD (new students become theirs) updates the students they may edit
-(their own; every one with VIEW_ALL_STUDENTS and STUDENT_CHANGE, e.g. a superuser); an API key with the
-"write" scope (it belongs to the installation, like its students API) creates students without a teacher
-and updates any. A row whose id is another teacher's student is still predicted, but nothing is saved or
-linked, and the row says so without telling anything of that student.
+Ids are matched within the uploader's own namespace, as student_create keeps them (issue 18, attack 7): a
+person's rows match only their own students (new ones become theirs, with STUDENT_ADD; existing ones are
+updated with STUDENT_CHANGE), and another teacher's student of the same id is never looked at, changed or
+revealed. An API key with the "write" scope (it belongs to the installation, like its students API) creates
+and updates the students without a teacher, its own namespace. A row whose student the uploader may not
+save is still predicted, but nothing is saved or linked.
 """
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from modelstore.schema import FEATURES, MAY_BE_UNKNOWN
-from predictions.access.roles import STUDENT_ADD, STUDENT_CHANGE, VIEW_ALL_STUDENTS
+from predictions.access.roles import STUDENT_ADD, STUDENT_CHANGE
 from predictions.batches.files import BatchFileRow
-from predictions.models import ApiKey, BatchJob, BatchRow, Student
+from predictions.access.oauth import oauth_client_usable
+from predictions.models import ApiKey, BatchJob, BatchRow, OAuthClient, Student
 from studentperf.bulk import rows_update
 from studentperf.errors import ApplicationError
 
@@ -56,13 +58,13 @@ def batch_rows_students_save(*, job: BatchJob, rows: Sequence[BatchFileRow]) -> 
         return [RowStudent(None, BatchRow.StudentStatus.NOT_ASKED) for _ in rows]
     editor = _Editor(job)
     keys = {(row.record["school"], row.external_id) for row in rows if row.external_id}
-    saved, created, changed = _plan(rows, _students_by_key(keys), editor)
+    saved, created, changed = _plan(rows, _students_by_key(keys, teacher=editor.user), editor)
     if created:
         try:
             with transaction.atomic():  # a savepoint
                 Student.objects.bulk_create(created)
-        except IntegrityError:  # a teacher added one of these ids meanwhile: plan again, knowing it
-            saved, created, changed = _plan(rows, _students_by_key(keys), editor)
+        except IntegrityError:  # the uploader added one of these ids meanwhile: plan again, knowing it
+            saved, created, changed = _plan(rows, _students_by_key(keys, teacher=editor.user), editor)
             Student.objects.bulk_create(created)
     if changed:
         rows_update(Student, changed, fields=RECORD_FIELDS)  # not bulk_update: its cost grows with rows squared
@@ -86,7 +88,7 @@ def _plan(
         elif key not in known and editor.may_add:
             created[key] = _set_record(Student(external_id=row.external_id, teacher=editor.user), row.record)
             saved.append(RowStudent(created[key], BatchRow.StudentStatus.CREATED))
-        elif key in known and editor.may_edit(known[key]):
+        elif key in known and editor.may_change:
             _known_kept(row.record, known[key])
             changed[key] = _set_record(known[key], row.record)
             saved.append(RowStudent(known[key], BatchRow.StudentStatus.UPDATED))
@@ -98,13 +100,15 @@ def _plan(
 RECORD_FIELDS = tuple(FEATURES)
 
 
-def _students_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Student]:
+def _students_by_key(keys: set[tuple[str, str]], *, teacher) -> dict[tuple[str, str], Student]:
+    """The students of `teacher` (None: those without a teacher) with these (school, external_id)."""
     if not keys:
         return {}
     match = Q()
     for school in {school for school, _ in keys}:
         match |= Q(school=school, external_id__in=[external_id for other, external_id in keys if other == school])
-    return {(student.school, student.external_id): student for student in Student.objects.filter(match)}
+    students = Student.objects.filter(match, teacher=teacher)
+    return {(student.school, student.external_id): student for student in students}
 
 
 def _known_kept(record: dict, student: Student) -> None:
@@ -124,7 +128,8 @@ def _set_record(student: Student, record: dict) -> Student:
 
 
 class _Editor:
-    """The uploader's rights, read once per chunk."""
+    """The uploader's rights over the students of its namespace (`user`; None: a key's, without a teacher), read
+    once per chunk."""
 
     def __init__(self, job: BatchJob):
         self.user = job.created_by
@@ -132,13 +137,8 @@ class _Editor:
         if self.user is None and job.api_key_prefix:
             key = ApiKey.objects.filter(prefix=job.api_key_prefix, revoked=False).first()
             key_may_write = key is not None and key.has_scope("write")
+        elif self.user is None and job.oauth_client_id:  # an OAuth2 client: as a key, while it is usable
+            client = OAuthClient.objects.filter(application__client_id=job.oauth_client_id).first()
+            key_may_write = oauth_client_usable(client) and client.has_scope("write")
         self.may_add = key_may_write or (self.user is not None and self.user.has_perm(STUDENT_ADD))
-        self.edits_all = key_may_write or (
-            self.user is not None and self.user.has_perm(VIEW_ALL_STUDENTS) and self.user.has_perm(STUDENT_CHANGE)
-        )
-        self.may_change = self.edits_all or (self.user is not None and self.user.has_perm(STUDENT_CHANGE))
-
-    def may_edit(self, student: Student) -> bool:
-        if self.edits_all:
-            return True
-        return self.may_change and self.user is not None and student.teacher_id == self.user.pk
+        self.may_change = key_may_write or (self.user is not None and self.user.has_perm(STUDENT_CHANGE))

@@ -10,8 +10,8 @@ from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from predictions.access.authentication import request_api_key
 from predictions.access.permissions import HasScope
+from predictions.access.requester import request_credential
 from predictions.access.roles import ACCURACY_CHECK_VIEW
 from predictions.monitoring.selectors import accuracy_check_latest_list, accuracy_check_list
 from predictions.monitoring.texts import INTERVENTIONS_NOTE
@@ -204,7 +204,7 @@ class CanViewAccuracyChecks(BasePermission):
     message = "Your role does not allow this: accuracy checks are for model administrators."
 
     def has_permission(self, request, view) -> bool:
-        return request_api_key(request) is not None or request.user.has_perm(ACCURACY_CHECK_VIEW)
+        return request_credential(request) is not None or request.user.has_perm(ACCURACY_CHECK_VIEW)
 
 
 _METRICS = {

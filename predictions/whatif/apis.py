@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from modelstore.schema import ACTIONABLE
-from predictions.access.requester import requested_by, requester
+from predictions.access.requester import requested_by, requester, requester_read_require
 from predictions.api.examples import PREDICTION, request, response
 from predictions.api.serializers import PredictionSerializer, RawObjectSerializer, prediction_data
 from predictions.selectors import student_get_for_requester
@@ -22,7 +22,8 @@ student's prediction from their stored record (`current`) and with the changes (
 version and read from one predictive distribution each, the `changes` that altered the record, and the
 `difference` (changed minus current). Both predictions are kept in the audit log with source `what_if`; neither
 becomes the student's latest prediction. Another attribute, an unknown one or a value outside its range answers
-400 naming it as `changes.<name>`; changes that alter nothing answer 400 naming `changes`.
+400 naming it as `changes.<name>`; changes that alter nothing answer 400 naming `changes`. The answer is made from
+the stored record, so a key or token needs the `read` scope beside `predict` (403 otherwise).
 """
 CHANGED = dict(PREDICTION, predicted_grade=10.2, pass_probability=0.56, risk="medium")
 EXAMPLE = {
@@ -64,6 +65,7 @@ class StudentWhatIfApi(ApiView):
         tags=["students"],
     )
     def post(self, request, pk: int):
+        requester_read_require(request)  # the answer shows the prediction of the stored record
         student = student_get_for_requester(pk=pk, **requester(request))
         body = request.data if isinstance(request.data, dict) else {}
         answer = student_what_if(student=student, changes=body.get("changes"), **requested_by(request))

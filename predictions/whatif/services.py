@@ -58,7 +58,10 @@ def what_if_changes_clean(*, record: Mapping, changes) -> dict:
     return cleaned
 
 
-def student_what_if(*, student: Student, changes, user=None, api_key_prefix: str = "") -> WhatIf:
+def student_what_if(
+    *, student: Student, changes, user=None, api_key_prefix: str = "", oauth_client_id: str = "",
+    oauth_client_name: str = "",
+) -> WhatIf:
     """Predict `student` as stored and with `changes` (what_if_changes_clean) applied, in one model call.
 
     Raises ApplicationError: kind "invalid" naming the bad changes, "unavailable" without an active model."""
@@ -67,7 +70,8 @@ def student_what_if(*, student: Student, changes, user=None, api_key_prefix: str
     cleaned = what_if_changes_clean(record=record, changes=changes)
     current, changed = predictions_serve(
         records=[record, {**record, **cleaned}], students=[None, None], source=Prediction.Source.WHAT_IF,
-        user=user, api_key_prefix=api_key_prefix, started=started, what_if_for=student,
+        user=user, api_key_prefix=api_key_prefix, oauth_client_id=oauth_client_id,
+        oauth_client_name=oauth_client_name, started=started, what_if_for=student,
     )
     return WhatIf(current=current, changed=changed, changes=cleaned)
 

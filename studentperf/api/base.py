@@ -8,6 +8,7 @@ from __future__ import annotations
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from .credential_budget import credential_budget_check
 from .pagination import ApiPagination
 from .parsers import BoundedJSONParser
 
@@ -23,6 +24,12 @@ class ApiView(APIView):
     parser_classes = [BoundedJSONParser]  # nesting bounded: a deep body is a 400, never a RecursionError
     renderer_classes = [JSONRenderer]
     pagination_class = ApiPagination
+
+    def perform_authentication(self, request) -> None:
+        # An address that sent too many requests without valid credentials is refused before any credential is
+        # looked up (429, no SQL): studentperf/api/credential_budget.py.
+        credential_budget_check(request)
+        super().perform_authentication(request)
 
     def paginate(self, queryset, serializer_class):
         """A page of `queryset` shaped by `serializer_class`, as `{"count", "next", "previous", "results"}`."""

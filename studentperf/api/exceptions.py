@@ -1,7 +1,9 @@
 """Every API error as `{"error": kind, "message": sentence, "fields": {name: [reasons]}, "request_id": id}`.
 
 `api_exception_handler` is DRF's EXCEPTION_HANDLER: it shapes ApplicationError from the services and DRF's
-own exceptions, and marks the request with its error type for the error log line. Unknown URLs under /api/,
+own exceptions, and marks the request with its error type for the error log line; a refusal of credentials
+(AuthenticationFailed, NotAuthenticated) is also counted against the client's address (credential_budget.py)
+and in /metrics. Unknown URLs under /api/,
 requests Django refuses before any view (a wrong Host) and server errors get the same shape from the views
 below (a person gets Django's 400 page, or the 500 page with the id).
 Anything else a view raises is a bug: it is not hidden here (it surfaces as a 500, in tests as a failure).
@@ -20,9 +22,10 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import set_rollback
 
+from studentperf.api.credential_budget import credential_failure_record
 from studentperf.errors import ApplicationError
+from studentperf.metrics.events import AUTH_FAILURE_REASONS
 from studentperf.observability import error_mark, request_id_get
 from studentperf.observability.error_types import error_type_for_status
 
@@ -49,6 +52,39 @@ STATUS_KIND = {
     429: "throttled",
 }
 MAX_NAMED_FIELDS = 10
+# The reasons an authentication class may give (the others are the exception handler's and the budget's own).
+REJECTION_REASONS = tuple(reason for reason in AUTH_FAILURE_REASONS if reason not in ("missing", "throttled"))
+
+
+class CredentialsRejected(exceptions.AuthenticationFailed):
+    """401 for credentials an authentication class refuses, labelled with why: `reason` is one of
+    REJECTION_REASONS ("wrong_scheme", "malformed", "unknown", "expired", "invalid"), the label under
+    which the refusal is counted (studentperf_auth_failures_total) and charged to the client's address
+    (studentperf/api/credential_budget.py). A plain AuthenticationFailed counts as "invalid", NotAuthenticated as
+    "missing"."""
+
+    def __init__(self, detail=None, code=None, *, reason: str):
+        if reason not in REJECTION_REASONS:
+            raise ValueError(f"reason must be one of {', '.join(REJECTION_REASONS)}, not {reason!r}.")
+        super().__init__(detail, code)
+        self.reason = reason
+
+
+def credentials_reason(exc) -> str | None:
+    """Why `exc` refuses a request's credentials (AUTH_FAILURE_REASONS), or None when it is not about them."""
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return "missing"
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return getattr(exc, "reason", "invalid")
+    return None
+
+
+def set_rollback() -> None:
+    # DRF's, imported when called: rest_framework.views loads the authentication classes of the settings, which
+    # import this module (CredentialsRejected), so importing it at the top would be circular.
+    from rest_framework.views import set_rollback as drf_set_rollback
+
+    drf_set_rollback()
 
 
 def error_body(kind: str, message: str, fields: dict | None = None) -> dict:
@@ -57,6 +93,9 @@ def error_body(kind: str, message: str, fields: dict | None = None) -> dict:
 
 
 def api_exception_handler(exc, context) -> Response | None:
+    reason = credentials_reason(exc)
+    if reason is not None:
+        credential_failure_record(context["request"], reason=reason)
     response = _error_response(exc)
     if response is not None:
         error_type = _error_type(exc, response.status_code)

@@ -7,7 +7,12 @@ imported, every process (gunicorn workers, Celery pool processes) writes its cou
 and /metrics sums them. The directory must be emptied before the services start.
 """
 from . import celery_signals  # noqa: F401  (connects the Celery signal handlers)
-from .events import error_observe, predictions_observe, request_observe, validation_errors_observe
+from .events import (
+    auth_failure_observe, error_observe, predictions_observe, request_observe, validation_errors_observe,
+)
 from .registry import error_summary
 
-__all__ = ("error_observe", "error_summary", "predictions_observe", "request_observe", "validation_errors_observe")
+__all__ = (
+    "auth_failure_observe", "error_observe", "error_summary", "predictions_observe", "request_observe",
+    "validation_errors_observe",
+)

@@ -56,6 +56,18 @@ PREDICTION_DURATION = Histogram(
     "Latency of one call that serves predictions (validation, model lookup, prediction), whatever its size.",
     ["source"], buckets=LATENCY_BUCKETS,
 )
+# Why an API request was refused for its credentials (studentperf.api.exceptions.CredentialsRejected): a small,
+# fixed set. `throttled`: refused before authentication, the address having spent its budget
+# (studentperf/api/credential_budget.py). Like every series here, a reason appears at its first count: creating
+# the series at import would write into PROMETHEUS_MULTIPROC_DIR from any process that imports this module
+# (`manage.py migrate` included), before gunicorn has made and emptied the directory.
+AUTH_FAILURE_REASONS = ("missing", "wrong_scheme", "malformed", "unknown", "expired", "invalid", "throttled")
+AUTH_FAILURES = Counter(
+    "studentperf_auth_failures",
+    "API requests refused for missing or wrong credentials (401), or refused before authentication because their "
+    "address sent too many of those (throttled, 429), by reason.",
+    ["reason"],
+)
 _other_fields: set[str] = set()
 
 
@@ -74,6 +86,13 @@ def error_observe(*, error_type: str) -> None:
     if error_type not in ERROR_TYPES:
         raise ValueError(f"error_type must be one of {', '.join(ERROR_TYPES)}, not {error_type!r}.")
     ERRORS.labels(error_type).inc()
+
+
+def auth_failure_observe(*, reason: str) -> None:
+    """One API request refused for its credentials, `reason` one of AUTH_FAILURE_REASONS (ValueError otherwise)."""
+    if reason not in AUTH_FAILURE_REASONS:
+        raise ValueError(f"reason must be one of {', '.join(AUTH_FAILURE_REASONS)}, not {reason!r}.")
+    AUTH_FAILURES.labels(reason).inc()
 
 
 def validation_errors_observe(*, fields: Iterable[str], source: str) -> None:

@@ -70,14 +70,31 @@ def screenshot(tmp_path):
 
 @pytest.fixture
 def log_in():
-    """log_in(page, username): sign in through the login form, as a person would."""
+    """log_in(page, username): sign in through the login form, as a person would; a superuser or model admin then
+    enrols an authenticator app (two_factor_enrol) on their first login. Returns the app's secret, or None."""
     from tests.conftest import PASSWORD
 
-    def sign_in(page, username: str, password: str = PASSWORD) -> None:
+    def sign_in(page, username: str, password: str = PASSWORD) -> str | None:
         page.goto("/accounts/login/")
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in").click()
         page.wait_for_load_state()
+        if "/accounts/two-factor/setup/" in page.url:
+            return two_factor_enrol(page)
+        return None
 
     return sign_in
+
+
+def two_factor_enrol(page) -> str:
+    """On the enrolment page: read the secret printed for typing by hand, confirm it with the code an app would
+    show, pass the recovery codes page. Returns the secret."""
+    from tests.conftest import totp_code
+
+    secret = page.locator("#totp-secret").inner_text()
+    page.get_by_label("Code").fill(totp_code(secret))
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("link", name="I have saved them").click()
+    page.wait_for_load_state()
+    return secret

@@ -29,7 +29,7 @@ def test_model_admin_uploads_activates_and_rolls_back(page, log_in, make_user, a
     report = page.locator("#validation-report")
     expect(report).to_be_visible()
     expect(report.locator("tr.failed")).to_have_count(0)
-    expect(report.locator("tr.passed")).to_have_count(6)
+    expect(report.locator("tr.passed")).to_have_count(7)
     screenshot(page, "admin-validation-report")
     candidate = ModelVersion.objects.get(name="candidate")
     assert candidate.status == "validated"

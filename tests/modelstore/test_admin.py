@@ -13,6 +13,7 @@ from modelstore import compilation, services, storage
 from modelstore.models import ModelActivation, ModelVersion
 from modelstore.package_validation import (
     CHECK_COMPILED,
+    CHECK_FIGURES,
     CHECK_READABLE,
     CHECK_REFERENCE,
     CHECK_SCHEMA,
@@ -20,6 +21,7 @@ from modelstore.package_validation import (
     CHECK_TYPES,
 )
 from studentperf.errors import ApplicationError
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +54,7 @@ def staff(client, django_user_model):
     """A logged-in staff member who may see model versions but not change which one is served."""
     member = django_user_model.objects.create_user(username="staff", password="a-long-test-password", is_staff=True)
     member.user_permissions.add(Permission.objects.get(codename="view_modelversion"))
-    client.force_login(member)
+    sign_in(client, member)
     return member
 
 
@@ -138,7 +140,7 @@ class _Custom:
 
 @pytest.fixture
 def admin_session(client, model_admin):
-    client.force_login(model_admin)
+    sign_in(client, model_admin)
     return client
 
 
@@ -170,7 +172,7 @@ def test_upload_of_a_good_package_is_validated_with_every_check_passed_and_activ
     )
     checks = uploaded.validation_report["checks"]
     assert [check["check"] for check in checks] == [
-        CHECK_READABLE, CHECK_TYPES, CHECK_STRUCTURE, CHECK_SCHEMA, CHECK_REFERENCE, CHECK_COMPILED
+        CHECK_READABLE, CHECK_TYPES, CHECK_STRUCTURE, CHECK_SCHEMA, CHECK_REFERENCE, CHECK_FIGURES, CHECK_COMPILED
     ]
     assert all(check["passed"] for check in checks)
     assert uploaded.metrics["claimed"] == {"rmse": 1.0} and "reference" in uploaded.metrics
@@ -267,7 +269,7 @@ def test_activate_page_only_confirms_on_get_and_post_switches_the_active_version
 def test_activate_view_refuses_a_post_without_csrf_token(model_admin, register):
     version = register()
     client = Client(enforce_csrf_checks=True)
-    client.force_login(model_admin)
+    sign_in(client, model_admin)
 
     assert client.post(_activate_url(version)).status_code == 403
     assert _statuses() == {1: "validated"}

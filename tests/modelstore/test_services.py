@@ -263,11 +263,11 @@ def test_register_records_every_check_as_passed_in_its_validation_report(registe
     checks = version.validation_report["checks"]
     assert [check["check"] for check in checks] == [
         "package readable", "types allowed", "package structure", "schema", "reference predictions",
-        "compiled inference",
+        "measured figures", "compiled inference",
     ]
     assert all(check["passed"] for check in checks)
     rmse = version.metrics["reference"]["setups"]["C"]["rmse"]
-    assert f"C: RMSE {rmse}" in checks[-2]["detail"]
+    assert f"C: RMSE {rmse}" in checks[-3]["detail"]
 
 
 def test_rejection_report_ends_with_the_failed_check_holding_the_reason(register, small_pipelines):

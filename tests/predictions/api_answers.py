@@ -13,9 +13,9 @@ def refused(response, status: int = 400, kind: str | None = None) -> dict:
 
 
 def signed_in(person):
-    """An API client logged in as `person` with a session."""
+    """An API client logged in as `person` with a session (second factor passed, for those who need one)."""
     from rest_framework.test import APIClient
 
-    client = APIClient()
-    client.force_login(person)
-    return client
+    from tests.conftest import sign_in
+
+    return sign_in(APIClient(), person)

@@ -9,6 +9,7 @@ from django.contrib.auth.models import Permission
 from modelstore.services import model_version_register
 from predictions.models import ApiKey, Outcome, Prediction, Student
 from predictions.services import outcome_record, prediction_create, student_create
+from tests.conftest import sign_in
 
 ADMIN_LOGIN = "/admin/login/"
 
@@ -30,13 +31,13 @@ def outcome(student, user):
 
 @pytest.fixture
 def model_admin_client(client, model_admin):
-    client.force_login(model_admin)
+    sign_in(client, model_admin)
     return client
 
 
 @pytest.fixture
 def superuser_client(client, superuser):
-    client.force_login(superuser)
+    sign_in(client, superuser)
     return client
 
 
@@ -140,7 +141,7 @@ def test_students_are_read_only_in_the_admin_even_with_student_permissions(clien
     staff.user_permissions.add(*Permission.objects.filter(
         content_type__app_label="predictions", codename__in=["view_student", "add_student", "change_student", "delete_student"]
     ))
-    client.force_login(staff)
+    sign_in(client, staff)
     url = "/admin/predictions/student/"
 
     detail = client.get(f"{url}{student.pk}/change/").content.decode()
@@ -205,7 +206,7 @@ def test_model_admin_revokes_keys_with_the_action(model_admin_client, make_api_k
 def test_staff_without_change_apikey_cannot_run_the_revoke_action(client, django_user_model, make_api_key):
     viewer = django_user_model.objects.create_user(username="viewer", password="x-long-password-1", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_apikey", content_type__app_label="predictions"))
-    client.force_login(viewer)
+    sign_in(client, viewer)
     api_key, _ = make_api_key()
 
     listing = client.get("/admin/predictions/apikey/").content.decode()

@@ -19,7 +19,7 @@ def student(user, record):
 
 
 def test_a_key_with_the_write_scope_records_an_outcome(api_client, student):
-    response = api_client("write").post(OUTCOMES, {"student_id": student.pk, "final_grade": 12}, format="json")
+    response = api_client("read", "write").post(OUTCOMES, {"student_id": student.pk, "final_grade": 12}, format="json")
 
     assert response.status_code == 201, response.content
     outcome = Outcome.objects.get()

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from predictions.models import Intervention, Prediction, Student
 from predictions.services import prediction_create
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +74,7 @@ def test_a_bad_value_is_named_beside_its_field_and_nothing_is_saved(teacher, stu
 
 
 def test_a_model_admin_may_not_record_one_and_another_teacher_gets_404(client, student, model_admin, colleague):
-    client.force_login(model_admin)
+    sign_in(client, model_admin)
     tutoring = {"kind": "tutoring", "date": "2026-11-20"}
     assert client.post(f"/students/{student.pk}/interventions/", tutoring).status_code == 403
     assert 'id="intervention-form"' not in page_of(client, student)

@@ -242,15 +242,17 @@ def test_an_invalid_student_names_every_bad_field(user, record):
     assert not Student.objects.exists()
 
 
-def test_an_external_id_is_unique_within_a_school(user, record):
+def test_an_external_id_is_unique_among_one_teachers_students_of_a_school(user, colleague, record):
     student_create(data={"external_id": "7", **record}, teacher=user)
     student_create(data={"external_id": "7", **dict(record, school="MS")}, teacher=user)
+    student_create(data={"external_id": "7", **record}, teacher=colleague)  # another teacher's namespace
+    student_create(data={"external_id": "7", **record}, teacher=None)  # the teacherless (API keys') namespace
 
-    with pytest.raises(ApplicationError) as caught:
-        student_create(data={"external_id": "7", **record}, teacher=None)
-
-    assert caught.value.kind == "conflict" and list(caught.value.fields) == ["external_id"]
-    assert Student.objects.count() == 2
+    for teacher in (user, None):
+        with pytest.raises(ApplicationError) as caught:
+            student_create(data={"external_id": "7", **record}, teacher=teacher)
+        assert caught.value.kind == "conflict" and list(caught.value.fields) == ["external_id"]
+    assert Student.objects.count() == 4
 
 
 def test_a_student_update_validates_the_whole_resulting_record(user, record):

@@ -14,6 +14,7 @@ from predictions.models import Outcome, Prediction, Student
 from predictions.selectors import student_record_get
 from predictions.services import prediction_create, student_create
 from predictions.templatetags.prediction_text import chance, factor_sentence, grade, risk_words
+from tests.conftest import sign_in
 
 NEW = "/predictions/new/"
 
@@ -30,9 +31,9 @@ def error_beside(content: str, name: str) -> str:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("get", "/"), ("get", NEW), ("get", f"/predictions/{uuid.uuid4()}/"), ("get", "/students/new/"),
+    [("get", "/"), ("get", NEW), ("get", "/predictions/3b9d7c1e-5a2f-4e8b-9c6d-0f1a2b3c4d5e/"), ("get", "/students/new/"),
      ("get", "/students/1/"), ("get", "/students/1/edit/"), ("post", "/students/1/predict/"),
-     ("post", "/students/1/outcome/"), ("get", f"/predictions/{uuid.uuid4()}/student/")],
+     ("post", "/students/1/outcome/"), ("get", "/predictions/3b9d7c1e-5a2f-4e8b-9c6d-0f1a2b3c4d5e/student/")],
 )
 def test_anonymous_visitors_are_sent_to_the_login_page(client, db, method, path):
     response = getattr(client, method)(path)
@@ -115,7 +116,7 @@ def test_a_teacher_cannot_see_another_teachers_prediction(client, user, colleagu
 
 def test_a_superuser_sees_every_prediction(client, user, django_user_model, active_version, record):
     prediction = prediction_create(record=record, source="web", user=user)
-    client.force_login(django_user_model.objects.create_superuser(username="boss", password="long-boss-password"))
+    sign_in(client, django_user_model.objects.create_superuser(username="boss", password="long-boss-password"))
 
     assert client.get(reverse("predictions:detail", kwargs={"pk": prediction.pk})).status_code == 200
 
@@ -184,7 +185,7 @@ def test_a_prediction_of_a_student_or_of_someone_else_offers_no_save_as_student(
 
     client.force_login(user)
     assert 'id="save-as-student"' not in client.get(url("detail", of_student)).content.decode()
-    client.force_login(model_admin)  # sees every prediction, but adds no student and did not make this one
+    sign_in(client, model_admin)  # sees every prediction, but adds no student and did not make this one
     assert 'id="save-as-student"' not in client.get(url("detail", quick)).content.decode()
 
 
@@ -229,7 +230,7 @@ def test_only_my_own_quick_prediction_fills_in_the_student_form(client, user, co
 
 def test_an_account_that_adds_no_students_cannot_open_the_filled_in_form(client, model_admin, active_version, record):
     mine = prediction_create(record=record, source="web", user=model_admin)
-    client.force_login(model_admin)
+    sign_in(client, model_admin)
 
     assert client.get(save_as_student_url(mine)).status_code == 403
 
@@ -333,7 +334,7 @@ def test_another_teachers_student_does_not_exist_for_a_teacher(client, user, col
 
 def test_a_model_admin_reads_any_student_but_cannot_edit_or_record_grades(client, user, model_admin, record):
     student = student_of(user, "s-1", record)
-    client.force_login(model_admin)
+    sign_in(client, model_admin)
 
     page = client.get(url("student-detail", student))
 
@@ -430,14 +431,29 @@ def test_a_bad_value_shows_its_error_beside_the_field_and_keeps_the_rest(client,
     assert is_select or typed_value_kept(content, name, typed[name])  # a select has no option for a bad value
 
 
-def test_a_student_id_already_used_at_the_school_is_refused_beside_the_id(client, user, colleague, record):
-    student_of(colleague, "2024-001", record)
+def test_a_student_id_the_teacher_already_uses_at_the_school_is_refused_beside_the_id(client, user, record):
+    student_of(user, "2024-001", record)
     client.force_login(user)
 
     response = client.post(url("student-new"), form_data({"external_id": "2024-001", **record}))
 
-    assert "is already used by another student of school GP" in error_beside(response.content.decode(), "external_id")
+    assert error_beside(response.content.decode(), "external_id") == (
+        "Student id is already used by another student of the same teacher at school GP."
+    )
     assert Student.objects.count() == 1
+
+
+def test_another_teachers_student_id_is_free_for_a_teacher_and_nothing_of_it_is_shown(client, user, colleague, record):
+    theirs = student_of(colleague, "2024-001", record, absences=17)
+    client.force_login(user)
+
+    response = client.post(url("student-new"), form_data({"external_id": "2024-001", **record}), follow=True)
+
+    mine = Student.objects.get(teacher=user, external_id="2024-001")
+    assert response.status_code == 200 and mine.pk != theirs.pk and mine.absences == record["absences"]
+    content = response.content.decode()
+    assert "already" not in content and "colleague" not in content
+    assert f"/students/{theirs.pk}/" not in content
 
 
 def test_editing_shows_the_stored_values(client, user, record):
@@ -732,7 +748,7 @@ def test_the_dashboard_counts_my_students_per_risk_band(client, user, three_stud
 
 
 def test_a_model_admin_sees_every_student_on_the_dashboard(client, model_admin, three_students):
-    client.force_login(model_admin)
+    sign_in(client, model_admin)
 
     content = client.get(url("dashboard")).content.decode()
 
@@ -870,7 +886,7 @@ def test_the_stylesheet_is_a_static_file_linked_from_every_page(client, user):
 
     assert found and ".risk-high" in open(found).read() and ":focus-visible" in open(found).read()
     assert f'<link rel="stylesheet" href="{static("css/studentperf.css")}">' in content
-    assert re.search(r"<style>\s*</style>", content)  # no CSS left in the page itself
+    assert "<style" not in content and " style=" not in content  # no CSS in the page itself (the CSP forbids it)
     assert "https://" not in re.search(r"<head>.*?</head>", content, re.S).group(0)
 
 
@@ -882,6 +898,6 @@ def test_the_navigation_marks_the_current_page_and_offers_what_the_account_may_d
     assert f'<a href="{url("student-new")}" aria-current="page">Add student</a>' in content
     assert f'href="{reverse("password_change")}"' in content and 'action="/accounts/logout/"' in content
     assert 'href="/admin/"' not in content and 'class="skip" href="#content"' in content
-    client.force_login(model_admin)
+    sign_in(client, model_admin)
     content = client.get(url("dashboard")).content.decode()
     assert 'href="/admin/"' in content and "Add student" not in content

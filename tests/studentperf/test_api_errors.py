@@ -153,7 +153,7 @@ class TestThrottling:
     def test_without_an_answer_from_redis_each_process_counts_alone(self, api_client, settings, monkeypatch, caplog):
         from django.core.cache.backends.locmem import LocMemCache
 
-        from predictions.access import throttling
+        from studentperf import ratelimit
 
         with socket.socket() as unused:  # a port nothing listens on: connections are refused at once
             unused.bind(("127.0.0.1", 0))
@@ -162,8 +162,8 @@ class TestThrottling:
             "BACKEND": "studentperf.cache.RedisCache", "LOCATION": f"redis://127.0.0.1:{port}/0",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }}
-        monkeypatch.setattr(throttling, "_shared_cache_down_until", 0.0)
-        monkeypatch.setattr(throttling, "_local_counts", LocMemCache("test-fallback", {}))
+        monkeypatch.setattr(ratelimit, "_shared_cache_down_until", 0.0)
+        monkeypatch.setattr(ratelimit, "_local_counts", LocMemCache("test-fallback", {}))
         client = api_client()
 
         assert [client.get(ECHO).status_code for _ in range(2)] == [200, 200]

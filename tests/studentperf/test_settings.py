@@ -92,6 +92,15 @@ def test_an_unknown_time_zone_stops_start_up_with_a_message_naming_the_variable(
             "(got 'Europe/Lisboa').") in result.stderr
 
 
+@pytest.mark.parametrize("variable", ["API_THROTTLE_KEY", "API_THROTTLE_USER", "API_THROTTLE_ANON"])
+def test_a_malformed_rate_stops_start_up_naming_the_variable(variable):
+    env = {"DJANGO_SECRET_KEY": GOOD_SECRET, "MODEL_ENCRYPTION_KEY": GOOD_KEY}
+    assert load_settings({**env, variable: "20 / minute"}, show="settings.DEBUG").returncode == 0
+    result = load_settings({**env, variable: "60/week"})
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {variable} must look like 600/min" in result.stderr and "'60/week'" in result.stderr
+
+
 def test_sqlite_lets_a_worker_write_while_a_page_reads_and_waits_for_the_lock(db):
     """The web server and a Celery worker share the embedded SQLite file: WAL, a busy timeout, and write
     transactions that take the lock up front (a reader never has to upgrade, so two writers cannot deadlock)."""

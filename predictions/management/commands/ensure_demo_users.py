@@ -49,6 +49,11 @@ class Command(BaseCommand):
         widths = [max(len(row[column]) for row in rows) for column in range(2)]
         for username, password, can in rows:
             self.stdout.write(f"  {username:<{widths[0]}}  {password:<{widths[1]}}  {can}")
+        if settings.OTP_REQUIRED:
+            self.stdout.write(
+                "admin and modeladmin set up two-factor authentication at their first login (an authenticator app "
+                "scans the QR code shown); OTP_REQUIRED=0 in .env turns it off in development."
+            )
 
 
 def demo_password(demo: DemoUser) -> str:

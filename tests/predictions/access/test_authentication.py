@@ -49,7 +49,8 @@ def test_missing_key_is_401_with_api_key_challenge():
         ("Api-Key", "malformed"),
         ("Api-Key not-a-key", "malformed"),
         ("Api-Key abcdefgh.short", "malformed"),
-        ("Bearer abcdefgh.0123456789abcdef0123456789abcdef", "Api-Key <key>"),
+        ("Basic dXNlcjpwYXNzd29yZA==", "'Authorization: Api-Key <key>' or an OAuth2 token as 'Authorization: Bearer"),
+        ("Bearer abcdefgh.0123456789abcdef0123456789abcdef", "access token is unknown"),
     ],
 )
 def test_malformed_authorization_is_401(authorization, message):

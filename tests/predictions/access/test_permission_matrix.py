@@ -8,18 +8,23 @@ revoke) are real: for the accounts allowed to make them they succeed; for the ot
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Callable
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import AccessToken
 
 from modelstore import services as model_services
 from modelstore.models import ModelVersion
+from predictions.access.oauth_clients import oauth_client_create
 from predictions.models import Alert, BatchJob, Outcome, Prediction
 from predictions.selectors import student_record_get
 from predictions.services import outcome_record, prediction_create, student_create
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +40,8 @@ class World:
     api_key: object
     batch: object  # the teacher's finished batch job
     alert: object  # an open alert
+    oauth_client: object  # an OAuth2 client with the "read" scope
+    token: object  # an access token of that client
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,25 @@ ROWS = (
     Row("revoke action", "post", lambda w: "/admin/predictions/apikey/",
         _admin(model_admin=302, superuser=302, staff_no_rights=403),
         data=lambda w: {"action": "revoke", "_selected_action": [str(w.api_key.pk)]}),
+    # -- the admin: OAuth2 clients and their tokens (DOT's own Application pages are not registered) ---------------
+    Row("oauth tokens", "get", lambda w: "/admin/oauth2_provider/accesstoken/",
+        _admin(model_admin=200, superuser=200, staff_no_rights=403)),
+    Row("oauth token page", "get", lambda w: f"/admin/oauth2_provider/accesstoken/{w.token.pk}/change/",
+        _admin(model_admin=200, superuser=200, staff_no_rights=403)),
+    Row("revoke token action", "post", lambda w: "/admin/oauth2_provider/accesstoken/",
+        _admin(model_admin=302, superuser=302, staff_no_rights=403),
+        data=lambda w: {"action": "revoke_tokens", "_selected_action": [str(w.token.pk)]}),
+    Row("oauth clients", "get", lambda w: "/admin/predictions/oauthclient/",
+        _admin(model_admin=200, superuser=200, staff_no_rights=403)),
+    Row("new oauth client form", "get", lambda w: "/admin/predictions/oauthclient/add/",
+        _admin(model_admin=200, superuser=200, staff_no_rights=403)),
+    Row("revoke client action", "post", lambda w: "/admin/predictions/oauthclient/",
+        _admin(model_admin=302, superuser=302, staff_no_rights=403),
+        data=lambda w: {"action": "revoke", "_selected_action": [str(w.oauth_client.pk)]}),
+    Row("delete a client", "get", lambda w: f"/admin/predictions/oauthclient/{w.oauth_client.pk}/delete/",
+        _admin(model_admin=403, superuser=403, staff_no_rights=403)),
+    Row("dot applications", "get", lambda w: "/admin/oauth2_provider/application/",
+        _admin(model_admin=404, superuser=404, staff_no_rights=404)),
     Row("accounts", "get", lambda w: "/admin/auth/user/", _admin(model_admin=403, superuser=200, staff_no_rights=403)),
     Row("groups", "get", lambda w: "/admin/auth/group/", _admin(model_admin=403, superuser=200, staff_no_rights=403)),
     Row("login lockouts", "get", lambda w: "/admin/axes/accessattempt/",
@@ -199,7 +225,12 @@ def world(make_user, active_version, small_pipelines, make_api_key, record) -> W
         status=BatchJob.Status.DONE, created_by=owner,
     )
     alert = Alert.objects.create(kind=Alert.Kind.DRIFT, model_version=active_version, message="absences drift")
-    return World(student, prediction, outcome, candidate, api_key, batch, alert)
+    oauth_client, _ = oauth_client_create(name="school system", scopes=["read"])
+    token = AccessToken.objects.create(
+        application=oauth_client.application, token="matrix-token", scope="read",
+        expires=timezone.now() + timedelta(minutes=15),
+    )
+    return World(student, prediction, outcome, candidate, api_key, batch, alert, oauth_client, token)
 
 
 def _client_for(actor: str, make_user) -> Client:
@@ -216,7 +247,7 @@ def _client_for(actor: str, make_user) -> Client:
         person.save()
     else:
         person = make_user(actor, {"other_teacher": "teacher", "no_role": None}.get(actor, actor))
-    client.force_login(person)
+    sign_in(client, person)
     return client
 
 
@@ -247,9 +278,11 @@ def test_every_page_and_action_answers_each_account_as_its_role_allows(actor, wo
 def _state(world: World) -> tuple:
     world.api_key.refresh_from_db()
     world.alert.refresh_from_db()
+    world.oauth_client.refresh_from_db()
     return (
         Prediction.objects.count(), Outcome.objects.count(), ModelVersion.objects.count(), BatchJob.objects.count(),
         dict(ModelVersion.objects.values_list("pk", "status")), world.api_key.revoked, world.alert.acknowledged_at,
+        world.oauth_client.revoked, AccessToken.objects.count(),
     )
 
 
@@ -272,7 +305,7 @@ def test_model_admin_rights_come_from_the_group_not_from_staff_status(world, mak
     person.is_staff = True
     person.save()
     client = Client()
-    client.force_login(person)
+    sign_in(client, person)
     assert client.get(VERSIONS + "upload/").status_code == 403
     person.groups.add(Group.objects.get(name="Model admin"))
     assert client.get(VERSIONS + "upload/").status_code == 200

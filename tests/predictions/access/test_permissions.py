@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from predictions.api.examples import RECORD
 from predictions.models import Outcome, Student
 from predictions.services import student_create
+from tests.conftest import sign_in
 
 STUDENTS = "/api/v1/students"
 OUTCOMES = "/api/v1/outcomes"
@@ -19,7 +20,7 @@ def signed_in():
 
     def make(user) -> APIClient:
         client = APIClient()
-        client.force_login(user)
+        sign_in(client, user)
         return client
 
     return make

@@ -35,12 +35,9 @@ def small_file(record) -> bytes:
 
 @pytest.fixture
 def signed_in():
-    def sign_in(user) -> APIClient:
-        client = APIClient()
-        client.force_login(user)
-        return client
+    from tests.conftest import sign_in
 
-    return sign_in
+    return lambda user: sign_in(APIClient(), user)
 
 
 def run(job_id) -> BatchJob:

@@ -1,5 +1,6 @@
-"""A class upload becomes students (issue 17 item 1): created or updated by external_id within the school, each
-linked to its new prediction; rows without an id predicted only; another teacher's student never touched."""
+"""A class upload becomes students (issue 17 item 1): created or updated by external_id among the uploader's
+students of the school, each linked to its new prediction; rows without an id predicted only; another teacher's
+student never touched nor revealed (issue 18, attack 7)."""
 from __future__ import annotations
 
 import csv
@@ -105,13 +106,11 @@ def test_another_teachers_student_is_neither_changed_nor_revealed(broker, user, 
     theirs.refresh_from_db()
     assert (theirs.teacher, theirs.absences) == (colleague, 3)
     assert not Prediction.objects.filter(student=theirs).exists()
+    mine = Student.objects.get(teacher=user, external_id="s2")  # the uploader's own s2, in their namespace
+    assert mine.absences == 40 and Prediction.objects.filter(student=mine).count() == 1
     rows = results(job)
-    assert rows[1]["student"] == "not saved: the id is used by a student you may not edit"
-    assert rows[1]["predicted_grade"] != ""  # the row itself was predicted, from the file's values
-    summary = batch_job_summary(job=job)["students"]
-    assert (summary["created"], summary["not_allowed"]) == (1, 1)
-    row_text = ",".join(rows[1].values())
-    assert "colleague" not in row_text and str(theirs.pk) not in rows[1]["student"]
+    assert [row["student"] for row in rows] == ["added", "added"]  # exactly as if the colleague's s2 did not exist
+    assert batch_job_summary(job=job)["students"] == {"created": 2, "updated": 0, "no_id": 0, "not_allowed": 0}
 
 
 def test_a_rejected_row_saves_no_student(broker, user, active_version, record):
@@ -153,6 +152,37 @@ def test_an_api_key_needs_the_write_scope_and_its_students_have_no_teacher(
     student = Student.objects.get()
     assert student.teacher is None and job.api_key_prefix == writer.prefix
     assert Prediction.objects.get(student=student).api_key_prefix == writer.prefix
+
+
+def test_a_keys_class_upload_keeps_to_the_students_without_a_teacher(
+    broker, user, make_api_key, active_version, record
+):
+    teachers = Student.objects.create(external_id="s1", teacher=user, **dict(record, absences=3))
+    writer, _ = make_api_key(scopes=("predict", "write"))
+
+    first = upload(class_file(record, ["s1"], absences=20), api_key=writer)
+    second = upload(class_file(record, ["s1"], absences=30), api_key=writer)
+
+    teachers.refresh_from_db()
+    assert teachers.absences == 3 and not Prediction.objects.filter(student=teachers).exists()
+    keys = Student.objects.get(teacher=None)
+    assert keys.absences == 30
+    assert [results(job)[0]["student"] for job in (first, second)] == ["added", "updated"]
+
+
+def test_a_key_revoked_before_its_class_upload_runs_saves_nothing(broker, make_api_key, active_version, record):
+    writer, _ = make_api_key(scopes=("predict", "write"))
+    job = batch_job_create(data=class_file(record, ["s1"]), file_name="c.csv", source="api", api_key=writer,
+                           save_students=True)
+    writer.revoked = True
+    writer.save()
+
+    batch_job_process(job_id=str(job.pk))
+    job.refresh_from_db()
+
+    assert not Student.objects.exists()
+    assert results(job)[0]["student"] == "not saved: the uploader may not add or change students"
+    assert batch_job_summary(job=job)["students"]["not_allowed"] == 1
 
 
 def test_the_same_id_at_two_schools_is_two_students(broker, user, active_version, record):
@@ -207,12 +237,12 @@ def test_a_student_added_meanwhile_by_someone_else_is_found_on_a_second_look(
     real = batch_students._students_by_key
     looks = []
 
-    def stale_first_look(keys):
+    def stale_first_look(keys, **namespace):
         looks.append(keys)
         if len(looks) == 1:  # the teacher's own form saves s1 between the look and the insert
             Student.objects.create(external_id="s1", teacher=user, **record)
             return {}
-        return real(keys)
+        return real(keys, **namespace)
 
     monkeypatch.setattr(batch_students, "_students_by_key", stale_first_look)
 

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from modelstore import services as model_services
 from predictions.monitoring.services import accuracy_check_run
 
+from tests.conftest import sign_in
 from tests.predictions.monitoring.accuracy_helpers import (
     agreeing_grades,
     graded_students,
@@ -20,7 +21,7 @@ URL = "/api/v1/monitoring/accuracy"
 
 def session(user) -> APIClient:
     client = APIClient()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

@@ -15,6 +15,7 @@ from predictions import tasks
 from predictions.monitoring.selectors import prediction_latency, prediction_volume, traffic_days
 from predictions.monitoring.services import accuracy_check_run
 
+from tests.conftest import sign_in
 from tests.predictions.monitoring.accuracy_helpers import (
     batch_predict,
     dataset_records,
@@ -34,7 +35,7 @@ FIGURES = ("accuracy", "rmse", "coverage", "calibration", "subgroups", "drift", 
 
 def signed_in(user) -> Client:
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

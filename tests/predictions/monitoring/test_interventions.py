@@ -12,6 +12,7 @@ from predictions.interventions.services import intervention_record
 from predictions.monitoring.services import accuracy_check_run
 from predictions.monitoring.texts import INTERVENTIONS_NOTE
 
+from tests.conftest import sign_in
 from tests.predictions.monitoring.accuracy_helpers import (
     batch_predict,
     check_of,
@@ -96,7 +97,7 @@ def test_a_band_without_students_has_no_pass_rate(active_version):
 def test_the_accuracy_page_shows_the_table_with_its_descriptive_label(report, model_admin):
     check, expected = report
     client = Client()
-    client.force_login(model_admin)
+    sign_in(client, model_admin)
 
     html = client.get("/monitoring/accuracy/").content.decode()
 
@@ -115,7 +116,7 @@ def test_a_check_made_before_the_report_says_so_on_the_page(report, model_admin)
     del check.metrics["interventions"]
     check.save(update_fields=["metrics"])
     client = Client()
-    client.force_login(model_admin)
+    sign_in(client, model_admin)
 
     html = client.get("/monitoring/accuracy/").content.decode()
 

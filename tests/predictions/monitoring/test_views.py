@@ -10,6 +10,7 @@ from predictions import tasks
 from predictions.models import Alert
 from predictions.monitoring.services import accuracy_check_run
 
+from tests.conftest import sign_in
 from tests.predictions.monitoring.accuracy_helpers import (
     batch_predict,
     dataset_records,
@@ -25,7 +26,7 @@ RUN = "/monitoring/accuracy/run/"
 
 def signed_in(user) -> Client:
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

@@ -51,7 +51,7 @@ def test_a_model_admin_may_try_any_student(student, model_admin, active_version)
 def test_a_key_needs_the_predict_scope(student, api_client, active_version):
     refused(api_client("read", "write").post(url(student), {"changes": {"studytime": 4}}, format="json"), 403,
             "forbidden")
-    response = api_client("predict").post(url(student), {"changes": {"studytime": 4}}, format="json")
+    response = api_client("predict", "read").post(url(student), {"changes": {"studytime": 4}}, format="json")
     assert response.status_code == 200
     assert Prediction.objects.get(pk=response.json()["changed"]["prediction_id"]).api_key_prefix
 
