@@ -48,8 +48,12 @@ run: model
 	$(PY) manage.py ensure_demo_users
 	$(PY) scripts/dev_server.py --host $(HOST) --port $(PORT)
 
+# The whole suite, spread over the machine's cores (pytest-xdist; PYTEST_WORKERS=0 runs it in one process).
+# `--dist load` hands tests out in pytest-django's order, so each worker still runs its transactional tests (which
+# empty the database, the role groups included) after the others.
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.dev-installed
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist load
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 db.sqlite3-wal db.sqlite3-shm

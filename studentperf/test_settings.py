@@ -8,6 +8,13 @@ os.environ.setdefault("DJANGO_DEBUG", "0")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-" + base64.urlsafe_b64encode(os.urandom(32)).decode())
 os.environ.setdefault("MODEL_ENCRYPTION_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
 os.environ.setdefault("MODEL_STORE_DIR", tempfile.mkdtemp(prefix="studentperf-models-"))
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _XDIST_WORKER and os.environ.get("STUDENTPERF_TEST_STORE_OF") != _XDIST_WORKER:
+    # Each pytest-xdist worker has its own database, so its own model files too: version ids, hence file names,
+    # repeat across workers (the controller's MODEL_STORE_DIR above reached every worker through the environment).
+    # Once per worker: the processes a worker starts (a Celery worker, gunicorn) inherit its directory.
+    os.environ["MODEL_STORE_DIR"] = tempfile.mkdtemp(prefix=f"studentperf-models-{_XDIST_WORKER}-")
+    os.environ["STUDENTPERF_TEST_STORE_OF"] = _XDIST_WORKER
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
 from .settings import *  # noqa: E402,F401,F403
