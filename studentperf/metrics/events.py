@@ -6,6 +6,7 @@ Celery pool processes count as one service.
 """
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter as Tally
 from collections.abc import Iterable, Sequence
@@ -57,10 +58,10 @@ PREDICTION_DURATION = Histogram(
     ["source"], buckets=LATENCY_BUCKETS,
 )
 # Why an API request was refused for its credentials (studentperf.api.exceptions.CredentialsRejected): a small,
-# fixed set. `throttled`: refused before authentication, the address having spent its budget
-# (studentperf/api/credential_budget.py). Like every series here, a reason appears at its first count: creating
-# the series at import would write into PROMETHEUS_MULTIPROC_DIR from any process that imports this module
-# (`manage.py migrate` included), before gunicorn has made and emptied the directory.
+# fixed set, each pre-initialised at 0 so that rate() sees a series before its first failure. `throttled`: refused
+# before authentication, the address having spent its budget (studentperf/api/credential_budget.py). Under
+# PROMETHEUS_MULTIPROC_DIR a series is a file in that directory: where it does not exist yet (`manage.py migrate`
+# before gunicorn has made it) the reasons appear at their first count instead of failing the import.
 AUTH_FAILURE_REASONS = ("missing", "wrong_scheme", "malformed", "unknown", "expired", "invalid", "throttled")
 AUTH_FAILURES = Counter(
     "studentperf_auth_failures",
@@ -68,6 +69,9 @@ AUTH_FAILURES = Counter(
     "address sent too many of those (throttled, 429), by reason.",
     ["reason"],
 )
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.isdir(os.environ["PROMETHEUS_MULTIPROC_DIR"]):
+    for _reason in AUTH_FAILURE_REASONS:
+        AUTH_FAILURES.labels(_reason)
 _other_fields: set[str] = set()
 
 
