@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import zoneinfo
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -116,3 +118,24 @@ def env_pairs(name: str, default: str, *, max_code_length: int | None = None) ->
     if not pairs:
         raise _invalid(name, 'at least one "code:name" pair')
     return pairs
+
+
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}  # DRF's rate format: by the period's first letter
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    seconds: int
+
+
+@lru_cache(maxsize=32)
+def rate_parse(text: str, *, name: str = "A rate") -> Rate:
+    """"600/min" -> Rate(600, 60): DRF's format, `N/sec`, `N/min`, `N/hour` or `N/day` (`s`, `m`, `h`, `d` too).
+    `name` begins the error (the settings pass the variable's)."""
+    number, _, period = (part.strip() for part in str(text).partition("/"))
+    if not number.isdigit() or int(number) < 1 or period[:1].lower() not in PERIODS:
+        raise ImproperlyConfigured(
+            f"{name} must look like 600/min (N/sec, N/min, N/hour or N/day, N at least 1), not {text!r}."
+        )
+    return Rate(limit=int(number), seconds=PERIODS[period[0].lower()])

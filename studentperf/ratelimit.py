@@ -23,19 +23,17 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.exceptions import ImproperlyConfigured
 from redis.exceptions import RedisError
 
 from studentperf.cache import RedisCache
+from studentperf.env import Rate, rate_parse  # noqa: F401  (rate_parse: the format, read here and by the settings)
 
 logger = logging.getLogger(__name__)
 SHARED_CACHE_RETRY_SECONDS = 10
 KEY_PREFIX = "ratelimit"
-PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}  # DRF's rate format: by the period's first letter
 # The counts of this process when the cache is not shared or Redis does not answer: at most this many keys
 # (addresses, API keys, users) per process; beyond it a third of them are dropped, as LocMemCache culls.
 _local_counts = LocMemCache("studentperf-rate-limits", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
@@ -44,26 +42,9 @@ _said_per_process = False
 
 
 @dataclass(frozen=True)
-class Rate:
-    limit: int
-    seconds: int
-
-
-@dataclass(frozen=True)
 class Window:
     count: int  # hits in the current window (this one included, for rate_hit)
     seconds_left: float  # until the window ends and the count starts again: the Retry-After of a refusal
-
-
-@lru_cache(maxsize=32)
-def rate_parse(text: str) -> Rate:
-    """"600/min" -> Rate(600, 60): DRF's format, `N/sec`, `N/min`, `N/hour` or `N/day` (`s`, `m`, `h`, `d` too)."""
-    number, _, period = (part.strip() for part in str(text).partition("/"))
-    if not number.isdigit() or int(number) < 1 or period[:1].lower() not in PERIODS:
-        raise ImproperlyConfigured(
-            f"A rate must look like 600/min (N/sec, N/min, N/hour or N/day, N at least 1), not {text!r}."
-        )
-    return Rate(limit=int(number), seconds=PERIODS[period[0].lower()])
 
 
 def clock() -> float:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from studentperf.env import (
-    env_bool, env_choice, env_float, env_int, env_list, env_pairs, env_path, env_str, env_time_zone,
+    env_bool, env_choice, env_float, env_int, env_list, env_pairs, env_path, env_str, env_time_zone, rate_parse,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -410,13 +409,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "studentperf.api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-# A rate is N/sec, N/min, N/hour or N/day (studentperf/ratelimit.py): a typo stops start-up, not the first request.
-for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
-    if not re.fullmatch(r"\s*[1-9][0-9]*\s*/\s*[smhd][a-z]*\s*", _rate, flags=re.IGNORECASE):
-        raise ImproperlyConfigured(
-            f"API_THROTTLE_{_scope.upper().replace('API_', '')} must look like 600/min (N/sec, N/min, N/hour or "
-            f"N/day, N at least 1), not {_rate!r}."
-        )
+# Each rate read as the limits read it (studentperf/ratelimit.py): a typo stops start-up, not the first request.
+_RATE_VARIABLES = {"api_key": "API_THROTTLE_KEY", "user": "API_THROTTLE_USER", "anon": "API_THROTTLE_ANON"}
+for _scope, _variable in _RATE_VARIABLES.items():
+    rate_parse(REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][_scope], name=_variable)
 SPECTACULAR_SETTINGS = {
     "TITLE": "studentperf API",
     "DESCRIPTION": (
