@@ -140,6 +140,44 @@ def test_a_pass_classifier_moves_the_centre_only_where_it_calls_the_other_side()
     assert np.mean((outputs["grade"] >= 9.5) == (y >= 9.5)) > np.mean(unmoved_call == (y >= 9.5))
 
 
+def test_level_margin_holds_a_median_just_across_a_level_cut_to_the_anchors_level():
+    regressor = _with_residuals([-1.0, 0.0, 1.0])  # the median is the centre
+    anchor = np.array([13.0, 13.0, 10.0, 10.0, 12.0, 16.0, 16.0, 9.0])
+    points = np.array([11.2, 9.8, 11.8, 13.2, 12.4, 12.9, 9.0, 11.7])
+    zeros = np.zeros(len(points), dtype=int)
+
+    held = regressor.level_held(points, zeros, anchor, 1.5)
+
+    # 11.2 for a student on 13: 0.3 below the cut at 11.5, back to 12; 9.8 is 1.7 below it, a real drop.
+    # 11.8 for a student on 10: down to 11; 13.2 is 1.7 above the cut, a real rise. 12.4 on 12: the same level.
+    # 12.9 on 16: 0.6 below the cut at 13.5 (2.6 below 15.5): 14, the anchor's side of the nearest cut.
+    # 9.0 on 16: below the pass mark, which is the classifier's to call. 11.7 on 9: held at 11, still a pass.
+    assert held.tolist() == [12.0, 9.8, 11.0, 13.2, 12.4, 14.0, 9.0, 11.0]
+    wide = regressor.level_held(points, zeros, anchor, 3.0)
+    assert wide.tolist() == [12.0, 12.0, 11.0, 11.0, 12.4, 14.0, 9.0, 11.0]
+
+
+def test_level_margin_moves_the_centre_not_just_the_median(dataset):
+    X, y = dataset[["G2", "absences"]], dataset["G3"]
+    plain = ConformalGradeRegressor(LinearRegression(), anchor="G2", cv=5, random_state=0).fit(X, y)
+    held = ConformalGradeRegressor(LinearRegression(), anchor="G2", level_margin=1.5, cv=5, random_state=0).fit(X, y)
+    before, after = plain.distribution(X), held.distribution(X)
+    moved = before["point"] != after["point"]
+    assert moved.sum() > 5
+    # Every moved median is a whole grade at the edge of the student's G2 level, and its interval moved with it.
+    cuts = np.array([11.5, 13.5, 15.5])
+    assert np.array_equal(np.digitize(after["grade"][moved], cuts), np.digitize(X["G2"].to_numpy()[moved], cuts))
+    assert np.allclose(after["grade"][moved], np.round(after["grade"][moved]))
+    low, high = held.interval_for(after["point"], after["category"], coverage=0.9)
+    assert np.all((low <= after["grade"]) & (after["grade"] <= high))
+    # Nothing crosses the pass mark: the pass call is the same with and without the margin.
+    assert np.array_equal(before["grade"] >= 9.5, after["grade"] >= 9.5)
+    assert np.array_equal(before["pass_probability"] >= 0.5, after["pass_probability"] >= 0.5)
+    # A version fitted before the margin existed serves as it did.
+    del held.level_margin
+    assert np.array_equal(held.point(X), plain.point(X))
+
+
 def test_without_both_outcomes_no_classifier_is_fitted():
     X = pd.DataFrame({"x": np.linspace(10, 20, 30)})
     y = np.linspace(12, 20, 30)  # everyone passes: a classifier cannot be fitted

@@ -1,3 +1,4 @@
+import copy
 import json
 import re
 from pathlib import Path
@@ -152,6 +153,27 @@ def test_the_graph_moves_the_centre_with_the_classifier_as_the_pipeline_does(tra
     moved = expected["point"] != pipeline[-1].estimate(encoded)
     assert moved.sum() > 5  # the classifier's branch of the graph is exercised on the UCI students
     for name in ("point", "grade", "pass_probability"):
+        assert np.array_equal(outputs[name], expected[name]), name
+
+
+@pytest.mark.parametrize("margin", [1.5, 3.0])
+def test_the_graph_holds_medians_to_the_anchors_level_as_the_pipeline_does(trained_pipelines, dataset, margin):
+    pipeline = copy.deepcopy(trained_pipelines["A"]).set_params(regressor__level_margin=margin)
+    # Students whose G2 is moved away from their G1 and G3: medians land on every side of the level cuts.
+    rng = np.random.default_rng(0)
+    records = pd.concat([dataset] * 4, ignore_index=True)
+    records["G2"] = np.clip(records["G2"] + rng.integers(-4, 5, len(records)), 0, 20)
+    outputs = onnx_predict(onnx_session(pipeline_to_onnx(pipeline, coverage=0.9)), records)
+    encoded = pipeline[:-1].transform(records)
+    regressor = pipeline[-1]
+    expected = regressor.distribution(encoded)
+    at_mark = regressor.centre_at_mark(encoded, regressor.estimate(encoded), expected["category"])
+    lowered, raised = expected["point"] < at_mark, expected["point"] > at_mark
+    assert lowered.sum() > 5 and raised.sum() > 5  # both branches of the graph are exercised
+    expected["interval_low"], expected["interval_high"] = regressor.interval_for(
+        expected["point"], expected["category"], coverage=0.9
+    )
+    for name in OUTPUTS:
         assert np.array_equal(outputs[name], expected[name]), name
 
 

@@ -84,7 +84,8 @@ def test_setup_a_moves_its_centre_with_a_pass_classifier_and_the_others_do_not(t
     encoded = pipeline[:-1].transform(dataset)
     estimates = regressor.estimate(encoded)
     outputs = regressor.distribution(encoded)
-    moved = outputs["point"] != estimates
+    at_mark = regressor.centre_at_mark(encoded, estimates, outputs["category"])
+    moved = at_mark != estimates
     chance = regressor.pass_classifier_.predict_proba(encoded)[:, 1]
     # Moved exactly where the classifier calls the other side of the mark than the blend's own distribution,
     # and then to the classifier's side: some students, not all.
@@ -92,6 +93,11 @@ def test_setup_a_moves_its_centre_with_a_pass_classifier_and_the_others_do_not(t
     assert np.array_equal(moved, (at_estimate >= 0.5) != (chance >= 0.5))
     assert 0 < moved.sum() < 0.2 * len(moved)
     assert np.mean((outputs["pass_probability"][moved] >= 0.5) == (chance[moved] >= 0.5)) > 0.9
+    # The level margin (A only) then moves some centres within a level, never across the pass mark.
+    assert regressor.level_margin == 1.5
+    assert trained_pipelines["B"][-1].level_margin is None and trained_pipelines["C"][-1].level_margin is None
+    at_mark_pass = regressor.pass_proba_for(at_mark, outputs["category"]) >= 0.5
+    assert np.array_equal(outputs["pass_probability"] >= 0.5, at_mark_pass)
     for setup in "ABC":
         assert trained_pipelines[setup][-1].residual_counts_.tolist() == [395]  # one category: no edges kept
 

@@ -1,7 +1,8 @@
 """A fitted setup pipeline as one ONNX graph: skl2onnx converts the encoding and the pass classifier, `trees`
 writes the tree ensembles (skl2onnx converts any other estimator), plain ONNX nodes do what
-`ConformalGradeRegressor` adds: the anchor, clipping, the Mondrian category, the centre the classifier moves,
-and the outputs read from the predictive distribution (median, interval quantiles, mass at a pass).
+`ConformalGradeRegressor` adds: the anchor, clipping, the Mondrian category, the centre the classifier moves
+and the level margin holds, and the outputs read from the predictive distribution (median, interval quantiles,
+mass at a pass).
 
 Precision: the encoded attributes (one-hot 0/1, small integers) are exact in float32 and double, so the trees
 take the same branches as in scikit-learn. The recipe's tree ensembles (forests, HistGradientBoosting, a
@@ -26,8 +27,8 @@ import skl2onnx
 from onnx import TensorProto
 from skl2onnx import convert_sklearn, get_model_alias, update_registered_converter
 from skl2onnx.algebra.onnx_ops import (
-    OnnxAdd, OnnxCast, OnnxClip, OnnxDiv, OnnxFloor, OnnxGather, OnnxGatherElements, OnnxGreaterOrEqual, OnnxMin,
-    OnnxMul, OnnxReduceSum, OnnxReshape, OnnxSub, OnnxWhere, OnnxXor,
+    OnnxAdd, OnnxAnd, OnnxCast, OnnxClip, OnnxDiv, OnnxFloor, OnnxGather, OnnxGatherElements, OnnxGreater,
+    OnnxGreaterOrEqual, OnnxLess, OnnxMin, OnnxMul, OnnxReduceSum, OnnxReshape, OnnxSub, OnnxWhere, OnnxXor,
 )
 from skl2onnx.common import tree_ensemble
 from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType, StringTensorType
@@ -35,7 +36,7 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import VotingRegressor
 from sklearn.pipeline import Pipeline
 
-from modelstore.ml.estimators import PASS_THRESHOLD
+from modelstore.ml.estimators import LEVEL_CUTS_ABOVE_PASS, PASS_THRESHOLD
 from modelstore.ml.onnx.trees import estimator_tree_nodes, tree_ensemble_opset_set
 from modelstore.schema import CATEGORICAL, GRADE_MAX, GRADE_MIN, SETUP_FEATURES
 from studentperf.errors import ApplicationError
@@ -129,6 +130,7 @@ class _GradeOutputs(BaseEstimator):
         return {
             "estimator": _with_array_weights(regressor.estimator_),
             "classifier": getattr(regressor, "pass_classifier_", None),
+            "level_margin": getattr(regressor, "level_margin", None),  # None in versions fitted before it
             "anchor_column": None if regressor.anchor is None else list(self.encoded_names).index(regressor.anchor),
             # Without categories one edge at +inf puts every student in category 0.
             "edges": (edges if len(edges) else np.array([np.inf])).reshape(1, -1),
@@ -209,6 +211,9 @@ def _convert_grade_outputs(scope, operator, container):
     point = estimate
     if parts["classifier"] is not None:
         point = _centre_moved(scope, parts, encoded_double, estimate, category, version, clip)
+    if parts["level_margin"] is not None and anchor is not None:
+        point = _level_held(point, per_category(parts["median_offsets"]), anchor, parts["level_margin"], version,
+                            clip)
     low, high = parts["interval_offsets"]
     results = {
         "grade": clip(OnnxAdd(point, per_category(parts["median_offsets"]), op_version=version)),
@@ -259,6 +264,40 @@ def _centre_moved(scope, parts: dict, encoded_double, estimate, category, versio
     residual = OnnxGatherElements(residuals, rank, axis=1, op_version=version)  # [N, 1]
     moved = clip(OnnxSub(np.array(PASS_THRESHOLD, dtype=np.float64), residual, op_version=version))
     return OnnxWhere(disagree, moved, estimate, op_version=version)
+
+
+def _level_held(point, offsets, anchor, margin: float, version: int, clip):
+    """`ConformalGradeRegressor.level_held`, with the same double operations in the same order: the median
+    clip(point + offset); per cut, rising then falling, where the median lies across it from the anchor by
+    less than `margin` (and at or above the pass mark), the centre `whole - offset`."""
+    median = clip(OnnxAdd(point, offsets, op_version=version))
+
+    def const(value: float):
+        return np.array(value, dtype=np.float64)
+
+    def both(*conditions):
+        result = conditions[0]
+        for condition in conditions[1:]:
+            result = OnnxAnd(result, condition, op_version=version)
+        return result
+
+    above = OnnxGreaterOrEqual(median, const(PASS_THRESHOLD), op_version=version)
+    held = point
+    for cut in LEVEL_CUTS_ABOVE_PASS:
+        up = both(
+            above, OnnxLess(anchor, const(cut), op_version=version),
+            OnnxGreaterOrEqual(median, const(cut), op_version=version),
+            OnnxLess(median, const(cut + margin), op_version=version),
+        )
+        held = OnnxWhere(up, OnnxSub(const(cut - 0.5), offsets, op_version=version), held, op_version=version)
+    for cut in reversed(LEVEL_CUTS_ABOVE_PASS):
+        down = both(
+            above, OnnxGreater(anchor, const(cut), op_version=version),
+            OnnxLess(median, const(cut), op_version=version),
+            OnnxGreaterOrEqual(median, const(cut - margin), op_version=version),
+        )
+        held = OnnxWhere(down, OnnxSub(const(cut + 0.5), offsets, op_version=version), held, op_version=version)
+    return held
 
 
 def _pass_probability(point, category, table: np.ndarray, counts: np.ndarray, version: int):
