@@ -61,10 +61,11 @@ clean:
 # The benchmarks (bench/README.md), each next to its baseline measured in the same run:
 # - bench-api: gunicorn with 2 workers on loopback under wrk, and in-process figures (about 2 minutes);
 # - bench-batch: a 100,000-row CSV through the API and a real Celery worker on Redis (about 3 minutes);
-# - bench-peers: the API against a seed-style Flask + joblib app serving the same model (about 2.5 minutes).
+# - bench-peers: the API against a seed-style Flask + joblib app serving the same model (about 2.5 minutes),
+#   then bench-memory: one serving process's VmRSS with the active and a second version (about 2 minutes).
 # wrk and redis-server come from Debian (root, or sudo). BENCH_ARGS: e.g. --profile (api), --rows N (batch).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-.PHONY: bench bench-api bench-batch bench-peers
+.PHONY: bench bench-api bench-batch bench-peers bench-memory
 
 $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.dev-installed
 	$(PY) -m pip install --quiet -r bench/requirements.txt
@@ -85,6 +86,10 @@ bench-peers: $(VENV)/.installed $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }
 	$(PY) bench/peers.py $(BENCH_ARGS)
+	$(PY) bench/memory.py
+
+bench-memory: $(VENV)/.installed
+	$(PY) bench/memory.py $(BENCH_ARGS)
 
 # Screenshots of the main pages for the README (docs/screenshots/), taken by the browser tests.
 .PHONY: screenshots

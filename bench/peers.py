@@ -14,7 +14,8 @@ Ctrl-C or SIGTERM):
    OpenMP/BLAS thread per worker, loaded by wrk: one record per request at 1 and 16 connections, and for
    studentperf 1,000 records per request (the seed app has no batch endpoint); then the seed app again with
    the libraries' default threads, briefly (the issue measured it collapsing);
-5. the memory (VmRSS) of each worker after its load; one table with the ratios against the issue's goals.
+5. the memory (VmRSS, /proc/<pid>/status) of each worker after its load, warm-up and runs included; one table
+   with the ratios against issue 7's goals and the memory against issue 19's (at most 250 MiB per worker).
 
 The records are rows of data/student-mat.csv, in turn with G1 and G2 (setup A), G1 only (B) and neither (C);
 both apps pick the setup's pipeline from G1/G2, and wrk cycles through the same 1,000 bodies for both.
@@ -48,9 +49,16 @@ WORKERS = 2
 RAW_ROWS = 100_000
 SEED_PATH = "/predict"
 OTHER_LOAD_WARN = 0.2  # cores used by other processes during a measurement that make it suspect
-# The issue's goals: studentperf's req/s at least 2x the seed app's (16 connections); its p50 at one connection
-# below the raw one-row predict; its rows/s in 1,000-record requests at least half the raw vectorized predict's.
-GOAL_VS_SEED, GOAL_P50_VS_RAW, GOAL_ROWS_VS_RAW = 2.0, 1.0, 0.5
+# Issue 7's goals: studentperf's req/s at least 2x the seed app's (16 connections); its p50 at one connection
+# below the raw one-row predict. Its third (rows/s in 1,000-record requests at least half the raw vectorized
+# predict's) was withdrawn by issue 19: the per-record explanations and audit rows cost that time, and are worth
+# it. The ratio stays in the table as information.
+GOAL_VS_SEED, GOAL_P50_VS_RAW = 2.0, 1.0
+# Issue 19's: each studentperf worker at most this resident (VmRSS), MiB, after its load.
+GOAL_WORKER_MIB = 250
+# Issue 19: with a challenger set, the served request only queues its rows for a worker to score in shadow; its
+# p50 may grow by at most 10 %.
+GOAL_CHALLENGER_P50 = 1.10
 
 
 # --- the model, served twice ---------------------------------------------------------------------------
@@ -175,8 +183,19 @@ def _rate(figure: dict) -> float:
     return figure["requests"] / (figure["duration_us"] / 1e6)
 
 
+def challenger_set() -> None:
+    """Register the active version's package once more, as another version, and make it the challenger."""
+    from modelstore.selectors import model_version_active_get
+    from modelstore.services import model_version_challenger_set, model_version_import
+    from modelstore.storage import version_artifact_read
+
+    active = model_version_active_get()
+    version = model_version_import(data=version_artifact_read(active).package, name="bench-challenger")
+    model_version_challenger_set(version=version, user=None)
+
+
 def report(raw: dict, served: dict, *, in_process_other: float) -> tuple[str, dict]:
-    """The table, and the ratios against the goals."""
+    """The table, and the ratios against the goals (and the largest studentperf worker's VmRSS)."""
     header = f"{'':58} {'req/s':>8} {'rows/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cores':>5}  MiB/worker"
 
     def rule(title: str) -> str:
@@ -190,6 +209,7 @@ def report(raw: dict, served: dict, *, in_process_other: float) -> tuple[str, di
                      f"{figure['median_ms']:8.2f} {figure['p99_ms']:8.2f}")
     titles = {
         "studentperf": "studentperf POST /api/v1/predict",
+        "studentperf-challenger": "studentperf, a challenger scoring in shadow",
         "seed": "seed Flask+joblib POST /predict",
         "seed-default-threads": "seed, libraries' default threads",
     }
@@ -225,19 +245,32 @@ def report(raw: dict, served: dict, *, in_process_other: float) -> tuple[str, di
         ratios["req_s_vs_seed_default_threads_16"] = (
             _rate(studentperf[("single", 16)]) / _rate(served["seed-default-threads"]["runs"][("single", 16)])
         )
+    worker_mib = max(worker["rss_mib"] for worker in served["studentperf"]["workers"])
+    ratios["worker_rss_mib"] = worker_mib
     lines += ["", f"{'issue 7 goals':74} {'measured':>9} {'goal':>8}"]
     for label, value, goal, met in (
         ("studentperf req/s / seed req/s, 16 connections", ratios["req_s_vs_seed_16"],
          f">= {GOAL_VS_SEED:g}x", ratios["req_s_vs_seed_16"] >= GOAL_VS_SEED),
         ("studentperf p50 at 1 connection / raw one-row scikit-learn predict", ratios["p50_1_vs_raw_one_row"],
          f"< {GOAL_P50_VS_RAW:g}x", ratios["p50_1_vs_raw_one_row"] < GOAL_P50_VS_RAW),
-        ("studentperf rows/s, 1,000 records x 1 connection / raw 100,000-row predict",
-         ratios["rows_s_1000_vs_raw_vectorized"], f">= {GOAL_ROWS_VS_RAW:g}x",
-         ratios["rows_s_1000_vs_raw_vectorized"] >= GOAL_ROWS_VS_RAW),
     ):
         lines.append(f"{label:74} {value:8.2f}x {goal:>8}  {'met' if met else 'NOT MET'}")
+    lines.append(f"{'(studentperf rows/s, 1,000 records x 1 connection / raw 100,000-row predict)':74} "
+                 f"{ratios['rows_s_1000_vs_raw_vectorized']:8.2f}x")
     lines.append(f"{'(the same rows/s / raw predict of 1,000 rows, one call per setup)':74} "
                  f"{ratios['rows_s_1000_vs_raw_1000_rows']:8.2f}x")
+    lines += ["", f"{'issue 19 goal':74} {'measured':>9} {'goal':>8}"]
+    lines.append(f"{'studentperf VmRSS per worker after the load (the larger of the two), MiB':74} "
+                 f"{worker_mib:9.0f} {f'<= {GOAL_WORKER_MIB}':>8}  "
+                 f"{'met' if worker_mib <= GOAL_WORKER_MIB else 'NOT MET'}")
+    if "studentperf-challenger" in served:
+        shadowed = served["studentperf-challenger"]["runs"]
+        ratios["p50_1_challenger_vs_none"] = shadowed[("single", 1)]["p50_us"] / studentperf[("single", 1)]["p50_us"]
+        ratios["req_s_16_challenger_vs_none"] = _rate(shadowed[("single", 16)]) / _rate(studentperf[("single", 16)])
+        lines.append(f"{'studentperf p50 at 1 connection, with a challenger / without':74} "
+                     f"{ratios['p50_1_challenger_vs_none']:8.2f}x {f'<= {GOAL_CHALLENGER_P50:g}x':>8}  "
+                     f"{'met' if ratios['p50_1_challenger_vs_none'] <= GOAL_CHALLENGER_P50 else 'NOT MET'}")
+        lines.append(f"{'(the same for req/s at 16 connections)':74} {ratios['req_s_16_challenger_vs_none']:8.2f}x")
     if "req_s_vs_seed_default_threads_16" in ratios:
         lines.append(f"{'(studentperf req/s / seed with default threads, 16 connections)':74} "
                      f"{ratios['req_s_vs_seed_default_threads_16']:8.2f}x")
@@ -270,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default-threads-duration", type=int, default=6,
                         help="seconds of the seed app's run with default threads (default 6; 0 skips it)")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per one-row in-process timing")
+    parser.add_argument("--no-challenger", action="store_true",
+                        help="skip the run with a challenger scoring in shadow (issue 19)")
     bench_options(parser)
     args = parser.parse_args(argv)
     tools_require(parser, args, make_target="bench-peers")
@@ -327,6 +362,18 @@ def main(argv: list[str] | None = None) -> int:
                 warmup=[(single, 4, 3)], runs=[(single, 1, seconds), (single, 16, seconds)],
             ),
         }
+        if not args.no_redis and not args.no_challenger:
+            # The same app again with a challenger set (the active version's package registered once more), its
+            # shadow messages queued on the run's redis-server as on a deployment's broker (no worker takes them:
+            # the request's own cost is the enqueue).
+            challenger_set()
+            connections.close_all()
+            served["studentperf-challenger"] = serve(
+                "studentperf-challenger", "studentperf.wsgi", directory=ROOT, env=env, workdir=workdir,
+                live_path="/health/live", url_path=PREDICT_PATH, key=key,
+                check=grade_check(expected, checked, tolerance=0.006, headers={"Authorization": f"Api-Key {key}"}),
+                warmup=[(single, 4, 3)], runs=[(single, 1, seconds), (single, 16, seconds)],
+            )
         if args.default_threads_duration > 0:
             served["seed-default-threads"] = serve(
                 "seed-default-threads", "seed_app:app", directory=BENCH_DIR, env=seed_env, workdir=workdir,
@@ -356,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
                 "other_cores_in_process": meter.cores["other"],
                 "ratios": ratios,
                 "goals": {"req_s_vs_seed_16": GOAL_VS_SEED, "p50_1_vs_raw_one_row": GOAL_P50_VS_RAW,
-                          "rows_s_1000_vs_raw_vectorized": GOAL_ROWS_VS_RAW},
+                          "worker_rss_mib": GOAL_WORKER_MIB, "p50_1_challenger_vs_none": GOAL_CHALLENGER_P50},
             }, indent=2))
         return 0
     except KeyboardInterrupt:

@@ -1,25 +1,61 @@
 """Model versions in the admin: read-only records; upload, activation and rollback through the services.
 
-The upload, activate and rollback pages are admin views (`admin_site.admin_view`: staff only, CSRF-protected)
-that check the model permission themselves: `add_modelversion` to upload, `change_modelversion` to change
-which version is served. The page of a version shows its validation report, its claimed and measured figures
-per setup, and its reference metrics beside the active version's.
+The upload, activate, rollback and challenger pages are admin views (`admin_site.admin_view`: staff only,
+CSRF-protected) that check the model permission themselves: `add_modelversion` to upload, `change_modelversion`
+to change which version is served or scores in shadow. Activating, rolling back and making a challenger each go
+through a confirmation page (GET shows what changes, only the POST acts). The page of a version leads with its
+cross-validated figures beside the active version's, then its validation report, its training data and the
+figures measured on the training data (optimistic).
 """
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.module_loading import import_string
 from django.utils.text import Truncator
 
 from modelstore import selectors, services
 from modelstore.figures import figures_side_by_side
 from modelstore.models import ModelActivation, ModelVersion
+from modelstore.texts import (
+    model_version_retraining_figures, model_version_training_data, model_versions_cross_validated,
+)
+from studentperf.admin_display import local_minute
 from studentperf.errors import ApplicationError
+
+
+def _version_label(version: ModelVersion | None) -> str:
+    return "–" if version is None else f"v{version.version} {version.name}"
+
+
+class ActivationColumns:
+    """The activation history's columns, on its own list and on each version's page."""
+
+    @admin.display(description="when", ordering="activated_at")
+    def when(self, obj: ModelActivation):
+        return local_minute(obj.activated_at)
+
+    @admin.display(description="what", ordering="action")
+    def what(self, obj: ModelActivation) -> str:
+        return "activated" if obj.action == ModelActivation.Action.ACTIVATE else "rolled back to"
+
+    @admin.display(description="version", ordering="version__version")
+    def activated_version(self, obj: ModelActivation) -> str:
+        return _version_label(obj.version)
+
+    @admin.display(description="replaced")
+    def replaced(self, obj: ModelActivation) -> str:
+        return _version_label(obj.previous_version)
+
+    @admin.display(description="by")
+    def by(self, obj: ModelActivation) -> str:
+        return obj.activated_by.get_username() if obj.activated_by is not None else "–"
 
 
 class ServiceWrittenAdmin(admin.ModelAdmin):
@@ -38,12 +74,17 @@ class ServiceWrittenAdmin(admin.ModelAdmin):
 
 
 class ModelUploadForm(forms.Form):
-    file = forms.FileField(
-        label="Model package", help_text="A .skops package, as written by export_model.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".skops"}),
-    )
+    file = forms.FileField(label="Model package", widget=forms.ClearableFileInput(attrs={"accept": ".skops"}))
     name = forms.CharField(max_length=100)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = settings.MODEL_UPLOAD_MAX_BYTES
+        file = self.fields["file"]
+        file.help_text = f"A .skops package, as written by export_model; at most {filesizeformat(limit)}."
+        # upload-progress.js refuses a larger file before sending it; the server checks again (clean_file).
+        file.widget.attrs["data-max-bytes"] = str(limit)
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -55,15 +96,18 @@ class ModelUploadForm(forms.Form):
         return upload
 
 
-class ModelActivationInline(admin.TabularInline):
+class ModelActivationInline(ActivationColumns, admin.TabularInline):
     """The version's page lists when it was activated or rolled back to, and what it replaced."""
 
     model = ModelActivation
     fk_name = "version"
-    fields = readonly_fields = ("activated_at", "action", "previous_version", "activated_by")
+    fields = readonly_fields = ("when", "what", "replaced", "by")
     extra = 0
     can_delete = False
     verbose_name_plural = "Activation history"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("version", "previous_version", "activated_by")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -77,8 +121,8 @@ class ModelActivationInline(admin.TabularInline):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ServiceWrittenAdmin):
-    list_display = ("version", "name", "status", "reason", "setups", "created_at", "created_by")
-    list_filter = ("status",)
+    list_display = ("version_number", "name", "state", "setup_list", "created", "created_by", "reason")
+    list_filter = ("status", "is_challenger")
     search_fields = ("name", "description", "rejection_reason")
     list_select_related = ("created_by",)
     # The report and the metrics table above say what matters; the raw JSON stays one click away.
@@ -87,7 +131,8 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
                            "created_at")}),
         ("Package", {"classes": ("collapse",), "fields": (
             "artifact_sha256", "artifact_size", "artifact_file", "training_data_sha256", "library_versions")}),
-        ("Raw metrics and feature schema (JSON)", {"classes": ("collapse",), "fields": ("metrics", "feature_schema")}),
+        ("Raw metrics, feature schema and training data (JSON)", {"classes": ("collapse",), "fields": (
+            "metrics", "feature_schema", "training_data")}),
     )
     inlines = (ModelActivationInline,)
     change_list_template = "admin/modelstore/modelversion/change_list.html"
@@ -96,20 +141,38 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
     # modelstore.change_modelversion. Django checks it server-side before running an action.
     actions = ("activate_selected", "roll_back")
 
-    @admin.display(description="Rejection reason")
+    @admin.display(description="version", ordering="version")
+    def version_number(self, obj: ModelVersion) -> str:
+        return f"v{obj.version}"
+
+    @admin.display(description="state", ordering="status")
+    def state(self, obj: ModelVersion) -> str:
+        """The status in words; a validated or retired version scoring in shadow is "challenger"."""
+        return "challenger" if obj.is_challenger else obj.get_status_display().lower()
+
+    @admin.display(description="setups")
+    def setup_list(self, obj: ModelVersion) -> str:
+        return ", ".join(obj.setups or []) or "–"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: ModelVersion):
+        return local_minute(obj.created_at)
+
+    @admin.display(description="rejection reason")
     def reason(self, obj):
         return Truncator(obj.rejection_reason).chars(140)
 
-    @admin.action(description="Activate the selected version", permissions=("change",))
+    # Both actions lead to the confirmation page; nothing is switched by the action itself.
+    @admin.action(description="Activate the selected version…", permissions=("change",))
     def activate_selected(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
-            return
-        self._activate(request, queryset.get())
+            return None
+        return redirect(self._url("activate", queryset.get().pk))
 
-    @admin.action(description="Roll back to the previously active version", permissions=("change",))
+    @admin.action(description="Roll back to the previously active version…", permissions=("change",))
     def roll_back(self, request, queryset):
-        self._roll_back(request)
+        return redirect(self._url("rollback"))
 
     def has_change_permission(self, request, obj=None):
         # A version is never edited here; without an object "change" is the right to run the actions.
@@ -121,16 +184,36 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
             path("upload/", self.admin_site.admin_view(self.upload_view), name="%s_%s_upload" % info),
             path("rollback/", self.admin_site.admin_view(self.rollback_view), name="%s_%s_rollback" % info),
             path("<int:object_id>/activate/", self.admin_site.admin_view(self.activate_view), name="%s_%s_activate" % info),
+            path("<int:object_id>/challenger/", self.admin_site.admin_view(self.challenger_view),
+                 name="%s_%s_challenger" % info),
+            path("challenger/retire/", self.admin_site.admin_view(self.challenger_retire_view),
+                 name="%s_%s_challenger_retire" % info),
+            path("retrain/", self.admin_site.admin_view(self.retrain_view), name="%s_%s_retrain" % info),
         ]
         return own + super().get_urls()  # before the catch-all "<path:object_id>/" of the change pages
 
     # -- pages -------------------------------------------------------------------------------------------------
+
+    def retrain_view(self, request):
+        """POST only (the list's "Retrain from recorded outcomes" button): queue a retraining on a worker
+        (settings.MODEL_RETRAIN_QUEUE, docs/admin.md "Retraining"); training never runs in the request."""
+        self._require(request, "change")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            import_string(settings.MODEL_RETRAIN_QUEUE)(user=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, RETRAIN_QUEUED, messages.SUCCESS)
+        return redirect(self._url("changelist"))
 
     def changelist_view(self, request, extra_context=None):
         target = selectors.model_version_rollback_target()
         context = {
             "can_upload": self._has_model_permission(request, "add"),
             "rollback_target": target if self._has_model_permission(request, "change") else None,
+            "can_retrain": self._has_model_permission(request, "change"),
         }
         return super().changelist_view(request, extra_context={**context, **(extra_context or {})})
 
@@ -139,12 +222,25 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
         context = {}
         if version is not None:
             active = selectors.model_version_active_find()
+            may_change = self._has_model_permission(request, "change")
             context = {
                 "checks": version.validation_report.get("checks", []),
                 "active_version": active,
+                "cross_validated": _cross_validated(version, active),
+                "training_data": model_version_training_data(version=version),
+                "retraining": model_version_retraining_figures(version=version),
                 "comparison": _metrics_comparison(version, active),
                 "figures": figures_side_by_side(version.metrics),
-                "can_activate": version.can_be_activated and self._has_model_permission(request, "change"),
+                "can_activate": version.can_be_activated and may_change,
+                "can_make_challenger": version.can_be_challenger and not version.is_challenger and may_change,
+                "can_retire_challenger": version.is_challenger and may_change,
+                # The comparison on the pages of the two versions compared (settings.MODEL_CHALLENGER_SUMMARY).
+                "challenger": (
+                    import_string(settings.MODEL_CHALLENGER_SUMMARY)()
+                    if version.is_challenger or (version.status == ModelVersion.Status.ACTIVE
+                                                 and selectors.model_version_challenger_find() is not None)
+                    else None
+                ),
             }
         return super().change_view(request, object_id, form_url, extra_context={**context, **(extra_context or {})})
 
@@ -161,6 +257,10 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
                 self.message_user(request, f"v{version.version} was rejected: {version.rejection_reason}", messages.ERROR)
             else:
                 self.message_user(request, f"v{version.version} passed validation and can be activated.", messages.SUCCESS)
+            if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+                # upload-progress.js goes to the page itself: a redirect followed by the request would show (and
+                # so use up) the message above where nobody sees it.
+                return JsonResponse({"location": self._url("change", version.pk)})
             return redirect(self._url("change", version.pk))
         context = {"title": "Upload a model", "form": form, "max_bytes": settings.MODEL_UPLOAD_MAX_BYTES}
         return self._render(request, "upload.html", context)
@@ -177,9 +277,46 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
         active = selectors.model_version_active_find()
         context = {
             "title": f"Activate v{version.version}?", "version": version, "active_version": active,
-            "comparison": _metrics_comparison(version, active),
+            "comparison": _metrics_comparison(version, active), "cross_validated": _cross_validated(version, active),
         }
         return self._render(request, "activate.html", context)
+
+    def challenger_view(self, request, object_id):
+        self._require(request, "change")
+        version = get_object_or_404(ModelVersion, pk=object_id)
+        if request.method == "POST":
+            try:
+                services.model_version_challenger_set(version=version, user=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"v{version.version} is now the challenger: it scores every prediction "
+                                  "in shadow.", messages.SUCCESS)
+            return redirect(self._url("change", version.pk))
+        if not version.can_be_challenger or version.is_challenger:
+            why = "already the challenger" if version.is_challenger else version.status
+            self.message_user(request, f"v{version.version} is {why} and cannot be made the challenger.",
+                              messages.ERROR)
+            return redirect(self._url("change", version.pk))
+        active = selectors.model_version_active_find()
+        context = {
+            "title": f"Make v{version.version} the challenger?", "version": version, "active_version": active,
+            "challenger": selectors.model_version_challenger_find(),
+            "comparison": _metrics_comparison(version, active), "cross_validated": _cross_validated(version, active),
+        }
+        return self._render(request, "challenger.html", context)
+
+    def challenger_retire_view(self, request):
+        self._require(request, "change")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        retired = services.model_version_challenger_retire(user=request.user)
+        if retired is None:
+            self.message_user(request, "There is no challenger to retire.", messages.ERROR)
+            return redirect(self._url("changelist"))
+        self.message_user(request, f"v{retired.version} is no longer the challenger: shadow scoring has stopped.",
+                          messages.SUCCESS)
+        return redirect(self._url("change", retired.pk))
 
     def rollback_view(self, request):
         self._require(request, "change")
@@ -192,7 +329,7 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
             return redirect(self._url("changelist"))
         context = {
             "title": f"Roll back to v{target.version}?", "version": target, "active_version": current,
-            "comparison": _metrics_comparison(target, current),
+            "comparison": _metrics_comparison(target, current), "cross_validated": _cross_validated(target, current),
         }
         return self._render(request, "rollback.html", context)
 
@@ -230,7 +367,19 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
         return TemplateResponse(request, f"admin/modelstore/modelversion/{template}", context)
 
 
+RETRAIN_QUEUED = (
+    "Retraining from recorded outcomes is queued: it takes a minute or two. The new version then appears in this "
+    "list as the challenger (or rejected by validation, with the reason)."
+)
 COMPARED_METRICS = ("rmse", "pass_accuracy", "interval_coverage")
+
+
+def _cross_validated(version: ModelVersion, active: ModelVersion | None) -> dict:
+    """The version's cross-validated figures beside the active version's (alone when it is the active one)."""
+    versions = [version] if active is None or active.pk == version.pk else [version, active]
+    table = model_versions_cross_validated(versions=versions)
+    columns = [{"version": each, "protocol": protocol} for each, protocol in zip(versions, table["protocols"])]
+    return {"columns": columns, "setups": table["setups"]}
 
 
 def _metrics_comparison(version: ModelVersion, other: ModelVersion | None) -> list[dict]:
@@ -255,8 +404,8 @@ def _reference_setups(version: ModelVersion | None) -> dict:
 
 
 @admin.register(ModelActivation)
-class ModelActivationAdmin(ServiceWrittenAdmin):
-    list_display = ("activated_at", "action", "version", "previous_version", "activated_by")
+class ModelActivationAdmin(ActivationColumns, ServiceWrittenAdmin):
+    list_display = ("when", "what", "activated_version", "replaced", "by")
     list_filter = ("action", "activated_at")
     date_hierarchy = "activated_at"
     list_select_related = ("version", "previous_version", "activated_by")

@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from modelstore.ml.data import DEFAULT_DATA_PATH, load_dataset
-from modelstore.ml.onnx import OUTPUTS, onnx_equality_check, pipeline_to_onnx
+from modelstore.ml.onnx import OUTPUTS, onnx_equality_check
 from modelstore.models import ModelVersion
 from modelstore.package_validation import CHECK_COMPILED, ValidationReport
 from modelstore.schema import SETUP_FEATURES
@@ -60,6 +60,14 @@ def pipelines_compile(*, pipelines: dict[str, Pipeline], coverage: float, report
         )
     report.add(CHECK_COMPILED, passed=len(graphs) == len(pipelines), detail=" ".join(details), informational=True)
     return Compilation(compiled=compiled, graphs=graphs)
+
+
+def pipeline_to_onnx(pipeline: Pipeline, **options) -> bytes:
+    """`modelstore.ml.onnx.pipeline_to_onnx`, its module imported on the first conversion: onnx and skl2onnx
+    (about 30 MiB) stay out of the web processes, which import this module but do not convert."""
+    from modelstore.ml.onnx.convert import pipeline_to_onnx as convert
+
+    return convert(pipeline, **options)
 
 
 def graph_prove(

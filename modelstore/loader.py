@@ -1,6 +1,8 @@
 """The active model as this process serves it: its package loaded once (decrypted, checked, built into
 predictors with the sessions of the proved ONNX graphs) and cached per process, re-read when another version
-becomes active. `model_readiness` is what /health/ready asks of it (settings.READINESS_CHECKS)."""
+becomes active. Of a pipeline whose graph serves, only what the outputs and explanations read is kept
+(`Predictor.serving`); the pipeline itself is freed, so a worker holds a version in a fraction of the memory
+(docs/performance.md, "Memory"). `model_readiness` is what /health/ready asks of it (settings.READINESS_CHECKS)."""
 from __future__ import annotations
 
 import gc
@@ -20,6 +22,7 @@ from modelstore.models import ModelVersion
 from modelstore.selectors import NO_ACTIVE_VERSION
 from modelstore.storage import package_loads, version_artifact_read
 from studentperf.errors import ApplicationError
+from studentperf.memory import memory_release
 from studentperf.threads import inference_threads
 
 logger = logging.getLogger(__name__)
@@ -28,13 +31,17 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LoadedModel:
     version: ModelVersion
-    # By setup: the pipeline with the session of its proved ONNX graph, for inference.predict_records.
+    # By setup, for inference.predict_records: the session of its proved ONNX graph and the little the outputs
+    # and explanations read of the pipeline (Predictor.serving), or the pipeline where scikit-learn serves.
     predictors: dict[str, Predictor]
 
     @property
     def pipelines(self) -> dict[str, Pipeline]:
-        """setup -> its scikit-learn pipeline (the source of truth each predictor holds)."""
-        return {setup: predictor.pipeline for setup, predictor in self.predictors.items()}
+        """setup -> its scikit-learn pipeline (the source of truth), read from the stored package again on every
+        call (decrypted, checked, built: about a second and 100 MiB or more while held), since a serving process
+        does not keep the pipelines its graphs serve. For training, export and proofs, not for serving."""
+        pipelines, _ = package_loads(version_artifact_read(self.version).package)
+        return pipelines
 
     @property
     def engines(self) -> dict[str, str]:
@@ -96,9 +103,9 @@ def _collector_settle() -> None:
     """Put what is alive once a model is loaded (Django, the libraries, the model: about 200,000 objects)
     out of the garbage collector's reach, so that its full passes, which walked all of them (about 100 ms,
     in whichever request they landed), walk only what requests allocate since. Unfrozen first, so that a
-    model replaced by this load can be freed."""
+    model replaced by this load can be freed (and its memory handed back, `memory_release`)."""
     gc.unfreeze()
-    gc.collect()
+    memory_release()
     gc.freeze()
 
 
@@ -122,10 +129,14 @@ def _model_load(*, pk: int) -> LoadedModel:
             kind="unavailable",
         ) from exc
     predictors = {
-        setup: Predictor(pipeline=pipeline, session=_session(version, setup, stored.graphs.get(setup)))
+        setup: Predictor.serving(pipeline, _session(version, setup, stored.graphs.get(setup)))
         for setup, pipeline in pipelines.items()
     }
     loaded = LoadedModel(version=version, predictors=predictors)
+    # The pipelines a graph serves, the package and its graphs' bytes are garbage from here: freed now, and the
+    # heap they took handed back to the system, so a worker holds the sessions and small arrays only.
+    del pipelines, stored
+    memory_release()
     logger.info("active model loaded", extra={"model_version": version.version, "engines": loaded.engines})
     return loaded
 

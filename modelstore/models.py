@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from studentperf.admin_display import local_minute_text
+
 
 class ModelVersion(models.Model):
     class Status(models.TextChoices):
@@ -23,6 +25,12 @@ class ModelVersion(models.Model):
     feature_schema = models.JSONField(default=dict, help_text="Per setup: names, types, allowed values, ranges.")
     metrics = models.JSONField(default=dict, help_text="Metrics with the protocol that produced them.")
     training_data_sha256 = models.CharField(max_length=64, blank=True)
+    training_data = models.JSONField(
+        default=dict, blank=True,
+        help_text='What the version was trained on (issue 19): {"rows", "sources": {"uci": n, "school": n}, '
+        '"outcomes_from", "outcomes_to" (ISO dates of the school outcomes, or null), "sha256" of the exported '
+        'training table, "exported_at"}; empty for versions trained before it was recorded.',
+    )
     artifact_sha256 = models.CharField(max_length=64, blank=True, help_text="sha256 of the skops bytes.")
     artifact_size = models.PositiveBigIntegerField(default=0, help_text="Size of the skops bytes.")
     artifact_file = models.CharField(max_length=255, blank=True, help_text="Encrypted file in MODEL_STORE_DIR.")
@@ -41,10 +49,26 @@ class ModelVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The challenger (issue 19): a validated or retired version scoring the active one's traffic in shadow.
+    is_challenger = models.BooleanField(
+        default=False, help_text="Scores every served prediction in shadow, to be compared with the active version."
+    )
+    challenger_since = models.DateTimeField(null=True, blank=True)
+    challenger_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-version"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["is_challenger"], condition=Q(is_challenger=True), name="modelstore_one_challenger"
+            ),
+            # The challenger is never the active version, nor a rejected one.
+            models.CheckConstraint(
+                condition=Q(is_challenger=False) | Q(status__in=["validated", "retired"]),
+                name="modelstore_challenger_not_active_or_rejected",
+            ),
             models.UniqueConstraint(
                 fields=["status"], condition=Q(status="active"), name="modelstore_one_active_version"
             ),
@@ -71,6 +95,11 @@ class ModelVersion(models.Model):
         }
 
     @property
+    def can_be_challenger(self) -> bool:
+        """A validated or retired version may score in shadow; the active one serves, a rejected one never runs."""
+        return self.status in (self.Status.VALIDATED, self.Status.RETIRED)
+
+    @property
     def can_be_activated(self) -> bool:
         """Only a validated or retired version may be served; a rejected one never, the active one already is."""
         return self.status in (self.Status.VALIDATED, self.Status.RETIRED)
@@ -95,3 +124,7 @@ class ModelActivation(models.Model):
 
     class Meta:
         ordering = ["-activated_at", "-id"]
+
+    def __str__(self) -> str:
+        done = "activated" if self.action == self.Action.ACTIVATE else "rolled back to"
+        return f"v{self.version.version} {done} on {local_minute_text(self.activated_at)}"

@@ -26,6 +26,11 @@ def model_version_active_find() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
 
 
+def model_version_challenger_find() -> ModelVersion | None:
+    """The version scoring the active one's predictions in shadow, if any (issue 19)."""
+    return ModelVersion.objects.filter(is_challenger=True).first()
+
+
 def model_version_list():
     """Every version, newest first (rejected ones included, with their status)."""
     return ModelVersion.objects.order_by("-version")

@@ -1,4 +1,4 @@
-"""Model versions: register, train, import, upload, export, activate and roll back."""
+"""Model versions: register, train, import, upload, export, activate, roll back, and the challenger."""
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +16,10 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 from sklearn.pipeline import Pipeline
 
+from modelstore.challenger import challenger_recheck
 from modelstore.compilation import pipelines_compile
 from modelstore.loader import loaded_model_recheck
 from modelstore.ml.data import DEFAULT_DATA_PATH, file_sha256, load_dataset
@@ -256,6 +258,55 @@ def model_version_rollback(*, user: AbstractBaseUser | None) -> ModelVersion:
     return _active_switch(target=target, user=user, action=ModelActivation.Action.ROLLBACK)
 
 
+def model_version_challenger_set(*, version: ModelVersion, user: AbstractBaseUser | None) -> ModelVersion:
+    """Make `version` the challenger: from now on it scores every prediction the active version serves, in
+    shadow. One challenger at a time: a previous one is retired from the role (its shadow rows stay). Only an
+    intact validated or retired version; the package is checked first, as for an activation."""
+    if not version.can_be_challenger:
+        raise ApplicationError(
+            f"v{version.version} is {version.status} and cannot be the challenger: only a validated or retired "
+            "version can.", kind="conflict",
+        )
+    pipelines = _artifact_verify(version, purpose="be the challenger")
+    if not figures_measured(version.metrics):
+        _figures_measure_now(version, pipelines)
+    try:
+        with transaction.atomic():
+            version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+            if not version.can_be_challenger:
+                raise ApplicationError(
+                    f"v{version.version} is {version.status} and cannot be the challenger.", kind="conflict"
+                )
+            if version.is_challenger:
+                return version
+            ModelVersion.objects.select_for_update().filter(is_challenger=True).update(
+                is_challenger=False, challenger_since=None, challenger_set_by=None
+            )
+            version.is_challenger, version.challenger_since, version.challenger_set_by = True, timezone.now(), user
+            version.save(update_fields=["is_challenger", "challenger_since", "challenger_set_by"])
+            transaction.on_commit(challenger_recheck)  # this process scores in shadow from its next prediction
+    except IntegrityError as exc:
+        raise ApplicationError("Another challenger was chosen at the same time; try again.", kind="conflict") from exc
+    logger.info("model version challenger set", extra={"model_version": version.version})
+    return version
+
+
+def model_version_challenger_retire(*, user: AbstractBaseUser | None) -> ModelVersion | None:
+    """Stop the shadow scoring: the challenger, if any, goes back to being a plain version (its shadow rows
+    stay, for the record). Returns the version retired from the role, or None when there was none."""
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().filter(is_challenger=True).first()
+        if version is None:
+            return None
+        version.is_challenger, version.challenger_since, version.challenger_set_by = False, None, None
+        version.save(update_fields=["is_challenger", "challenger_since", "challenger_set_by"])
+        transaction.on_commit(challenger_recheck)
+    logger.info("model version challenger retired", extra={
+        "model_version": version.version, "user_id": getattr(user, "pk", None),
+    })
+    return version
+
+
 def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, action: str) -> ModelVersion:
     # Checked before anything changes: a tampered or unreadable package leaves the active version in service.
     pipelines = _artifact_verify(target)
@@ -271,11 +322,14 @@ def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, actio
                 previous.status = Status.RETIRED
                 previous.save(update_fields=["status"])
             target.status = Status.ACTIVE
-            target.save(update_fields=["status"])
+            # Promoting the challenger is the normal activation; it then serves, and nothing scores in shadow.
+            target.is_challenger, target.challenger_since, target.challenger_set_by = False, None, None
+            target.save(update_fields=["status", "is_challenger", "challenger_since", "challenger_set_by"])
             ModelActivation.objects.create(version=target, previous_version=previous, action=action, activated_by=user)
             # This process serves the new version from its next prediction; others within
             # ACTIVE_MODEL_CHECK_SECONDS (modelstore.loader.loaded_model_get).
             transaction.on_commit(loaded_model_recheck)
+            transaction.on_commit(challenger_recheck)  # a promoted challenger no longer scores in shadow
     except IntegrityError as exc:
         # The one-active constraint: another activation committed between our read and our write.
         raise ApplicationError("Another activation happened at the same time; try again.", kind="conflict") from exc
@@ -283,7 +337,7 @@ def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, actio
     return target
 
 
-def _artifact_verify(version: ModelVersion) -> dict[str, Pipeline]:
+def _artifact_verify(version: ModelVersion, *, purpose: str = "be activated") -> dict[str, Pipeline]:
     """The version's pipelines, loaded from its package (decrypted, its sha256 and the allow-list checked)."""
     if not version.artifact_file:
         raise ApplicationError(f"v{version.version} has no stored package.", kind="integrity")
@@ -293,7 +347,7 @@ def _artifact_verify(version: ModelVersion) -> dict[str, Pipeline]:
     except ApplicationError as exc:
         logger.error("model package refused", extra={"model_version": version.version, "reason": exc.message})
         raise ApplicationError(
-            f"v{version.version} cannot be activated, its stored package was refused: {exc.message}", kind="integrity"
+            f"v{version.version} cannot {purpose}, its stored package was refused: {exc.message}", kind="integrity"
         ) from exc
     return pipelines
 

@@ -1,8 +1,12 @@
-"""A model version in a teacher's words: what its measured accuracy means, per setup."""
+"""A model version in words: what its measured accuracy means per setup (teachers), its cross-validated figures
+and training data (the admin's version and confirmation pages)."""
 from __future__ import annotations
 
 import math
 
+from django.utils.dateparse import parse_date, parse_datetime
+
+from modelstore.figures import claimed_figures
 from modelstore.models import ModelVersion
 
 # What a version's measured accuracy means for a teacher, per setup.
@@ -61,3 +65,96 @@ def _share_in_ten(share: float) -> str:
     if tenths <= 0:
         return "fewer than 1 in 10 students"
     return f"about {tenths} in 10 students"
+
+
+# The cross-validated figures on the version and confirmation pages: name in words, and how it is written.
+CROSS_VALIDATED_FIGURES = (
+    ("pass_accuracy", "Pass/fail accuracy", "{:.1%}"),
+    ("rmse", "Typical grade error (RMSE, points of 0-20; lower is better)", "{:.2f}"),
+    ("interval_coverage", "Final grades inside the predicted range", "{:.1%}"),
+    ("interval_width", "Mean width of the predicted range (points)", "{:.1f}"),
+    ("brier", "Brier score of the pass chance (0 is perfect; lower is better)", "{:.3f}"),
+)
+NOT_RECORDED = "not recorded"
+
+
+def model_versions_cross_validated(*, versions: list[ModelVersion]) -> dict:
+    """The cross-validated figures (students each model had not seen) of `versions` side by side, in words.
+
+    {"protocols": [protocol sentence or None per version], "setups": [{"setup", "meaning", "figures":
+    [{"label", "values": [text per version]}]}]}; a figure a version does not claim is "not recorded".
+    """
+    claims = [claimed_figures(version.metrics) for version in versions]
+    setups = sorted({setup for claimed in claims for setup in claimed})
+    return {
+        "protocols": [_cross_validation_protocol(version.metrics) for version in versions],
+        "setups": [
+            {
+                "setup": setup,
+                "meaning": SETUP_PHRASES.get(setup, ""),
+                "figures": [
+                    {
+                        "label": label,
+                        "values": [
+                            NOT_RECORDED if claimed.get(setup, {}).get(name) is None
+                            else written.format(claimed[setup][name])
+                            for claimed in claims
+                        ],
+                    }
+                    for name, label, written in CROSS_VALIDATED_FIGURES
+                ],
+            }
+            for setup in setups
+        ],
+    }
+
+
+def model_version_retraining_figures(*, version: ModelVersion) -> dict | None:
+    """A retrained version's measurement on the school's students (metrics["retraining"], modelstore.retraining)
+    in words: {"protocol", "rows", "active_version", "better" (sentence), "figures": [{"label", "new", "active"}]};
+    None for a version that was not retrained."""
+    measured = version.metrics.get("retraining") if isinstance(version.metrics, dict) else None
+    if not isinstance(measured, dict) or not isinstance(measured.get("figures"), dict):
+        return None
+    new, active = measured["figures"].get("new") or {}, measured["figures"].get("active") or {}
+    better = measured.get("better")
+    verdict = (
+        "No version was active to compare with." if better is None
+        else f"Better than v{measured.get('active_version')} by the rule ({measured.get('rule', '')})." if better
+        else f"Not better than v{measured.get('active_version')} by the rule ({measured.get('rule', '')})."
+    )
+    if measured.get("active_trained_on_school"):
+        verdict += " The active version was trained on these students, so its figures are in-sample (optimistic)."
+    return {
+        "protocol": measured.get("protocol", ""), "rows": measured.get("rows"),
+        "active_version": measured.get("active_version"), "better": verdict,
+        "figures": [
+            {"label": label,
+             "new": NOT_RECORDED if new.get(name) is None else written.format(new[name]),
+             "active": NOT_RECORDED if active.get(name) is None else written.format(active[name])}
+            for name, label, written in CROSS_VALIDATED_FIGURES
+        ],
+    }
+
+
+def model_version_training_data(*, version: ModelVersion) -> dict | None:
+    """What the version was trained on (`training_data`), its dates parsed; None when it was not recorded."""
+    data = version.training_data if isinstance(version.training_data, dict) else {}
+    if not data:
+        return None
+    sources = data.get("sources") if isinstance(data.get("sources"), dict) else {}
+    return {
+        "rows": data.get("rows"),
+        "uci": sources.get("uci", 0),
+        "school": sources.get("school", 0),
+        "outcomes_from": parse_date(data["outcomes_from"]) if data.get("outcomes_from") else None,
+        "outcomes_to": parse_date(data["outcomes_to"]) if data.get("outcomes_to") else None,
+        "sha256": data.get("sha256", ""),
+        "exported_at": parse_datetime(data["exported_at"]) if data.get("exported_at") else None,
+    }
+
+
+def _cross_validation_protocol(metrics) -> str | None:
+    cross_validation = metrics.get("cross_validation") if isinstance(metrics, dict) else None
+    protocol = cross_validation.get("protocol") if isinstance(cross_validation, dict) else None
+    return protocol if isinstance(protocol, str) else None

@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework_api_key.models import AbstractAPIKey
 
 from modelstore.schema import ATTRIBUTES, PERIOD_GRADES, Feature, unknown_attributes
+from studentperf.admin_display import local_minute_text
 
 
 # A school's code (settings.SCHOOLS) is at most this long; the list lives in the setting, not in the database.
@@ -160,6 +161,9 @@ class Prediction(models.Model):
     def delete(self, *args, **kwargs):
         raise ValueError("Prediction rows are append-only and cannot be deleted.")
 
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} prediction of {local_minute_text(self.created_at)}"
+
     @property
     def unknown_attributes(self) -> list[str]:
         """The attributes the model did without: left unknown, or a school it was not trained on."""
@@ -168,6 +172,43 @@ class Prediction(models.Model):
     @property
     def interval(self) -> dict:
         return {"low": self.interval_low, "high": self.interval_high, "coverage": self.interval_coverage}
+
+
+class ShadowPrediction(models.Model):
+    """What the challenger (issue 19) predicted for a served prediction's record, scored off the request path
+    by a Celery task (predictions.shadow). Append-only like the audit row it shadows; never shown to teachers,
+    never in a served answer: only the accuracy check compares it with the served prediction."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="shadows")
+    model_version = models.ForeignKey(
+        "modelstore.ModelVersion", on_delete=models.PROTECT, related_name="shadow_predictions"
+    )
+    setup = models.CharField(max_length=1, choices=[("A", "A"), ("B", "B"), ("C", "C")])
+    predicted_grade = models.FloatField()
+    pass_probability = models.FloatField()
+    interval_low = models.FloatField()
+    interval_high = models.FloatField()
+    interval_coverage = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["prediction", "model_version"], name="predictions_shadow_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Shadow of prediction {self.prediction_id} by v{self.model_version.version}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Shadow prediction rows are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Shadow prediction rows are append-only and cannot be deleted.")
 
 
 class Outcome(models.Model):
@@ -190,6 +231,10 @@ class Outcome(models.Model):
             models.UniqueConstraint(fields=["student"], condition=Q(is_current=True), name="predictions_one_current_outcome"),
             models.CheckConstraint(condition=Q(final_grade__lte=20), name="predictions_final_grade_range"),
         ]
+
+    def __str__(self) -> str:
+        corrected = "" if self.is_current else " (corrected)"
+        return f"Final grade {self.final_grade} recorded {local_minute_text(self.recorded_at)}{corrected}"
 
 
 class Intervention(models.Model):
@@ -221,6 +266,11 @@ class ApiKey(AbstractAPIKey):
     SCOPES = ("predict", "read", "write")
 
     scopes = models.JSONField(default=list, blank=True, help_text='Allowed scopes: any of "predict", "read", "write".')
+    last_used = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When a request last authenticated with the key (recorded after the response, at most once a "
+        "minute).",
+    )
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
@@ -403,6 +453,11 @@ class AccuracyCheck(models.Model):
     subgroups = models.JSONField(default=dict)
     drift = models.JSONField(default=dict)
     failed_share = models.FloatField(null=True, blank=True, help_text="Share of batch rows rejected recently.")
+    challenger = models.JSONField(
+        default=dict, blank=True,
+        help_text="The active version compared with the challenger on the same students (issue 19; "
+        "predictions.monitoring.challenger); empty when there was no challenger.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -68,7 +68,8 @@ if not DEBUG and (SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 
 MODEL_ENCRYPTION_KEYS = _encryption_keys()
 MODEL_ENCRYPTION_KEY = MODEL_ENCRYPTION_KEYS[0]
 MODEL_STORE_DIR = env_path("MODEL_STORE_DIR", BASE_DIR / "var" / "models")
-MODEL_UPLOAD_MAX_BYTES = env_int("MODEL_UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=0)  # admin model uploads
+# Admin model uploads: the default model's package is about 45 MB (issue 19), so twice that leaves room to grow.
+MODEL_UPLOAD_MAX_BYTES = env_int("MODEL_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=0)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 
 INSTALLED_APPS = [
@@ -345,6 +346,11 @@ TOP_FACTORS = 5
 # activation or rollback is served by the other processes within this many seconds, by the process that made
 # it at once. 0: look on every prediction.
 ACTIVE_MODEL_CHECK_SECONDS = env_float("ACTIVE_MODEL_CHECK_SECONDS", 1, minimum=0)
+# The challenger (issue 19; docs/monitoring.md, "The challenger"): each process looks whether there is one at
+# most every CHALLENGER_CHECK_SECONDS (0: on every prediction), so that serving adds no query; the accuracy
+# check compares it with the active version once at least CHALLENGER_MIN_STUDENTS students have an outcome.
+CHALLENGER_CHECK_SECONDS = env_float("CHALLENGER_CHECK_SECONDS", 5, minimum=0)
+CHALLENGER_MIN_STUDENTS = env_int("CHALLENGER_MIN_STUDENTS", 30, minimum=1)
 
 # Accuracy and drift checks, and their alerts (docs/monitoring.md). Beat runs the check every
 # ACCURACY_CHECK_INTERVAL_HOURS (in the Celery block); `manage.py check_accuracy` and the monitoring page run it now.
@@ -380,6 +386,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "studentperf@localhost")
 READINESS_CHECKS = ["modelstore.loader.model_readiness"]
 # /metrics (studentperf/metrics/registry.py): prometheus_client collectors read at each scrape.
 METRICS_COLLECTORS = ["predictions.monitoring.metrics.DatabaseCollector"]
+# The admin's "Retrain from recorded outcomes" button (modelstore/admin.py) queues through this: modelstore
+# imports nothing of predictions, where the school's outcomes are.
+MODEL_RETRAIN_QUEUE = "predictions.retraining.services.model_retrain_queue"
+# What the admin's version page shows of the challenger's comparison on recorded outcomes (issue 19): a dotted
+# path, as above, because modelstore does not import predictions.
+MODEL_CHALLENGER_SUMMARY = "predictions.monitoring.selectors.challenger_summary_current"
 # The field names a validation error may carry as a metric label (others are folded into a few "other" labels).
 METRICS_ERROR_FIELDS = "predictions.validation.error_field_names"
 
@@ -553,6 +565,15 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 60},
     },
 }
+# Retraining from recorded outcomes (issue 19; docs/admin.md, "Retraining"): every RETRAIN_INTERVAL_DAYS days
+# when set; 0 or unset: only by hand (`manage.py retrain`, the admin's button).
+RETRAIN_INTERVAL_DAYS = env_float("RETRAIN_INTERVAL_DAYS", 0, minimum=0)
+if RETRAIN_INTERVAL_DAYS:
+    CELERY_BEAT_SCHEDULE["retrain"] = {
+        "task": "predictions.tasks.model_retrain",
+        "schedule": timedelta(days=RETRAIN_INTERVAL_DAYS),
+        "options": {"expires": RETRAIN_INTERVAL_DAYS * 86400},
+    }
 # --- end of Celery and Redis --------------------------------------------------------------------------------
 
 # --- CSV batch predictions (docs/api.md, docs/web.md) ---------------------------------------------------------

@@ -7,6 +7,9 @@ from studentperf.accounts import LockoutPasswordChangeView
 from studentperf.api.exceptions import api_not_found
 from studentperf.metrics.views import metrics
 
+# The admin's titles (issue 19): the browser tab's, the header's on every admin page, the index page's heading.
+admin.site.site_title = admin.site.site_header = admin.site.index_title = "studentperf administration"
+
 urlpatterns = [
     # The admin's own password change, with the login lockout on its old-password field (studentperf/accounts.py).
     path("admin/password_change/", admin.site.admin_view(LockoutPasswordChangeView.as_view(

@@ -207,6 +207,17 @@ def api_client(make_api_key):
 
 
 @pytest.fixture(autouse=True)
+def _challenger_unknown():
+    """Each test's first prediction looks afresh whether there is a challenger (issue 19): the answer a process
+    caches for CHALLENGER_CHECK_SECONDS must not outlive the test whose rolled-back data it read."""
+    from modelstore.challenger import challenger_recheck
+
+    challenger_recheck()
+    yield
+    challenger_recheck()
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache(monkeypatch):
     """Rate-limit counters live in the cache (or in studentperf.ratelimit's per-process fallback): start each test
     with none. Their windows are cut from a clock held 30 s into a minute, so that a test's requests never straddle

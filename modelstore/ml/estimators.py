@@ -226,14 +226,8 @@ class ConformalGradeRegressor(RegressorMixin, BaseEstimator):
     def interval_offsets(self, coverage: float) -> tuple[np.ndarray, np.ndarray]:
         """What interval_for adds to a centre, per category, before clipping (±inf beyond the sample): one pair
         of arrays per version and coverage, so compiled inference (modelstore/ml/onnx) stores them as constants."""
-        if not 0 < coverage < 1:
-            raise ValueError("coverage must be between 0 and 1")
         table, counts = self._calibration()
-        tail = (1 - coverage) / 2
-        # The epsilon keeps float noise ((1 - 0.9) / 2 is 0.04999...) from moving a rank by one.
-        low = [_order_statistic(row[:n], math.floor((n + 1) * tail + 1e-9)) for row, n in zip(table, counts)]
-        high = [_order_statistic(row[:n], math.ceil((n + 1) * (1 - tail) - 1e-9)) for row, n in zip(table, counts)]
-        return np.array(low), np.array(high)
+        return interval_offsets_of(table, counts, coverage)
 
     def pass_proba_for(self, points: np.ndarray, categories: np.ndarray) -> np.ndarray:
         """The distributions' mass at a pass: (k + 1) / (n + 2), k the residuals r of the category with
@@ -332,6 +326,18 @@ class AttributeReference(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return self.feature_names_in_.copy()
+
+
+def interval_offsets_of(table: np.ndarray, counts: np.ndarray, coverage: float) -> tuple[np.ndarray, np.ndarray]:
+    """`ConformalGradeRegressor.interval_offsets` from its calibration alone (`_calibration()`: the residual
+    table and the count per category), so a served version needs only these two arrays, not the regressor."""
+    if not 0 < coverage < 1:
+        raise ValueError("coverage must be between 0 and 1")
+    tail = (1 - coverage) / 2
+    # The epsilon keeps float noise ((1 - 0.9) / 2 is 0.04999...) from moving a rank by one.
+    low = [_order_statistic(row[:n], math.floor((n + 1) * tail + 1e-9)) for row, n in zip(table, counts)]
+    high = [_order_statistic(row[:n], math.ceil((n + 1) * (1 - tail) - 1e-9)) for row, n in zip(table, counts)]
+    return np.array(low), np.array(high)
 
 
 def _is_missing(value) -> bool:

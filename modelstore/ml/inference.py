@@ -10,7 +10,7 @@ import onnxruntime
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from modelstore.ml.estimators import PASS_THRESHOLD
+from modelstore.ml.estimators import PASS_THRESHOLD, AttributeReference, interval_offsets_of
 from modelstore.ml.explain import predict_and_explain
 from modelstore.ml.onnx import onnx_predict
 from modelstore.schema import CATEGORICAL, GRADE_MAX, GRADE_MIN, setup_for
@@ -27,13 +27,43 @@ OUTPUTS = ("grade", "pass_probability", "point", "category")
 
 @dataclass(frozen=True, eq=False)
 class Predictor:
-    """One setup's model as served: its scikit-learn pipeline, the source of truth (and of the typical values
-    explanations swap in), and the onnxruntime session of its ONNX graph when one was proved equal to it."""
+    """One setup's model as served: the onnxruntime session of its ONNX graph when one was proved equal to its
+    scikit-learn pipeline, else the pipeline itself (the source of truth), and what the outputs and the
+    explanations read besides the model call: the pipeline's `AttributeReference` step (typical values,
+    `filled`, the novelty check) and its regressor's calibration (residual table and count per category,
+    from which an interval at any coverage follows).
 
-    pipeline: Pipeline
+    `Predictor(pipeline=...[, session=...])` keeps the pipeline; `Predictor.serving(pipeline, session)`, what
+    a serving process holds (modelstore.loader), keeps it only when there is no session to serve the setup: a
+    setup served by its graph then holds a few small arrays instead of the fitted trees and classifiers."""
+
+    pipeline: Pipeline | None = None
     session: onnxruntime.InferenceSession | None = None
+    # The pipeline's first step and its regressor's `_calibration()`: taken from `pipeline` when not given.
+    reference_step: AttributeReference | None = None
+    calibration: tuple[np.ndarray, np.ndarray] | None = None
     # coverage -> the interval's offsets from the centre per category, computed once per version and coverage.
     _offsets: dict[float, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.pipeline is None:
+            if self.session is None or self.reference_step is None or self.calibration is None:
+                raise ValueError("A predictor without its pipeline needs a session, reference_step and calibration.")
+            return
+        if self.reference_step is None:
+            object.__setattr__(self, "reference_step", self.pipeline.named_steps["reference"])
+        if self.calibration is None:
+            object.__setattr__(self, "calibration", self.pipeline[-1]._calibration())
+
+    @classmethod
+    def serving(cls, pipeline: Pipeline, session: onnxruntime.InferenceSession | None) -> Predictor:
+        """The predictor a serving process keeps: without the pipeline when `session` (of its proved graph) serves
+        the setup, so the pipeline can be freed; with it when scikit-learn must serve (no graph, or refused)."""
+        if session is None:
+            return cls(pipeline=pipeline)
+        return cls(
+            session=session, reference_step=pipeline.named_steps["reference"], calibration=pipeline[-1]._calibration()
+        )
 
     @property
     def engine(self) -> str:
@@ -42,15 +72,15 @@ class Predictor:
 
     @property
     def features(self) -> list[str]:
-        return list(self.pipeline.named_steps["reference"].feature_names_in_)
+        return list(self.reference_step.feature_names_in_)
 
     @property
     def reference(self) -> dict:
-        return self.pipeline.named_steps["reference"].reference_
+        return self.reference_step.reference_
 
     def filled(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """`columns` with each unknown value replaced by its typical one (`AttributeReference.filled`)."""
-        return self.pipeline.named_steps["reference"].filled(columns)
+        return self.reference_step.filled(columns)
 
     def predict(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """OUTPUTS: arrays with a value per row of `columns` (the setup's attributes); float64, the category int64."""
@@ -69,7 +99,10 @@ class Predictor:
         whichever engine predicted them, with the offsets computed once."""
         offsets = self._offsets.get(coverage)
         if offsets is None:
-            offsets = self._offsets[coverage] = self.pipeline[-1].interval_offsets(coverage)
+            offsets = self._offsets[coverage] = (
+                interval_offsets_of(*self.calibration, coverage) if self.pipeline is None
+                else self.pipeline[-1].interval_offsets(coverage)
+            )
         low, high = offsets
         return (
             np.clip(points + low[categories], GRADE_MIN, GRADE_MAX),
@@ -80,11 +113,11 @@ class Predictor:
         """Whether each record is unlike the training rows, and why (`AttributeReference.unusual`): the same
         numpy code for both engines, its lookup tables built once. None for a version trained before the check
         existed."""
-        return self.pipeline.named_steps["reference"].unusual(columns, fast=self._unusual_tables)
+        return self.reference_step.unusual(columns, fast=self._unusual_tables)
 
     @cached_property
     def _unusual_tables(self) -> list | None:
-        return self.pipeline.named_steps["reference"].unusual_tables()
+        return self.reference_step.unusual_tables()
 
 
 def predict_records(

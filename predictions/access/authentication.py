@@ -12,6 +12,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework_api_key.permissions import KeyParser
 
+from predictions.access.api_keys import api_key_use_note
 from predictions.models import ApiKey
 from studentperf.api.exceptions import CredentialsRejected
 
@@ -57,6 +58,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             )
         # For the access log line (studentperf.observability), which sees the Django request: the name only.
         getattr(request, "_request", request).api_key_name = api_key.name
+        api_key_use_note(api_key=api_key)  # the admin's "last used", written after the response
         return AnonymousUser(), api_key
 
     def authenticate_header(self, request) -> str:

@@ -57,6 +57,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "predictions.view_batchjob",
         "predictions.view_accuracycheck", "predictions.add_accuracycheck",
         "predictions.view_alert", "predictions.change_alert",
+        # The challenger's shadow predictions (issue 19), read only; teachers never see them.
+        "predictions.view_shadowprediction",
     ),
 }
 # Model admins work in the Django admin, which requires is_staff; teachers never enter it.

@@ -13,7 +13,11 @@ from rest_framework.response import Response
 from predictions.access.permissions import HasScope
 from predictions.access.requester import request_credential
 from predictions.access.roles import ACCURACY_CHECK_VIEW
-from predictions.monitoring.selectors import accuracy_check_latest_list, accuracy_check_list
+from predictions.monitoring.selectors import (
+    accuracy_check_latest_list,
+    accuracy_check_list,
+    challenger_comparison_latest,
+)
 from predictions.monitoring.texts import INTERVENTIONS_NOTE
 from studentperf.api.base import ApiView
 from studentperf.api.schema import error_responses, page_of
@@ -193,8 +197,69 @@ class AccuracyFilterSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, required=False, help_text="Only this model version's checks.")
 
 
+class ChallengerFiguresSerializer(serializers.Serializer):
+    accuracy = serializers.FloatField(help_text="Share of right pass/fail calls.")
+    rmse = serializers.FloatField(help_text="Root mean squared grade error, in points out of 20.")
+    interval_coverage = serializers.FloatField(help_text="Share of final grades inside the predicted interval.")
+    brier = serializers.FloatField(help_text="Mean squared gap between pass_probability and passing; lower is better.")
+
+    class Meta:
+        ref_name = "ChallengerFigures"
+
+
+class ChallengerDifferenceSerializer(serializers.Serializer):
+    difference = serializers.FloatField(help_text="Challenger minus active (accuracy: a share; RMSE: points).")
+    low = serializers.FloatField(help_text="Lower end of the paired bootstrap 95 % interval.")
+    high = serializers.FloatField(help_text="Upper end of the paired bootstrap 95 % interval.")
+
+    class Meta:
+        ref_name = "ChallengerDifference"
+
+
+class ChallengerDifferencesSerializer(serializers.Serializer):
+    accuracy = ChallengerDifferenceSerializer(help_text="Above zero: the challenger makes more right calls.")
+    rmse = ChallengerDifferenceSerializer(help_text="Below zero: the challenger's grades are closer.")
+
+    class Meta:
+        ref_name = "ChallengerDifferences"
+
+
+class ChallengerBootstrapSerializer(serializers.Serializer):
+    resamples = serializers.IntegerField()
+    seed = serializers.IntegerField(help_text="Fixed: the same pairs always give the same interval.")
+    confidence = serializers.FloatField()
+
+    class Meta:
+        ref_name = "ChallengerBootstrap"
+
+
+class ChallengerComparisonSerializer(serializers.Serializer):
+    check_id = serializers.IntegerField(help_text="The accuracy check (of the active version) that compared them.")
+    checked_at = serializers.DateTimeField()
+    active_version = serializers.IntegerField()
+    challenger_version = serializers.IntegerField()
+    students = serializers.IntegerField(help_text="Students (or batch rows) with an outcome scored by both versions.")
+    min_students = serializers.IntegerField(help_text="CHALLENGER_MIN_STUDENTS: fewer gives not_enough_data.")
+    verdict = serializers.ChoiceField(choices=["better", "worse", "no_clear_difference", "not_enough_data"])
+    decided_by = serializers.ChoiceField(
+        choices=["accuracy", "rmse"], allow_null=True, help_text="The figure whose interval decided; null if none did."
+    )
+    recommendation = serializers.CharField(help_text="The verdict in a plain sentence.")
+    active = ChallengerFiguresSerializer(allow_null=True, help_text="Null with not enough data.")
+    challenger = ChallengerFiguresSerializer(allow_null=True, help_text="Null with not enough data.")
+    differences = ChallengerDifferencesSerializer(allow_null=True, help_text="Null with not enough data.")
+    bootstrap = ChallengerBootstrapSerializer(allow_null=True, help_text="Null with not enough data.")
+
+    class Meta:
+        ref_name = "ChallengerComparison"
+
+
 class AccuracyMonitoringSerializer(page_of(AccuracyCheckSerializer)):
     latest = AccuracyCheckSerializer(many=True, help_text="The newest check of each version, newest version first.")
+    challenger = ChallengerComparisonSerializer(
+        allow_null=True, help_text="The newest comparison of the active version with the challenger, on the same "
+        "students (issue 19); null when no check has compared one.",
+    )
 
     class Meta:
         ref_name = "AccuracyMonitoring"
@@ -257,6 +322,20 @@ _CHECK = {
 }
 
 
+_CHALLENGER = {
+    "check_id": 42, "checked_at": "2026-11-27T03:00:00Z", "active_version": 3, "challenger_version": 4,
+    "students": 212, "min_students": 30, "verdict": "better", "decided_by": "accuracy",
+    "recommendation": "The challenger v4 is better than the active v3 on 212 students: 88 % vs 84 % pass/fail "
+    "accuracy, difference 95 % CI +1.4 to +7.1 points (RMSE 1.52 vs 1.71 grade points, difference 95 % CI -0.31 to "
+    "-0.07); consider promoting it.",
+    "active": {"accuracy": 0.84, "rmse": 1.71, "interval_coverage": 0.9, "brier": 0.11},
+    "challenger": {"accuracy": 0.88, "rmse": 1.52, "interval_coverage": 0.91, "brier": 0.09},
+    "differences": {"accuracy": {"difference": 0.042, "low": 0.014, "high": 0.071},
+                    "rmse": {"difference": -0.19, "low": -0.31, "high": -0.07}},
+    "bootstrap": {"resamples": 2000, "seed": 19, "confidence": 0.95},
+}
+
+
 class AccuracyMonitoringApi(ApiView):
     required_scope = "read"
     permission_classes = [HasScope, CanViewAccuracyChecks]
@@ -271,7 +350,9 @@ class AccuracyMonitoringApi(ApiView):
             "pass_probability in bands against the pass rate; per risk band, the pass rate of students with and "
             "without an intervention, descriptive, not causal) and the inputs of the last DRIFT_WINDOW_DAYS with the "
             "training data. `latest` holds the newest check of each "
-            "version; `results` pages through all checks, newest first. API keys need the read scope; people "
+            "version; `results` pages through all checks, newest first; `challenger` the newest comparison of the "
+            "active version with the challenger scoring in shadow, on the same students, with paired bootstrap "
+            "intervals on the differences. API keys need the read scope; people "
             "signed in need the Model admin role. See docs/monitoring.md."
         ),
         parameters=[
@@ -282,7 +363,8 @@ class AccuracyMonitoringApi(ApiView):
         responses={200: AccuracyMonitoringSerializer, **error_responses(400, 404)},
         examples=[OpenApiExample(
             "Latest and history", response_only=True,
-            value={"count": 1, "next": None, "previous": None, "results": [_CHECK], "latest": [_CHECK]},
+            value={"count": 1, "next": None, "previous": None, "results": [_CHECK], "latest": [_CHECK],
+                   "challenger": _CHALLENGER},
         )],
         tags=["monitoring"],
     )
@@ -292,4 +374,6 @@ class AccuracyMonitoringApi(ApiView):
         version = filters.validated_data.get("version")
         latest = AccuracyCheckSerializer(accuracy_check_latest_list(version=version), many=True).data
         page = self.paginate(accuracy_check_list(version=version), AccuracyCheckSerializer)
-        return Response({**page.data, "latest": latest})
+        comparison = challenger_comparison_latest()
+        challenger = ChallengerComparisonSerializer(comparison).data if comparison is not None else None
+        return Response({**page.data, "latest": latest, "challenger": challenger})

@@ -9,12 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from modelstore.models import ModelVersion
-from modelstore.selectors import model_version_active_find
+from modelstore.selectors import model_version_active_find, model_version_challenger_find
 from predictions.models import AccuracyCheck
 from predictions.monitoring.accuracy import intervention_metrics, pair_metrics, subgroup_metrics, unusual_metrics
 from predictions.monitoring.alerts import alerts_notify, alerts_record
+from predictions.monitoring.challenger import challenger_comparison
 from predictions.monitoring.drift import drift_report
-from predictions.monitoring.selectors import batch_row_failed_share, pairs_frame
+from predictions.monitoring.selectors import batch_row_failed_share, challenger_pairs_frame, pairs_frame
 from predictions.monitoring.texts import INTERVENTIONS_NOTE
 from studentperf import celery
 from studentperf.errors import ApplicationError
@@ -23,13 +24,16 @@ from studentperf.errors import ApplicationError
 def accuracy_check_run(*, now: datetime | None = None) -> list[AccuracyCheck]:
     """Check every version that has pairs, and the active version (for drift): one AccuracyCheck each.
 
-    Then records the alerts the checks call for and sends the new ones (predictions.monitoring.alerts). A second run adds
-    another timestamped check per version; it never changes an earlier one.
+    The active version's check also compares it with the challenger, if there is one, on the same students
+    (predictions.monitoring.challenger). Then records the alerts the checks call for and sends the new ones
+    (predictions.monitoring.alerts). A second run adds another timestamped check per version; it never changes
+    an earlier one.
     """
     now = now or timezone.now()
     since = now - timedelta(days=settings.DRIFT_WINDOW_DAYS)
     pairs = pairs_frame()
     active = model_version_active_find()
+    challenger = model_version_challenger_find()
     version_ids = set(pairs["model_version_id"].astype(int)) | ({active.pk} if active else set())
     share, batch_rows = batch_row_failed_share(since=since)
     with transaction.atomic():
@@ -49,10 +53,22 @@ def accuracy_check_run(*, now: datetime | None = None) -> list[AccuracyCheck]:
                 subgroups=subgroup_metrics(version_pairs),
                 drift=drift_report(version=version, since=since),
                 failed_share=share,
+                challenger=_challenger_compared(pairs, active=active, challenger=challenger)
+                if version == active else {},
             ))
         alerts = alerts_record(checks=checks, active=active)
     alerts_notify(alerts=alerts)
     return checks
+
+
+def _challenger_compared(pairs, *, active: ModelVersion | None, challenger: ModelVersion | None) -> dict:
+    if active is None or challenger is None:
+        return {}
+    return challenger_comparison(
+        challenger_pairs_frame(pairs=pairs, active=active, challenger=challenger),
+        active_version=active.version, challenger_version=challenger.version,
+        min_students=settings.CHALLENGER_MIN_STUDENTS,
+    )
 
 
 QUEUE_REFUSED = (

@@ -178,3 +178,71 @@ def status_sentences(*, active, check: AccuracyCheck | None, open_alerts: int, d
         words.append(f"Recent inputs differ from the training data in: {', '.join(drifting)}." if drifting
                      else "Recent inputs look like the training data.")
     return words
+
+
+# The challenger (issue 19): the comparison stored with a check, in words (predictions.monitoring.challenger).
+CHALLENGER_ROWS = (
+    ("accuracy", "Pass/fail accuracy", "share"),
+    ("rmse", "RMSE (grade points)", "points"),
+    ("interval_coverage", "Interval coverage", "share"),
+    ("brier", "Brier score (lower is better)", "ratio"),
+)
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.0f} %"
+
+
+def _interval(difference: dict, *, scale: float, digits: int) -> str:
+    return f"{difference['low'] * scale:+.{digits}f} to {difference['high'] * scale:+.{digits}f}"
+
+
+def challenger_sentence(comparison: dict) -> str:
+    """The plain recommendation of a comparison (predictions.monitoring.challenger.challenger_comparison)."""
+    challenger, active = f"challenger v{comparison['challenger_version']}", f"active v{comparison['active_version']}"
+    students, verdict = comparison["students"], comparison["verdict"]
+    if verdict == "not_enough_data":
+        return (f"Not enough data yet ({students} of {comparison['min_students']} students) to compare the "
+                f"{challenger} with the {active}.")
+    figures, differences = (comparison["active"], comparison["challenger"]), comparison["differences"]
+    accuracy = (f"{_percent(figures[1]['accuracy'])} vs {_percent(figures[0]['accuracy'])} pass/fail accuracy, "
+                f"difference 95 % CI {_interval(differences['accuracy'], scale=100, digits=1)} points")
+    rmse = (f"RMSE {figures[1]['rmse']:.2f} vs {figures[0]['rmse']:.2f} grade points, difference 95 % CI "
+            f"{_interval(differences['rmse'], scale=1, digits=2)}")
+    if verdict == "no_clear_difference":
+        return (f"No clear difference between the {challenger} and the {active} on {students} students: "
+                f"{accuracy}; {rmse}.")
+    first, second = (accuracy, rmse) if comparison["decided_by"] == "accuracy" else (rmse, accuracy)
+    advice = "consider promoting it" if verdict == "better" else "keep the active version"
+    return f"The {challenger} is {verdict} than the {active} on {students} students: {first} ({second}); {advice}."
+
+
+def challenger_table(comparison: dict) -> list[dict]:
+    """The comparison's figures side by side for the page: [{"label", "active", "challenger"}] as text."""
+    if "active" not in comparison:
+        return []
+    return [
+        {"label": label, "active": _shown(comparison["active"][key], kind),
+         "challenger": _shown(comparison["challenger"][key], kind)}
+        for key, label, kind in CHALLENGER_ROWS
+    ]
+
+
+def challenger_summary(*, comparison: dict | None, challenger) -> dict | None:
+    """What the monitoring page shows of the challenger: {"sentence", "rows" (challenger_table), "versions"
+    (active, challenger numbers), "checked_at"}; None without a challenger nor a comparison. A challenger set
+    since the last check is announced; a comparison is shown only for the current challenger."""
+    if comparison is not None and (challenger is None or comparison["challenger_version"] != challenger.version):
+        comparison = None
+    if comparison is None:
+        if challenger is None:
+            return None
+        return {"sentence": f"v{challenger.version} is the challenger: it scores every served prediction in "
+                            "shadow, and the next accuracy check compares it with the active version.",
+                "rows": [], "versions": None, "checked_at": None}
+    return {
+        "sentence": comparison["recommendation"],
+        "rows": challenger_table(comparison),
+        "versions": (comparison["active_version"], comparison["challenger_version"]),
+        "checked_at": timezone.localtime(comparison["checked_at"]),
+    }

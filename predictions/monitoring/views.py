@@ -15,7 +15,12 @@ from predictions.access.roles import ACCURACY_CHECK_RUN, ACCURACY_CHECK_VIEW, AL
 from predictions.models import AccuracyCheck, Alert
 from predictions.monitoring import figures
 from predictions.monitoring.alerts import alert_acknowledge, alert_list_open
-from predictions.monitoring.selectors import accuracy_check_latest_list, accuracy_check_shown, drift_check_shown
+from predictions.monitoring.selectors import (
+    accuracy_check_latest_list,
+    accuracy_check_shown,
+    challenger_summary_current,
+    drift_check_shown,
+)
 from predictions.monitoring.services import accuracy_check_queue
 from predictions.monitoring.texts import (
     FIGURES,
@@ -66,6 +71,7 @@ def _monitoring_page(request: HttpRequest, *, status: int = 200, queue_error: st
         "alerts": alerts,
         "charts": charts,
         "unusual": unusual_summary(latest),
+        "challenger": challenger_summary_current(),
         "queue_error": queue_error,
     }
     return render(request, "predictions/monitoring.html", context, status=status)

@@ -8,11 +8,12 @@ and /metrics sums them. The directory must be emptied before the services start.
 """
 from . import celery_signals  # noqa: F401  (connects the Celery signal handlers)
 from .events import (
-    auth_failure_observe, error_observe, predictions_observe, request_observe, validation_errors_observe,
+    auth_failure_observe, error_observe, predictions_observe, request_observe, shadow_predictions_observe,
+    validation_errors_observe,
 )
 from .registry import error_summary
 
 __all__ = (
     "auth_failure_observe", "error_observe", "error_summary", "predictions_observe", "request_observe",
-    "validation_errors_observe",
+    "shadow_predictions_observe", "validation_errors_observe",
 )

@@ -57,6 +57,13 @@ PREDICTION_DURATION = Histogram(
     "Latency of one call that serves predictions (validation, model lookup, prediction), whatever its size.",
     ["source"], buckets=LATENCY_BUCKETS,
 )
+# The challenger's shadow scoring (issue 19): predictions scored, failed (the task could not score them), or not
+# queued (the broker refused the message); none of these touches the answer served.
+SHADOW_OUTCOMES = ("scored", "failed", "not_queued")
+SHADOW_PREDICTIONS = Counter(
+    "studentperf_shadow_predictions", "Served predictions the challenger scored in shadow, or failed to, by outcome.",
+    ["outcome"],
+)
 # Why an API request was refused for its credentials (studentperf.api.exceptions.CredentialsRejected): a small,
 # fixed set, each pre-initialised at 0 so that rate() sees a series before its first failure. `throttled`: refused
 # before authentication, the address having spent its budget (studentperf/api/credential_budget.py). Under
@@ -145,3 +152,10 @@ def _predictions_count(counter: Counter, predictions: Sequence, *, source: str) 
     tally = Tally((row.model_version.version, row.setup, row.risk) for row in predictions)
     for (version, setup, risk), count in tally.items():
         counter.labels(str(version), setup, source, risk).inc(count)
+
+
+def shadow_predictions_observe(*, outcome: str, count: int) -> None:
+    """`count` served predictions the challenger scored in shadow, or did not (SHADOW_OUTCOMES)."""
+    if outcome not in SHADOW_OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(SHADOW_OUTCOMES)}, not {outcome!r}.")
+    SHADOW_PREDICTIONS.labels(outcome).inc(count)

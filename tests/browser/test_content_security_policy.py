@@ -102,7 +102,8 @@ def test_admin_pages_load_with_no_policy_violation_and_their_scripts_work(
     for path in (
         "/admin/", "/admin/modelstore/modelversion/", reverse("admin:modelstore_modelversion_upload"),
         reverse("admin:modelstore_modelversion_change", args=[candidate.pk]),
-        reverse("admin:modelstore_modelversion_activate", args=[candidate.pk]), "/monitoring/",
+        reverse("admin:modelstore_modelversion_activate", args=[candidate.pk]),
+        reverse("admin:modelstore_modelversion_challenger", args=[candidate.pk]), "/monitoring/",
     ):
         visit(page, path)
 

@@ -1,41 +1,83 @@
-"""A model administrator, in a real browser: uploads a model, reads its validation report, activates it and
-rolls back; a teacher who types an admin address gets the admin's login page instead."""
+"""A model administrator, in a real browser: uploads a model (watching it being sent, then validated), reads its
+cross-validated figures and validation report, activates it through the confirmation page, rolls back, makes a
+version the challenger and retires it; a teacher who types an admin address gets the admin's login page instead."""
 from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
-from modelstore import services
+from modelstore import services, storage
 from modelstore.models import ModelVersion
-from modelstore.selectors import model_version_active_find
+from modelstore.selectors import model_version_active_find, model_version_challenger_find
+from tests.browser.conftest import DESKTOP, TIMEOUT_MS
+from tests.modelstore.helpers import cross_validated_claims
 
 VERSIONS = "/admin/modelstore/modelversion/"
 
 
-def test_model_admin_uploads_activates_and_rolls_back(page, log_in, make_user, active_version, tmp_path, screenshot):
+def _slow_uploads(page, bytes_per_second: int) -> None:
+    """Chromium's own network throttling (DevTools protocol): the file takes seconds to send, as on a school's line."""
+    session = page.context.new_cdp_session(page)
+    session.send("Network.enable")
+    session.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_second,
+    })
+
+
+def test_model_admin_uploads_activates_and_rolls_back(
+    page, log_in, make_user, active_version, small_pipelines, tmp_path, screenshot
+):
     make_user("modeladmin", "model_admin")
-    package = services.model_version_export(version=active_version, out_path=tmp_path / "candidate.skops")
+    ModelVersion.objects.filter(pk=active_version.pk).update(
+        metrics={**active_version.metrics, **cross_validated_claims(70.9, 3.95)}
+    )
+    package = tmp_path / "candidate.skops"
+    package.write_bytes(storage.package_dumps(small_pipelines, {"metrics": cross_validated_claims(73.4, 3.61)}))
     log_in(page, "modeladmin")
 
     page.get_by_role("navigation").get_by_role("link", name="Admin").click()
     page.get_by_role("link", name="Model versions").first.click()
     page.get_by_role("link", name="Upload a model").click()
+    expect(page.locator("#id_file_helptext")).to_contain_text("at most 100.0")
     page.get_by_label("Name").fill("candidate")
     page.locator("input[type=file]").set_input_files(str(package))
     screenshot(page, "admin-upload")
+    _slow_uploads(page, max(package.stat().st_size // 4, 1))  # about 4 s to send
     page.get_by_role("button", name="Upload and validate").click()
+
+    status = page.locator("#upload-status")
+    expect(status).to_contain_text(re.compile(r"Sending the file: [\d.]+ MB of [\d.]+ MB \([1-9]\d? %\)"))  # under way
+    expect(page.get_by_role("button", name="Upload and validate")).to_be_disabled()
+    screenshot(page, "admin-upload-progress")
+    expect(status).to_contain_text("Validating…")
 
     report = page.locator("#validation-report")
     expect(report).to_be_visible()
+    expect(page.locator(".messagelist")).to_contain_text("passed validation and can be activated")
     expect(report.locator("tr.failed")).to_have_count(0)
     expect(report.locator("tr.passed")).to_have_count(7)
-    screenshot(page, "admin-validation-report")
     candidate = ModelVersion.objects.get(name="candidate")
     assert candidate.status == "validated"
+    # The page reads cross-validated figures first, in words, beside the active version's.
+    headings = [text.strip() for text in page.locator("#content h2").all_inner_texts()]
+    assert headings.index("Cross-validated figures, beside the active version's") < headings.index(
+        "Validation report") < headings.index("Training data") < headings.index("On the training data (optimistic)")
+    figures = page.locator("#cross-validated")
+    expect(figures).to_contain_text("Pass/fail accuracy")
+    expect(figures.locator("thead")).to_contain_text(f"v{active_version.version} test-default (active)")
+    expect(figures.locator("tbody tr").first).to_contain_text("73.4%")
+    expect(figures.locator("tbody tr").first).to_contain_text("70.9%")
+    screenshot(page, "admin-validation-report")
 
-    page.get_by_role("button", name="Activate this version").click()
-    expect(page.get_by_text(f"v{candidate.version}").first).to_be_visible()
+    page.get_by_role("link", name="Activate this version").click()
+    expect(page.locator("#confirm-changes")).to_contain_text("activation history as done by: modeladmin")
+    expect(page.locator("#cross-validated")).to_contain_text("73.4%")
+    assert model_version_active_find().pk == active_version.pk  # the confirmation page changes nothing
+    screenshot(page, "admin-activate-confirm")
+    page.get_by_role("button", name=f"Yes, activate v{candidate.version}").click()
+    expect(page.locator(".messagelist")).to_contain_text(f"Now serving v{candidate.version}.")
     assert model_version_active_find().pk == candidate.pk
 
     page.goto(VERSIONS)
@@ -46,6 +88,82 @@ def test_model_admin_uploads_activates_and_rolls_back(page, log_in, make_user, a
     expect(page).to_have_url(re.compile(re.escape(VERSIONS)))
     assert model_version_active_find().pk == active_version.pk
     screenshot(page, "admin-model-versions")
+
+
+def test_model_admin_makes_a_version_the_challenger_and_retires_it(
+    page, log_in, make_user, active_version, small_pipelines, screenshot
+):
+    make_user("modeladmin", "model_admin")
+    candidate = services.model_version_register(
+        pipelines=small_pipelines, name="candidate", created_by=None,
+        metrics=cross_validated_claims(73.4, 3.61),
+    )
+    log_in(page, "modeladmin")
+    page.goto(f"{VERSIONS}{candidate.pk}/change/")
+
+    page.get_by_role("link", name="Make challenger").click()
+    expect(page.locator("#content-main")).to_contain_text("in shadow")
+    expect(page.locator("#confirm-changes")).to_contain_text("Challenger now: none")
+    expect(page.locator("#cross-validated")).to_contain_text("73.4%")
+    screenshot(page, "admin-challenger-confirm")
+    assert model_version_challenger_find() is None
+    page.get_by_role("button", name=f"Yes, make v{candidate.version} the challenger").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("is now the challenger")
+    expect(page.locator("#challenger-status")).to_contain_text("set by modeladmin")
+    assert model_version_challenger_find().pk == candidate.pk
+    page.get_by_role("button", name="Retire challenger").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("shadow scoring has stopped")
+    expect(page.get_by_role("link", name="Make challenger")).to_be_visible()
+    assert model_version_challenger_find() is None
+
+
+def test_upload_errors_replace_the_form_and_the_next_try_is_sent_the_same_way(
+    page, log_in, make_user, active_version, tmp_path
+):
+    make_user("modeladmin", "model_admin")
+    package = services.model_version_export(version=active_version, out_path=tmp_path / "candidate.skops")
+    log_in(page, "modeladmin")
+    page.goto(VERSIONS + "upload/")
+    page.locator("input[type=file]").set_input_files(str(package))
+    page.get_by_role("button", name="Upload and validate").click()  # without a name
+
+    expect(page.locator(".form-row.errors")).to_contain_text("This field is required.")
+    expect(page.locator("#upload-progress-box")).to_be_hidden()
+    assert not ModelVersion.objects.filter(version__gt=active_version.version).exists()
+    page.get_by_label("Name").fill("second try")
+    page.locator("input[type=file]").set_input_files(str(package))
+    page.get_by_role("button", name="Upload and validate").click()
+
+    expect(page.locator("#upload-status")).to_contain_text("Validating…")
+    expect(page.locator(".messagelist")).to_contain_text("passed validation and can be activated")
+    assert ModelVersion.objects.get(name="second try").status == "validated"
+
+
+@pytest.fixture
+def page_without_script(browser, live_server, roles):
+    """Like `page`, in a browser with JavaScript turned off."""
+    context = browser.new_context(base_url=live_server.url, viewport=DESKTOP, java_script_enabled=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context.new_page()
+    context.close()
+
+
+def test_upload_works_without_javascript(page_without_script, log_in, make_user, active_version, tmp_path):
+    page = page_without_script
+    make_user("modeladmin", "model_admin")
+    package = services.model_version_export(version=active_version, out_path=tmp_path / "candidate.skops")
+    log_in(page, "modeladmin")
+    page.goto(VERSIONS + "upload/")
+    page.get_by_label("Name").fill("plain form")
+    page.locator("input[type=file]").set_input_files(str(package))
+    expect(page.locator("#upload-progress-box")).to_be_hidden()
+    page.get_by_role("button", name="Upload and validate").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("passed validation and can be activated")
+    expect(page.locator("#validation-report tr.passed")).to_have_count(7)
+    assert ModelVersion.objects.get(name="plain form").status == "validated"
 
 
 def test_rejected_upload_shows_its_reason_and_cannot_be_activated(page, log_in, make_user, active_version, tmp_path):

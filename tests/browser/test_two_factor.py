@@ -43,7 +43,7 @@ def test_model_admin_enrols_then_logs_in_with_a_code_and_with_a_recovery_code(pa
     codes = page.get_by_role("list", name="Recovery codes").locator("code").all_inner_texts()
     assert len(codes) == 10
     page.get_by_role("link", name="I have saved them").click()
-    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    expect(page.get_by_role("heading", name="studentperf administration", level=1)).to_be_visible()
     log_out(page)
 
     password_login(page, "modeladmin")
@@ -52,7 +52,7 @@ def test_model_admin_enrols_then_logs_in_with_a_code_and_with_a_recovery_code(pa
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("link", name="Recovery codes")).to_be_visible()
     page.goto("/admin/")
-    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    expect(page.get_by_role("heading", name="studentperf administration", level=1)).to_be_visible()
     log_out(page)
 
     for attempt in ("once", "twice"):
@@ -60,7 +60,7 @@ def test_model_admin_enrols_then_logs_in_with_a_code_and_with_a_recovery_code(pa
         page.get_by_label("Code").fill(codes[0])
         page.get_by_role("button", name="Verify").click()
         if attempt == "once":
-            expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+            expect(page.get_by_role("heading", name="studentperf administration", level=1)).to_be_visible()
             log_out(page)
     expect(page.get_by_text("That code is not right")).to_be_visible()
     page.goto("/admin/")

@@ -22,6 +22,7 @@ from modelstore.package_validation import (
 )
 from studentperf.errors import ApplicationError
 from tests.conftest import sign_in
+from tests.modelstore.helpers import cross_validated_claims
 
 pytestmark = pytest.mark.django_db
 
@@ -70,15 +71,24 @@ def test_versions_are_listed_and_shown_read_only(admin_client, register):
     assert admin_client.get(f"{CHANGELIST}{version.pk}/delete/").status_code == 403
 
 
-def test_superuser_activates_and_rolls_back_through_the_actions(admin_client, admin_user, register):
+def test_the_list_actions_lead_to_the_confirmation_pages_and_switch_nothing_themselves(
+    admin_client, admin_user, register
+):
     first, second = register(), register()
+    services.model_version_activate(version=first, user=None)
 
-    _action(admin_client, "activate_selected", first)
-    response = _action(admin_client, "activate_selected", second)
+    activate = _action(admin_client, "activate_selected", second)
+    assert activate.redirect_chain == [(_activate_url(second), 302)]
+    assert "Yes, activate v2" in activate.content.decode() and _statuses() == {1: "active", 2: "validated"}
+
+    response = admin_client.post(_activate_url(second), follow=True)
     assert "Now serving v2." in response.content.decode()
     assert ModelActivation.objects.first().activated_by == admin_user
 
-    response = _action(admin_client, "roll_back", second)
+    roll_back = _action(admin_client, "roll_back", second)
+    assert roll_back.redirect_chain == [(ROLLBACK, 302)]
+    assert "Yes, roll back to v1" in roll_back.content.decode() and _statuses() == {1: "retired", 2: "active"}
+    response = admin_client.post(ROLLBACK, follow=True)
     assert "Rolled back: now serving v1 again." in response.content.decode()
     assert _statuses() == {1: "active", 2: "retired"}
 
@@ -91,9 +101,9 @@ def test_action_errors_are_shown_and_change_nothing(admin_client, register, smal
     two = _action(admin_client, "activate_selected", active, rejected).content.decode()
     no_previous = _action(admin_client, "roll_back", active).content.decode()
 
-    assert "V2 was rejected and cannot be activated" in refused
+    assert "V2 is rejected and cannot be activated" in refused and "Yes, activate" not in refused
     assert "Select exactly one version to activate." in two
-    assert "V1 has no previously active version to roll back to." in no_previous
+    assert "There is no previously active version to roll back to." in no_previous
     assert _statuses() == {1: "active", 2: "rejected"}
 
 
@@ -111,6 +121,8 @@ def test_staff_with_change_permission_can_activate(client, staff, register):
     version = register()
 
     _action(client, "activate_selected", version)
+    assert _statuses() == {1: "validated"}
+    client.post(_activate_url(version))
 
     assert _statuses() == {1: "active"} and ModelActivation.objects.get().activated_by == staff
 
@@ -149,9 +161,9 @@ def good_package(small_pipelines) -> bytes:
     return storage.package_dumps(small_pipelines, {"name": "from outside", "metrics": {"claimed": {"rmse": 1.0}}})
 
 
-def _upload(client, data: bytes, name="uploaded", **extra):
+def _upload(client, data: bytes, name="uploaded", headers=None, **extra):
     payload = {"file": SimpleUploadedFile("model.skops", data), "name": name, "description": "a try", **extra}
-    return client.post(UPLOAD, payload)
+    return client.post(UPLOAD, payload, headers=headers)
 
 
 def test_changelist_offers_upload_to_model_admins(admin_session):
@@ -192,9 +204,10 @@ def test_version_page_shows_reference_metrics_beside_the_active_versions(admin_s
 
     comparison = page[page.index('id="metrics-comparison"'):page.index("</table>", page.index('id="metrics-comparison"'))]
     assert "v2" in comparison and "v1 (active)" in comparison
+    assert "On the training data (optimistic)" in comparison
     for setup in ("A", "B", "C"):
-        assert str(candidate.metrics["reference"]["setups"][setup]["rmse"]) in comparison
-        assert str(active_version.metrics["reference"]["setups"][setup]["interval_coverage"]) in comparison
+        assert f'{candidate.metrics["reference"]["setups"][setup]["rmse"]:.2f}' in comparison
+        assert f'{active_version.metrics["reference"]["setups"][setup]["interval_coverage"]:.3f}' in comparison
 
 
 def test_upload_holding_an_untrusted_type_is_rejected_naming_it_and_the_active_version_stays(
@@ -344,8 +357,8 @@ def test_version_page_lists_its_activations(admin_session, model_admin, register
     page = admin_session.get(_page_url(first)).content.decode()
 
     history = page[page.index("Activation history"):]
-    assert history.count('<td class="field-action">') == 2
-    assert "Rollback" in history and "v2 small (retired)" in history and model_admin.username in history
+    assert history.count('<td class="field-what">') == 2
+    assert "rolled back to" in history and "v2 small" in history and model_admin.username in history
 
 
 @pytest.mark.parametrize("url", [CHANGELIST, UPLOAD, ROLLBACK, "activate"])
@@ -389,3 +402,210 @@ def test_version_page_says_which_setups_are_served_through_scikit_learn_without_
     assert '<tr class="informational">' in page and "not met (informational)" in page
     assert 'class="failed"' not in page
     assert "Setup B: served through scikit-learn: The setup pipeline cannot be converted" in page
+
+
+# -- issue 19: the version page in words, confirmations, the challenger, the upload's limit and progress ---------
+
+CHALLENGER_RETIRE = f"{CHANGELIST}challenger/retire/"
+
+
+def _challenger_url(version: ModelVersion) -> str:
+    return f"{CHANGELIST}{version.pk}/challenger/"
+
+
+def _section(page: str, marker: str) -> str:
+    start = page.index(marker)
+    return page[start:page.index("</table>", start)]
+
+
+def test_version_page_leads_with_cross_validated_figures_in_words_beside_the_active_versions(
+    admin_session, register
+):
+    served = register(name="served", metrics=cross_validated_claims(71.234, 3.9))
+    active = services.model_version_activate(version=served, user=None)
+    candidate = register(name="candidate", metrics=cross_validated_claims(74.567, 3.456))
+
+    page = admin_session.get(_page_url(candidate)).content.decode()
+
+    assert page.index('id="cross-validated"') < page.index('id="validation-report"') < page.index('id="figures"')
+    table = _section(page, 'id="cross-validated"')
+    assert "v2 candidate" in table and f"v{active.version} served (active)" in table
+    assert "A: when both period grades are known" in table and "C: when no period grade is known yet" in table
+    assert "Pass/fail accuracy" in table and "74.6%" in table and "71.2%" in table
+    assert "3.46" in table and "3.90" in table and "90.3%" in table and "12.3" in table and "0.200" in table
+    assert "2 run(s) of 5-fold cross-validation" in page
+    assert "Measured on the training data (optimistic)" in page and "On the training data (optimistic)" in page
+
+
+def test_version_page_says_cross_validated_figures_and_training_data_are_not_recorded_for_older_versions(
+    admin_session, register
+):
+    version = register(name="older")
+
+    page = admin_session.get(_page_url(version)).content.decode()
+
+    assert "Not recorded: the version does not state cross-validated figures." in page
+    assert 'id="training-data-not-recorded"' in page and 'id="training-data"' not in page
+
+
+def test_version_page_shows_the_training_data_it_was_trained_on(admin_session, register):
+    version = register(name="retrained")
+    ModelVersion.objects.filter(pk=version.pk).update(training_data={
+        "rows": 512, "sources": {"uci": 395, "school": 117}, "outcomes_from": "2026-01-10",
+        "outcomes_to": "2026-07-01", "sha256": "ab" * 32, "exported_at": "2026-12-01T08:30:00+00:00",
+    })
+
+    page = admin_session.get(_page_url(version)).content.decode()
+
+    table = _section(page, 'id="training-data"')
+    assert "512: 395 from the UCI data set, 117 of this school's students" in table
+    assert "from 10 Jan 2026 to 1 Jul 2026" in table and "ab" * 32 in table and "1 Dec 2026" in table
+    assert "training-data-not-recorded" not in page
+
+
+def test_version_page_offers_activation_only_through_the_confirmation_page(admin_session, active_version, register):
+    candidate = register(name="candidate")
+
+    page = admin_session.get(_page_url(candidate)).content.decode()
+
+    assert f'href="{_activate_url(candidate)}"' in page and "Activate this version…" in page
+    assert f'action="{_activate_url(candidate)}"' not in page  # no form that activates in one click
+
+
+def test_activation_confirmation_shows_both_versions_figures_and_who_will_be_recorded(
+    admin_session, model_admin, register
+):
+    served = register(name="served", metrics=cross_validated_claims(71.234, 3.9))
+    services.model_version_activate(version=served, user=None)
+    candidate = register(name="candidate", metrics=cross_validated_claims(74.567, 3.456))
+
+    page = admin_session.get(_activate_url(candidate)).content.decode()
+
+    assert "Now serving: <a" in page and "v1 served (active)" in page and "Will serve: <a" in page
+    assert f"Recorded in the activation history as done by: {model_admin.username}" in page
+    table = _section(page, 'id="cross-validated"')
+    assert "74.6%" in table and "71.2%" in table
+    assert _statuses() == {1: "active", 2: "validated"}
+
+
+def test_model_admin_makes_a_challenger_through_its_confirmation_then_retires_it(
+    admin_session, model_admin, active_version, register
+):
+    candidate = register(name="candidate")
+    page = admin_session.get(_page_url(candidate)).content.decode()
+    assert f'href="{_challenger_url(candidate)}"' in page and "Make challenger…" in page
+
+    confirmation = admin_session.get(_challenger_url(candidate)).content.decode()
+
+    assert "scores every prediction the active\nversion serves, in shadow" in confirmation
+    assert "Challenger now: none" in confirmation and f"Recorded as set by: {model_admin.username}" in confirmation
+    assert 'id="cross-validated"' in confirmation and "Yes, make v2 the challenger" in confirmation
+    assert not ModelVersion.objects.filter(is_challenger=True).exists()
+
+    response = admin_session.post(_challenger_url(candidate), follow=True)
+
+    candidate.refresh_from_db()
+    assert candidate.is_challenger and candidate.challenger_set_by == model_admin
+    page = response.content.decode()
+    assert "V2 is now the challenger" in page and 'id="challenger-status"' in page
+    assert "Retire challenger" in page and "Make challenger" not in page
+
+    response = admin_session.post(CHALLENGER_RETIRE, follow=True)
+
+    candidate.refresh_from_db()
+    assert not candidate.is_challenger
+    assert "V2 is no longer the challenger: shadow scoring has stopped." in response.content.decode()
+
+
+def test_challenger_errors_are_shown_as_admin_messages_and_change_nothing(
+    admin_session, active_version, register, small_pipelines
+):
+    rejected = register(pipelines={"A": small_pipelines["A"]})
+
+    page = admin_session.get(_page_url(rejected)).content.decode()
+    confirmation = admin_session.get(_challenger_url(rejected), follow=True).content.decode()
+    refused = admin_session.post(_challenger_url(rejected), follow=True).content.decode()
+    active_refused = admin_session.post(_challenger_url(active_version), follow=True).content.decode()
+    nothing_to_retire = admin_session.post(CHALLENGER_RETIRE, follow=True).content.decode()
+
+    assert "Make challenger" not in page
+    assert "V2 is rejected and cannot be made the challenger." in confirmation
+    assert 'class="error"' in refused and "V2 is rejected and cannot be the challenger" in refused
+    assert "V1 is active and cannot be the challenger" in active_refused
+    assert "There is no challenger to retire." in nothing_to_retire
+    assert not ModelVersion.objects.filter(is_challenger=True).exists()
+
+
+def test_challenger_retire_is_post_only_and_both_challenger_views_need_the_csrf_token(
+    model_admin, active_version, register
+):
+    candidate = register()
+    services.model_version_challenger_set(version=candidate, user=None)
+    client = Client(enforce_csrf_checks=True)
+    sign_in(client, model_admin)
+
+    assert client.get(CHALLENGER_RETIRE).status_code == 405
+    assert client.post(CHALLENGER_RETIRE).status_code == 403
+    assert client.post(_challenger_url(active_version)).status_code == 403
+    candidate.refresh_from_db()
+    assert candidate.is_challenger
+
+
+def test_staff_without_model_admin_rights_cannot_make_or_retire_a_challenger(client, staff, active_version, register):
+    candidate, challenger = register(), register()
+    services.model_version_challenger_set(version=challenger, user=None)
+
+    page = client.get(_page_url(challenger)).content.decode()
+
+    assert "Make challenger" not in client.get(_page_url(candidate)).content.decode()
+    assert "Retire challenger" not in page
+    assert client.get(_challenger_url(candidate)).status_code == 403
+    assert client.post(_challenger_url(candidate)).status_code == 403
+    assert client.post(CHALLENGER_RETIRE).status_code == 403
+    assert list(ModelVersion.objects.filter(is_challenger=True)) == [challenger]
+
+
+@pytest.mark.parametrize("url", ["challenger", CHALLENGER_RETIRE])
+def test_a_teacher_is_sent_to_the_admin_login_from_the_challenger_pages(client, user, active_version, register, url):
+    candidate = register()
+    client.force_login(user)
+    url = _challenger_url(candidate) if url == "challenger" else url
+
+    for response in (client.get(url), client.post(url)):
+        assert response.status_code == 302 and response.url.startswith(f"{ADMIN_LOGIN}?next=")
+    assert not ModelVersion.objects.filter(is_challenger=True).exists()
+
+
+def test_upload_page_states_the_limit_beside_the_field(admin_session, settings):
+    settings.MODEL_UPLOAD_MAX_BYTES = 100 * 1024 * 1024
+
+    page = admin_session.get(UPLOAD).content.decode()
+
+    assert 'id="id_file_helptext">A .skops package, as written by export_model; at most 100.0\xa0MB.' in page
+    assert 'data-max-bytes="104857600"' in page and "js/upload-progress.js" in page
+
+
+def test_the_default_upload_limit_leaves_room_for_the_45_mb_package():
+    from django.conf import settings
+
+    assert settings.MODEL_UPLOAD_MAX_BYTES >= 2 * 45 * 1024 * 1024 or "MODEL_UPLOAD_MAX_BYTES" in os.environ
+
+
+def test_an_upload_sent_by_the_progress_script_gets_the_version_page_address_and_keeps_the_message(
+    admin_session, active_version, good_package
+):
+    response = _upload(admin_session, good_package, name="candidate", headers={"X-Requested-With": "XMLHttpRequest"})
+
+    uploaded = ModelVersion.objects.get(version=2)
+    assert response.status_code == 200 and response.json() == {"location": _page_url(uploaded)}
+    assert "V2 passed validation and can be activated." in admin_session.get(_page_url(uploaded)).content.decode()
+
+
+def test_an_upload_over_the_limit_sent_by_the_progress_script_gets_the_form_with_the_error(admin_session, settings):
+    settings.MODEL_UPLOAD_MAX_BYTES = 1000
+
+    response = _upload(admin_session, b"x" * 1001, headers={"X-Requested-With": "XMLHttpRequest"})
+
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    assert 'id="content-main"' in response.content.decode() and "at most 1000" in response.content.decode()
+    assert not ModelVersion.objects.exists()

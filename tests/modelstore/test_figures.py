@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import pytest
+from django.template.defaultfilters import floatformat
 from sklearn.dummy import DummyRegressor
 
 from modelstore import services, storage
@@ -216,9 +217,10 @@ def test_the_version_page_shows_claimed_and_measured_figures_per_setup(admin_cli
     assert "Claimed" in table and "Measured" in table
     for setup in SETUPS:
         measured = version.metrics["reference"]["setups"][setup]
-        assert f"<td>3.25</td><td>{measured['rmse']}</td>" in table
-        assert f"<td>0.705</td><td>{measured['pass_accuracy']}</td>" in table
-        assert f"<td>15.5</td><td>{measured['interval_width']}</td>" in table
-        assert f"<td>–</td><td>{measured['mae']}</td>" in table
+        # Both rounded to 3 decimals, as the template does.
+        assert f"<td>3.250</td><td>{floatformat(measured['rmse'], 3)}</td>" in table
+        assert f"<td>0.705</td><td>{floatformat(measured['pass_accuracy'], 3)}</td>" in table
+        assert f"<td>15.500</td><td>{floatformat(measured['interval_width'], 3)}</td>" in table
+        assert f"<td>–</td><td>{floatformat(measured['mae'], 3)}</td>" in table
     page = admin_client.get(f"/admin/modelstore/modelversion/{rejected.pk}/change/").content.decode()
-    assert "<td>–</td><td>20.0</td>" in page
+    assert "<td>–</td><td>20.000</td>" in page

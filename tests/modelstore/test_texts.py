@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from modelstore.models import ModelVersion
-from modelstore.texts import model_version_accuracy_text
+from modelstore.texts import model_version_accuracy_text, model_version_training_data, model_versions_cross_validated
 
 
 def version_with(metrics) -> ModelVersion:
@@ -86,3 +86,34 @@ def test_a_registered_version_has_accuracy_text_for_every_setup(active_version, 
     text = model_version_accuracy_text(version=active_version, setup=setup)
 
     assert text and "trained on" in text and "pass/fail call" in text
+
+
+def test_cross_validated_figures_side_by_side_are_in_words_rounded_and_not_recorded_where_missing():
+    claimed = version_with(cross_validated("B", pcc_binary=83.8123, rmse=2.4567, coverage=0.90123, brier=0.11876))
+    older = version_with(reference("B", pass_accuracy=0.99, rmse=0.5))
+
+    table = model_versions_cross_validated(versions=[claimed, older])
+
+    assert table["protocols"] == ["1 run(s) of 10-fold", None]
+    (setup,) = table["setups"]
+    assert (setup["setup"], setup["meaning"]) == ("B", "when only the first period grade is known")
+    assert {figure["label"]: figure["values"] for figure in setup["figures"]} == {
+        "Pass/fail accuracy": ["83.8%", "not recorded"],
+        "Typical grade error (RMSE, points of 0-20; lower is better)": ["2.46", "not recorded"],
+        "Final grades inside the predicted range": ["90.1%", "not recorded"],
+        "Mean width of the predicted range (points)": ["not recorded", "not recorded"],
+        "Brier score of the pass chance (0 is perfect; lower is better)": ["0.119", "not recorded"],
+    }
+
+
+def test_training_data_is_none_for_older_versions_and_parsed_when_recorded():
+    version = version_with({})
+    assert model_version_training_data(version=version) is None
+
+    version.training_data = {"rows": 120, "sources": {"school": 120}, "outcomes_from": "2026-02-01",
+                             "outcomes_to": None, "sha256": "c" * 64, "exported_at": "2026-12-01T08:30:00+00:00"}
+    found = model_version_training_data(version=version)
+
+    assert (found["rows"], found["uci"], found["school"], found["sha256"]) == (120, 0, 120, "c" * 64)
+    assert found["outcomes_from"].isoformat() == "2026-02-01" and found["outcomes_to"] is None
+    assert found["exported_at"].isoformat() == "2026-12-01T08:30:00+00:00"

@@ -58,7 +58,9 @@ def test_the_audit_log_shows_and_filters_the_unusual_records(admin_client, activ
     listing = admin_client.get("/admin/predictions/prediction/").content.decode()
     unusual_only = admin_client.get("/admin/predictions/prediction/?unusual__exact=1").content.decode()
 
-    assert 'class="sortable column-unusual"' in listing and '<td class="field-unusual"><img' in listing
+    assert 'class="sortable column-unusual_text"' in listing
+    assert '<td class="field-unusual_text">unusual</td>' in listing
+    assert '<td class="field-unusual_text">no</td>' in listing
     assert 'href="?unusual__exact=1"' in listing and 'href="?unusual__isnull=True"' in listing
     assert str(odd.pk) in unusual_only and str(typical.pk) not in unusual_only
 

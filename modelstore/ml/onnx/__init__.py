@@ -15,10 +15,22 @@ One graph per setup computes a prediction's numbers from the raw attributes, in 
 `manage.py export_model --format onnx`. The skops pipeline stays the source of truth: a graph is derived
 from it, and used or exported only once proved equal to it.
 """
-from modelstore.ml.onnx.convert import INPUT_DTYPES, OUTPUTS, TARGET_OPSET, input_dtype, pipeline_to_onnx
+from modelstore.ml.onnx.outputs import OUTPUTS
 from modelstore.ml.onnx.runtime import (
     onnx_equality_check, onnx_inputs, onnx_predict, onnx_session, sklearn_outputs,
 )
+
+# Imported from `convert` on first use: onnx and skl2onnx stay out of a process that only runs graphs.
+_CONVERT = ("INPUT_DTYPES", "TARGET_OPSET", "input_dtype", "pipeline_to_onnx")
+
+
+def __getattr__(name: str):
+    if name in _CONVERT:
+        from modelstore.ml.onnx import convert
+
+        return getattr(convert, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "INPUT_DTYPES", "OUTPUTS", "TARGET_OPSET", "input_dtype", "onnx_equality_check", "onnx_inputs", "onnx_predict",

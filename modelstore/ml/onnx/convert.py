@@ -37,6 +37,7 @@ from sklearn.ensemble import VotingRegressor
 from sklearn.pipeline import Pipeline
 
 from modelstore.ml.estimators import LEVEL_CUTS_ABOVE_PASS, PASS_THRESHOLD
+from modelstore.ml.onnx.outputs import OUTPUTS
 from modelstore.ml.onnx.trees import estimator_tree_nodes, tree_ensemble_opset_set
 from modelstore.schema import CATEGORICAL, GRADE_MAX, GRADE_MIN, SETUP_FEATURES
 from studentperf.errors import ApplicationError
@@ -45,7 +46,6 @@ from studentperf.errors import ApplicationError
 # imports each domain at the lowest version its nodes need; a graph with `trees`' TreeEnsemble nodes then
 # imports ai.onnx.ml 5 (onnx 1.16, 2024), which skl2onnx 1.20 cannot record itself (trees.tree_ensemble_opset_set).
 TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
-OUTPUTS = ("grade", "interval_low", "interval_high", "pass_probability", "point", "category")
 INPUT_DTYPES = {"category": "string", "int": "int64"}
 _ALIAS = "StudentperfGradeOutputs"
 # Conversions patch a skl2onnx module attribute for their duration (see _hgb_leaf_flags_as_int): one at a time.

@@ -9,7 +9,7 @@ import onnxruntime
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from modelstore.ml.onnx.convert import OUTPUTS
+from modelstore.ml.onnx.outputs import OUTPUTS
 
 _NUMPY_DTYPES = {"tensor(string)": object, "tensor(int64)": np.int64}
 # session -> (its inputs as (name, numpy dtype), its output names): read once, not on every call.

@@ -164,7 +164,9 @@ def test_history_is_paginated(checked, api_client):
 
 
 def test_no_checks_yet_answers_empty_lists(db, api_client):
-    assert api_client("read").get(URL).json() == {"count": 0, "next": None, "previous": None, "results": [], "latest": []}
+    assert api_client("read").get(URL).json() == {
+        "count": 0, "next": None, "previous": None, "results": [], "latest": [], "challenger": None,
+    }
 
 
 def test_the_endpoint_is_in_the_openapi_schema(client):
