@@ -15,8 +15,6 @@ from modelstore.loader import LoadedModel
 from modelstore.models import ModelVersion
 from studentperf.errors import ApplicationError
 
-_IDENTITY_FIELDS = ("pk", "artifact_sha256", "created_at")
-
 _lock = threading.Lock()
 _identity: tuple | None = None
 _checked_at = -math.inf
@@ -29,7 +27,7 @@ def challenger_id_get() -> int | None:
     global _identity, _checked_at
     now = time.monotonic()
     if now - _checked_at >= settings.CHALLENGER_CHECK_SECONDS:
-        _identity = ModelVersion.objects.filter(is_challenger=True).values_list(*_IDENTITY_FIELDS).first()
+        _identity = ModelVersion.objects.filter(is_challenger=True).values_list(*loader._IDENTITY_FIELDS).first()
         _checked_at = now
     return _identity[0] if _identity is not None else None
 
@@ -46,12 +44,12 @@ def challenger_model_get(*, version_id: int) -> LoadedModel | None:
     promoted). ApplicationError(kind="unavailable") when its package is refused."""
     global _loaded
     still = ModelVersion.objects.filter(pk=version_id, is_challenger=True)
-    row = still.values_list(*_IDENTITY_FIELDS, "version").first()
+    row = still.values_list(*loader._IDENTITY_FIELDS, "version").first()
     if row is None:
         return None
     identity, number = row[:-1], row[-1]
     with _lock:
-        if _loaded is None or tuple(getattr(_loaded.version, name) for name in _IDENTITY_FIELDS) != identity:
+        if _loaded is None or loader._identity(_loaded.version) != identity:
             _loaded = None  # the previous challenger is freed before the next one is loaded
             try:
                 _loaded = loader._model_load(pk=version_id)

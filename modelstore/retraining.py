@@ -29,6 +29,7 @@ from sklearn.pipeline import Pipeline
 from modelstore import services
 from modelstore.figures import setup_figures
 from modelstore.ml.data import load_dataset
+from modelstore.ml.estimators import typical_value
 from modelstore.ml.inference import predict_records
 from modelstore.ml.recipe import train_pipelines
 from modelstore.models import ModelVersion
@@ -267,10 +268,8 @@ def _known(column: pd.Series, name: str) -> pd.Series:
 
 
 def _typical(column: pd.Series, name: str):
-    # As estimators.AttributeReference: the lower median of a number, the most frequent category.
-    if FEATURES[name].kind == "int":
-        return int(np.sort(column.astype(np.int64).to_numpy())[(len(column) - 1) // 2])
-    return str(column.astype(str).mode().iloc[0])
+    # The value estimators.AttributeReference takes for an unknown one, of the column's known values.
+    return typical_value(column.astype(np.int64) if FEATURES[name].kind == "int" else column.astype(str))
 
 
 def _plain(value):

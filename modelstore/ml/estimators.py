@@ -269,7 +269,7 @@ class AttributeReference(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
-        self.reference_ = {name: _typical(X[name]) for name in X.columns}
+        self.reference_ = {name: typical_value(X[name]) for name in X.columns}
         self.rarity_ = rarity_fit(X)
         return self
 
@@ -344,7 +344,8 @@ def _is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _typical(column) -> int | str:
+def typical_value(column) -> int | str:
+    """An attribute's typical value among `column`'s rows: what the model takes for an unknown value."""
     if column.dtype.kind in "iub":
         # The lower median is always a value the attribute can take (never e.g. 2.5 failures).
         return int(np.sort(column.to_numpy())[(len(column) - 1) // 2])
