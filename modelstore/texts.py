@@ -95,11 +95,7 @@ def model_versions_cross_validated(*, versions: list[ModelVersion]) -> dict:
                 "figures": [
                     {
                         "label": label,
-                        "values": [
-                            NOT_RECORDED if claimed.get(setup, {}).get(name) is None
-                            else written.format(claimed[setup][name])
-                            for claimed in claims
-                        ],
+                        "values": [_figure_text(claimed.get(setup, {}), name, written) for claimed in claims],
                     }
                     for name, label, written in CROSS_VALIDATED_FIGURES
                 ],
@@ -107,6 +103,11 @@ def model_versions_cross_validated(*, versions: list[ModelVersion]) -> dict:
             for setup in setups
         ],
     }
+
+
+def _figure_text(figures: dict, name: str, written: str) -> str:
+    """One figure of `figures` as CROSS_VALIDATED_FIGURES writes it, or NOT_RECORDED."""
+    return NOT_RECORDED if figures.get(name) is None else written.format(figures[name])
 
 
 def model_version_retraining_figures(*, version: ModelVersion) -> dict | None:
@@ -129,9 +130,7 @@ def model_version_retraining_figures(*, version: ModelVersion) -> dict | None:
         "protocol": measured.get("protocol", ""), "rows": measured.get("rows"),
         "active_version": measured.get("active_version"), "better": verdict,
         "figures": [
-            {"label": label,
-             "new": NOT_RECORDED if new.get(name) is None else written.format(new[name]),
-             "active": NOT_RECORDED if active.get(name) is None else written.format(active[name])}
+            {"label": label, "new": _figure_text(new, name, written), "active": _figure_text(active, name, written)}
             for name, label, written in CROSS_VALIDATED_FIGURES
         ],
     }
