@@ -10,7 +10,9 @@ In one run, in a throw-away folder (removed on exit):
    active version through `modelstore.loader.loaded_model_get` and predicting 1 and 1,000 records with it, and
    after loading the second version (`loader._model_load`, as the challenger's loader does) and predicting
    with it too:
-   - "lean": what the loader keeps, the ONNX sessions and the small metadata of each setup;
+   - "lean": what the loader keeps, the ONNX sessions and the serving state their graphs carry, read without
+     building the package (so without importing scikit-learn, scipy, pandas or skops; the child lists which of
+     these it imported);
    - "pipelines kept": as a worker was before issue 19, each version's scikit-learn pipelines held beside its
      sessions (LoadedModel kept them in its predictors) and the graph converter (onnx, skl2onnx) imported at
      start;
@@ -43,6 +45,8 @@ STEPS = (
     ("second", "+ a second version loaded beside it, predicted with"),
 )
 GOAL_MIB = 250
+# What a serving process need not import (tests/studentperf/test_lean_imports.py): the child reports which it did.
+HEAVY = frozenset({"sklearn", "scipy", "pandas", "skops", "fairlearn", "onnx", "skl2onnx", "matplotlib", "joblib"})
 
 
 def vm_rss_mib() -> float:
@@ -80,8 +84,9 @@ def versions_install() -> tuple[int, int]:
     return keys[0], keys[1]
 
 
-def child(mode: str, second_pk: int) -> dict:
-    """In a fresh interpreter: VmRSS after each step of STEPS, and the engines each version is served by."""
+def child(mode: str, second_pk: int, records_path: Path) -> dict:
+    """In a fresh interpreter: VmRSS after each step of STEPS, the engines each version is served by, and which
+    of the libraries a web process does without (HEAVY) it imported."""
     if mode != "lean":  # as every process did before issue 19
         import modelstore.ml.onnx.convert  # noqa: F401
     import studentperf.wsgi  # noqa: F401 - as gunicorn loads it
@@ -93,7 +98,7 @@ def child(mode: str, second_pk: int) -> dict:
     from modelstore import loader
     from modelstore.ml.inference import predict_records
 
-    records = bench_records()
+    records = json.loads(records_path.read_text())  # not through pandas, which the lean process never imports
     figures = {"imported": vm_rss_mib()}
     kept = []
 
@@ -116,7 +121,8 @@ def child(mode: str, second_pk: int) -> dict:
     hold(second)
     serve(second)
     figures["second"] = vm_rss_mib()
-    return {"mib": figures, "engines": [active.engines, second.engines], "pipelines_held": len(kept)}
+    heavy = sorted({name.split(".")[0] for name in sys.modules} & HEAVY)
+    return {"mib": figures, "engines": [active.engines, second.engines], "pipelines_held": len(kept), "heavy": heavy}
 
 
 def report(results: dict) -> str:
@@ -135,6 +141,8 @@ def report(results: dict) -> str:
         f"{'issue 19: active + second version in one process, lean':62} {lean['second']:8.0f} "
         f"{f'<= {GOAL_MIB}':>8}  {met}",
         f"engines: {results['lean']['engines']}",
+        f"libraries imported, lean: {', '.join(results['lean']['heavy']) or 'none of ' + ', '.join(sorted(HEAVY))}; "
+        f"pipelines kept: {', '.join(results['pipelines kept']['heavy'])}",
     ]
     return "\n".join(lines)
 
@@ -145,10 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the throw-away folder")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--second", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--records", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     if args.child:
-        print(json.dumps(child(args.child, args.second)))
+        print(json.dumps(child(args.child, args.second, args.records)))
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="studentperf-bench-memory-"))
@@ -162,11 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         django.setup()
         step(f"throw-away installation in {workdir}")
         _, second = versions_install()
+        records_path = workdir / "records.json"
+        records_path.write_text(json.dumps(bench_records(), default=int))  # numpy ints from the CSV's frame
         results = {}
         for mode in MODES:
             step(f"a fresh process, {mode}")
             output = subprocess.run(
-                [sys.executable, __file__, "--child", mode, "--second", str(second)],
+                [sys.executable, __file__, "--child", mode, "--second", str(second), "--records", str(records_path)],
                 env=env, cwd=ROOT, check=True, capture_output=True, text=True,
             ).stdout
             results[mode] = json.loads(output.strip().splitlines()[-1])

@@ -24,7 +24,8 @@ from modelstore import selectors, services
 from modelstore.figures import figures_side_by_side
 from modelstore.models import ModelActivation, ModelVersion
 from modelstore.texts import (
-    model_version_retraining_figures, model_version_training_data, model_versions_cross_validated,
+    model_version_reference_note, model_version_retraining_figures, model_version_training_data,
+    model_versions_cross_validated,
 )
 from studentperf.admin_display import local_minute
 from studentperf.errors import ApplicationError
@@ -119,10 +120,24 @@ class ModelActivationInline(ActivationColumns, admin.TabularInline):
         return False
 
 
+class ChallengerFilter(admin.SimpleListFilter):
+    """"By role": the challenger, or the others (Django's default for the flag read "By is challenger")."""
+
+    title, parameter_name = "role", "role"
+
+    def lookups(self, request, model_admin):
+        return (("challenger", "The challenger"), ("other", "Not the challenger"))
+
+    def queryset(self, request, queryset):
+        if self.value() in ("challenger", "other"):
+            return queryset.filter(is_challenger=self.value() == "challenger")
+        return queryset
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ServiceWrittenAdmin):
     list_display = ("version_number", "name", "state", "setup_list", "created", "created_by", "reason")
-    list_filter = ("status", "is_challenger")
+    list_filter = ("status", ChallengerFilter)
     search_fields = ("name", "description", "rejection_reason")
     list_select_related = ("created_by",)
     # The report and the metrics table above say what matters; the raw JSON stays one click away.
@@ -195,15 +210,17 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
     # -- pages -------------------------------------------------------------------------------------------------
 
     def retrain_view(self, request):
-        """POST only (the list's "Retrain from recorded outcomes" button): queue a retraining on a worker
+        """POST only (the list's "Retrain from recorded outcomes" button; `include_base_data=1` from a rejected
+        school-only version's page adds the UCI students): queue a retraining on a worker
         (settings.MODEL_RETRAIN_QUEUE, docs/admin.md "Retraining"); training never runs in the request."""
         self._require(request, "change")
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
+        include_base_data = request.POST.get("include_base_data") == "1"
         try:
-            import_string(settings.MODEL_RETRAIN_QUEUE)(user=request.user)
+            import_string(settings.MODEL_RETRAIN_QUEUE)(user=request.user, include_base_data=include_base_data)
         except ApplicationError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
+            self.message_user(request, exc.message, messages.ERROR)  # a sentence: the fields say the same
         else:
             self.message_user(request, RETRAIN_QUEUED, messages.SUCCESS)
         return redirect(self._url("changelist"))
@@ -225,6 +242,7 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
             may_change = self._has_model_permission(request, "change")
             context = {
                 "checks": version.validation_report.get("checks", []),
+                "reference_note": model_version_reference_note(version=version),
                 "active_version": active,
                 "cross_validated": _cross_validated(version, active),
                 "training_data": model_version_training_data(version=version),
@@ -234,6 +252,7 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
                 "can_activate": version.can_be_activated and may_change,
                 "can_make_challenger": version.can_be_challenger and not version.is_challenger and may_change,
                 "can_retire_challenger": version.is_challenger and may_change,
+                "can_retrain": may_change,
                 # The comparison on the pages of the two versions compared (settings.MODEL_CHALLENGER_SUMMARY).
                 "challenger": (
                     import_string(settings.MODEL_CHALLENGER_SUMMARY)()
@@ -254,9 +273,13 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
                 created_by=request.user,
             )
             if version.status == ModelVersion.Status.REJECTED:
-                self.message_user(request, f"v{version.version} was rejected: {version.rejection_reason}", messages.ERROR)
+                self.message_user(
+                    request, f"Version {version.version} was rejected: {version.rejection_reason}", messages.ERROR
+                )
             else:
-                self.message_user(request, f"v{version.version} passed validation and can be activated.", messages.SUCCESS)
+                self.message_user(
+                    request, f"Version {version.version} passed validation and can be activated.", messages.SUCCESS
+                )
             if request.headers.get("X-Requested-With") == "XMLHttpRequest":
                 # upload-progress.js goes to the page itself: a redirect followed by the request would show (and
                 # so use up) the message above where nobody sees it.
@@ -272,7 +295,9 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
             self._activate(request, version)
             return redirect(self._url("change", version.pk))
         if not version.can_be_activated:
-            self.message_user(request, f"v{version.version} is {version.status} and cannot be activated.", messages.ERROR)
+            self.message_user(
+                request, f"Version {version.version} is {version.status} and cannot be activated.", messages.ERROR
+            )
             return redirect(self._url("change", version.pk))
         active = selectors.model_version_active_find()
         context = {
@@ -288,14 +313,14 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
             try:
                 services.model_version_challenger_set(version=version, user=request.user)
             except ApplicationError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
+                self.message_user(request, f"Not made the challenger: {exc}", messages.ERROR)
             else:
-                self.message_user(request, f"v{version.version} is now the challenger: it scores every prediction "
-                                  "in shadow.", messages.SUCCESS)
+                self.message_user(request, f"Version {version.version} is now the challenger: it scores every "
+                                  "prediction in shadow.", messages.SUCCESS)
             return redirect(self._url("change", version.pk))
         if not version.can_be_challenger or version.is_challenger:
             why = "already the challenger" if version.is_challenger else version.status
-            self.message_user(request, f"v{version.version} is {why} and cannot be made the challenger.",
+            self.message_user(request, f"Version {version.version} is {why} and cannot be made the challenger.",
                               messages.ERROR)
             return redirect(self._url("change", version.pk))
         active = selectors.model_version_active_find()
@@ -314,8 +339,10 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
         if retired is None:
             self.message_user(request, "There is no challenger to retire.", messages.ERROR)
             return redirect(self._url("changelist"))
-        self.message_user(request, f"v{retired.version} is no longer the challenger: shadow scoring has stopped.",
-                          messages.SUCCESS)
+        self.message_user(
+            request, f"Version {retired.version} is no longer the challenger: shadow scoring has stopped.",
+            messages.SUCCESS,
+        )
         return redirect(self._url("change", retired.pk))
 
     def rollback_view(self, request):
@@ -339,7 +366,7 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
         try:
             version = services.model_version_activate(version=version, user=request.user)
         except ApplicationError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
+            self.message_user(request, f"Not activated: {exc}", messages.ERROR)
             return
         self.message_user(request, f"Now serving v{version.version}.", messages.SUCCESS)
 
@@ -347,7 +374,7 @@ class ModelVersionAdmin(ServiceWrittenAdmin):
         try:
             version = services.model_version_rollback(user=request.user)
         except ApplicationError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
+            self.message_user(request, f"Not rolled back: {exc}", messages.ERROR)
             return
         self.message_user(request, f"Rolled back: now serving v{version.version} again.", messages.SUCCESS)
 

@@ -1,14 +1,9 @@
-"""The challenger as a process sees it (issue 19): whether there is one, read at most every
-CHALLENGER_CHECK_SECONDS so that serving a prediction adds no query, and its package loaded once per process
-(in the Celery worker that scores in shadow) and cached, keyed on the version's identity like the active one
-(modelstore.loader)."""
+"""The challenger as a Celery worker sees it (issue 19): its package loaded once per process (the worker that
+scores in shadow, predictions.shadow) and cached, keyed on the version's identity like the active one
+(modelstore.loader). Serving a prediction never looks at the challenger."""
 from __future__ import annotations
 
-import math
 import threading
-import time
-
-from django.conf import settings
 
 from modelstore import loader
 from modelstore.loader import LoadedModel
@@ -16,26 +11,7 @@ from modelstore.models import ModelVersion
 from studentperf.errors import ApplicationError
 
 _lock = threading.Lock()
-_identity: tuple | None = None
-_checked_at = -math.inf
 _loaded: LoadedModel | None = None
-
-
-def challenger_id_get() -> int | None:
-    """The challenger's primary key, or None; read from the database (one small query) only once the last look
-    is CHALLENGER_CHECK_SECONDS old (0: every call), and at once after challenger_recheck()."""
-    global _identity, _checked_at
-    now = time.monotonic()
-    if now - _checked_at >= settings.CHALLENGER_CHECK_SECONDS:
-        _identity = ModelVersion.objects.filter(is_challenger=True).values_list(*loader._IDENTITY_FIELDS).first()
-        _checked_at = now
-    return _identity[0] if _identity is not None else None
-
-
-def challenger_recheck() -> None:
-    """Make this process's next challenger_id_get read the database (after the challenger changed here)."""
-    global _checked_at
-    _checked_at = -math.inf
 
 
 def challenger_model_get(*, version_id: int) -> LoadedModel | None:

@@ -9,16 +9,17 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
-from sklearn.pipeline import Pipeline
-
-from modelstore.ml.data import DEFAULT_DATA_PATH, load_dataset
 from modelstore.ml.onnx import OUTPUTS, onnx_equality_check
 from modelstore.models import ModelVersion
 from modelstore.package_validation import CHECK_COMPILED, ValidationReport
 from modelstore.schema import SETUP_FEATURES
 from studentperf.errors import ApplicationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 # Largest difference from scikit-learn allowed on any output of any reference row.
@@ -40,6 +41,9 @@ def pipelines_compile(*, pipelines: dict[str, Pipeline], coverage: float, report
     `coverage` fixes the graphs' interval outputs, which are proved like the rest; serving computes intervals
     from the grade (inference.Predictor.interval), so another coverage later needs no other graph.
     """
+    # Imported here, as the registration runs: the web processes stay free of pandas (docs/performance.md, "Memory").
+    from modelstore.ml.data import DEFAULT_DATA_PATH, load_dataset
+
     reference = load_dataset(DEFAULT_DATA_PATH)
     compiled, graphs, details = {}, {}, []
     for setup in sorted(pipelines):

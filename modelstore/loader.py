@@ -1,7 +1,10 @@
 """The active model as this process serves it: its package loaded once (decrypted, checked, built into
 predictors with the sessions of the proved ONNX graphs) and cached per process, re-read when another version
-becomes active. Of a pipeline whose graph serves, only what the outputs and explanations read is kept
-(`Predictor.serving`); the pipeline itself is freed, so a worker holds a version in a fraction of the memory
+becomes active. A setup served by its graph keeps the session and what the outputs and explanations read,
+which the graph carries (`Predictor.from_graph`, modelstore.ml.serving): the package is not even built, so a
+serving process never imports scikit-learn or skops for it. A setup scikit-learn serves (or a graph converted
+before graphs carried that state) reads the package, and of a pipeline whose graph serves keeps only the
+same small state (`Predictor.serving`), so a worker holds a version in a fraction of the memory
 (docs/performance.md, "Memory"). `model_readiness` is what /health/ready asks of it (settings.READINESS_CHECKS)."""
 from __future__ import annotations
 
@@ -12,9 +15,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import onnxruntime
 from django.conf import settings
-from sklearn.pipeline import Pipeline
 
 from modelstore.ml.inference import Predictor
 from modelstore.ml.onnx import OUTPUTS, onnx_session
@@ -24,6 +28,9 @@ from modelstore.storage import package_loads, version_artifact_read
 from studentperf.errors import ApplicationError
 from studentperf.memory import memory_release
 from studentperf.threads import inference_threads
+
+if TYPE_CHECKING:  # the versions whose graphs carry their serving state load without scikit-learn
+    from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +123,21 @@ def loaded_model_recheck() -> None:
     _checked_at = -math.inf
 
 
+def version_predictors_load(version: ModelVersion) -> dict[str, Predictor]:
+    """The version's predictors by setup, as a serving process holds them: its stored file read (decrypted, the
+    sha256 of its package and graphs checked), then each setup from its proved graph and the serving state the
+    graph carries, without building the package (`_graph_predictors`), or else from the package's pipelines
+    (`_package_predictors`, the allow-list checked). ApplicationError saying why the version cannot serve.
+    What is freed of the package and the pipelines is garbage once this returns (`memory_release`)."""
+    stored = version_artifact_read(version)
+    predictors = _graph_predictors(version, stored.graphs)
+    return predictors if predictors is not None else _package_predictors(version, stored)
+
+
 def _model_load(*, pk: int) -> LoadedModel:
     version = ModelVersion.objects.get(pk=pk)
     try:
-        stored = version_artifact_read(version)
-        pipelines, _ = package_loads(stored.package)
+        predictors = version_predictors_load(version)
     except ApplicationError as exc:
         logger.error("active model package refused", extra={"model_version": version.version, "reason": exc.message})
         raise ApplicationError(
@@ -128,17 +145,45 @@ def _model_load(*, pk: int) -> LoadedModel:
             "Activate another version or roll back.",
             kind="unavailable",
         ) from exc
-    predictors = {
-        setup: Predictor.serving(pipeline, _session(version, setup, stored.graphs.get(setup)))
-        for setup, pipeline in pipelines.items()
-    }
     loaded = LoadedModel(version=version, predictors=predictors)
-    # The pipelines a graph serves, the package and its graphs' bytes are garbage from here: freed now, and the
-    # heap they took handed back to the system, so a worker holds the sessions and small arrays only.
-    del pipelines, stored
+    # The package and its graphs' bytes (and the pipelines a graph serves) are garbage from here: the heap they
+    # took is handed back to the system, so a worker holds the sessions and small arrays only.
     memory_release()
     logger.info("active model loaded", extra={"model_version": version.version, "engines": loaded.engines})
     return loaded
+
+
+def _graph_predictors(version: ModelVersion, graphs: dict[str, bytes]) -> dict[str, Predictor] | None:
+    """Every setup's predictor from its proved graph and the serving state the graph carries, without reading
+    the package (so without scikit-learn or skops); None when a setup needs its pipeline: served through
+    scikit-learn, a graph onnxruntime refuses, or one converted before graphs carried their serving state."""
+    setups = sorted(version.compiled) if isinstance(version.compiled, dict) else []
+    if not setups or set(setups) != set(graphs):
+        return None
+    predictors = {}
+    for setup in setups:
+        session = _session(version, setup, graphs[setup])
+        try:
+            predictor = None if session is None else Predictor.from_graph(session)
+        except (ValueError, KeyError, TypeError) as exc:  # a state this code cannot read: the pipeline serves
+            logger.warning("serving state of the onnx graph unreadable, reading the package",
+                           extra={"model_version": version.version, "setup": setup, "reason": repr(exc)})
+            predictor = None
+        if predictor is None:
+            return None
+        predictors[setup] = predictor
+    return predictors
+
+
+def _package_predictors(version: ModelVersion, stored) -> dict[str, Predictor]:
+    """Every setup's predictor built from the package's pipelines (imports scikit-learn and skops): the session
+    of its proved graph and what its pipeline's outputs and explanations read, or the pipeline itself where no
+    graph serves (`Predictor.serving`)."""
+    pipelines, _ = package_loads(stored.package)
+    return {
+        setup: Predictor.serving(pipeline, _session(version, setup, stored.graphs.get(setup)))
+        for setup, pipeline in pipelines.items()
+    }
 
 
 def _session(version: ModelVersion, setup: str, graph: bytes | None) -> onnxruntime.InferenceSession | None:

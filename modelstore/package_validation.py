@@ -2,22 +2,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from django.conf import settings
-from sklearn.pipeline import Pipeline
 
 from modelstore.figures import figures_check, reference_baselines, setup_figures
-from modelstore.ml.data import DEFAULT_DATA_PATH, load_dataset
 from modelstore.ml.inference import predict_records
 from modelstore.schema import ATTRIBUTE_NAMES, GRADE_MAX, GRADE_MIN, PASS_MARK, SETUP_FEATURES, SETUPS, TARGET
 from modelstore.storage import PACKAGE_FORMAT, package_build, package_types
 from studentperf.errors import ApplicationError
 
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
 REFERENCE_PROTOCOL = (
-    f"reference sample {DEFAULT_DATA_PATH.parent.name}/{DEFAULT_DATA_PATH.name}: every row predicted once per "
-    "setup with the later period grades removed (in-sample for models trained on it, so optimistic)"
+    "reference sample {sample}: every row predicted once per setup with the later period grades removed "
+    "(in-sample for models trained on it, so optimistic)"
 )
 
 # The checks of a validation report, in the order they run.
@@ -106,6 +107,9 @@ def _schema_check(pipelines: dict[str, Pipeline]) -> None:
 
 
 def _reference_metrics(pipelines: dict[str, Pipeline]) -> tuple[dict, str]:
+    # Imported as a package is validated: the web processes stay free of pandas (docs/performance.md, "Memory").
+    from modelstore.ml.data import DEFAULT_DATA_PATH, load_dataset
+
     df = load_dataset(DEFAULT_DATA_PATH)
     coverage = settings.PREDICTION_INTERVAL_COVERAGE
     truth = df[TARGET].to_numpy(dtype=float)
@@ -125,7 +129,8 @@ def _reference_metrics(pipelines: dict[str, Pipeline]) -> tuple[dict, str]:
         for setup, metrics in per_setup.items()
     ) + "."
     reference = {
-        "protocol": REFERENCE_PROTOCOL, "rows": len(df), "interval_coverage_stated": coverage, "setups": per_setup,
+        "protocol": REFERENCE_PROTOCOL.format(sample=f"{DEFAULT_DATA_PATH.parent.name}/{DEFAULT_DATA_PATH.name}"),
+        "rows": len(df), "interval_coverage_stated": coverage, "setups": per_setup,
         "baselines": reference_baselines(truth=truth, coverage=coverage),
     }
     return reference, detail

@@ -17,26 +17,25 @@ import hashlib
 import io
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
-from sklearn.model_selection import KFold
-from sklearn.pipeline import Pipeline
 
 from modelstore import services
 from modelstore.figures import setup_figures
-from modelstore.ml.data import load_dataset
-from modelstore.ml.estimators import typical_value
 from modelstore.ml.inference import predict_records
-from modelstore.ml.recipe import train_pipelines
 from modelstore.models import ModelVersion
 from modelstore.schema import ATTRIBUTE_NAMES, FEATURES, SETUPS, TARGET, setup_for
 from modelstore.selectors import model_version_active_find
 from modelstore.storage import package_loads, version_artifact_read
 from studentperf.errors import ApplicationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +72,7 @@ def model_version_retrain(
     it and the active version on the school rows, register it through validation, record its training data, and
     make it the challenger (or, with `activate_if_better` and BETTER_RULE met, the active version)."""
     school_rows = len(school)
-    if school_rows < MIN_MEASURED_ROWS:
-        raise ApplicationError(
-            f"Only {school_rows} student(s) have a recorded final grade; at least {MIN_MEASURED_ROWS} are needed "
-            "to train and measure a version on the school's students.", kind="conflict",
-            fields={"outcomes": [f"{school_rows} recorded, at least {MIN_MEASURED_ROWS} needed"]},
-        )
+    school_rows_require(count=school_rows)
     base_added_because = ""
     if not include_base_data and school_rows < MIN_SCHOOL_ROWS:
         include_base_data = True
@@ -86,6 +80,11 @@ def model_version_retrain(
             f"Only {school_rows} students have a recorded final grade; at least {MIN_SCHOOL_ROWS} are needed to "
             "train on the school's students alone, so the UCI students were added."
         )
+    # The training libraries (pandas, scikit-learn) are imported by the functions that train: a web process
+    # imports this module (the admin's button checks school_rows_require) and stays free of them
+    # (docs/performance.md, "Memory").
+    from modelstore.ml.data import load_dataset
+
     uci = load_dataset()
     table = training_table(school=school, base=uci if include_base_data else None, reference=uci)
     active = model_version_active_find()
@@ -112,6 +111,17 @@ def model_version_retrain(
         "model_version": version.version, "school_rows": school_rows, "uci_rows": uci_rows, "action": result.action,
     })
     return result
+
+
+def school_rows_require(*, count: int) -> None:
+    """ApplicationError naming the number needed when `count` students with a recorded final grade are too few to
+    train and measure a version on (checked again before the admin's button queues a run)."""
+    if count < MIN_MEASURED_ROWS:
+        raise ApplicationError(
+            f"Only {count} student(s) have a recorded final grade; at least {MIN_MEASURED_ROWS} are needed "
+            "to train and measure a version on the school's students.", kind="conflict",
+            fields={"outcomes": [f"{count} recorded, at least {MIN_MEASURED_ROWS} needed"]},
+        )
 
 
 def _comparison(*, table: pd.DataFrame, school: pd.DataFrame, active: ModelVersion | None) -> dict:
@@ -164,6 +174,8 @@ def training_table(*, school: pd.DataFrame, base: pd.DataFrame | None, reference
     G3. An unknown attribute (None, or a category outside the schema such as another school's code) takes its
     typical value among the table's known values (`reference`'s when none is known), the value the recipe's
     AttributeReference gives an unknown value when predicting; a period grade stays unknown (NaN)."""
+    import pandas as pd
+
     parts = [] if base is None else [base.assign(source="uci")]
     parts.append(school.assign(source="school"))
     table = pd.concat(
@@ -188,6 +200,8 @@ def training_table_csv(table: pd.DataFrame) -> bytes:
 
 def table_train(table: pd.DataFrame, *, random_state: int = RANDOM_STATE) -> dict[str, Pipeline]:
     """One pipeline per setup, each on the rows that know its period grades."""
+    from modelstore.ml.recipe import train_pipelines
+
     pipelines = {}
     for setup in SETUPS:
         pipelines |= train_pipelines(_setup_rows(table, setup), setups=(setup,), random_state=random_state)
@@ -204,6 +218,8 @@ def school_records(school: pd.DataFrame) -> list[dict]:
 def school_cross_validated(table: pd.DataFrame, records: list[dict]) -> list[dict]:
     """The served outputs for each school record (the school rows of `table`, in order, as recorded: unknown
     values None, as the active version is given them), each by a pipeline trained without it."""
+    from modelstore.ml.recipe import train_pipelines
+
     school_at = np.flatnonzero(table["source"].to_numpy() == "school")
     setups = np.array([setup_for(record) for record in records])
     outputs: list[dict] = [{} for _ in records]
@@ -231,6 +247,8 @@ def _predicted(pipelines: dict[str, Pipeline], records: list[dict]) -> list[dict
 
 
 def _folds(size: int) -> list[np.ndarray]:
+    from sklearn.model_selection import KFold
+
     if size == 0:
         return []
     if size < 2:
@@ -268,6 +286,8 @@ def _known(column: pd.Series, name: str) -> pd.Series:
 
 
 def _typical(column: pd.Series, name: str):
+    from modelstore.ml.estimators import typical_value
+
     # The value estimators.AttributeReference takes for an unknown one, of the column's known values.
     return typical_value(column.astype(np.int64) if FEATURES[name].kind == "int" else column.astype(str))
 

@@ -180,6 +180,8 @@ MAY_BE_UNKNOWN: tuple[str, ...] = (
 NOT_KNOWN = "not known yet"
 TARGET = "G3"
 PASS_MARK = 10  # a pass is G3 >= 10
+# G3 is an integer, so "G3 >= 10" is "a continuous grade above 9.5".
+PASS_THRESHOLD = PASS_MARK - 0.5
 GRADE_MIN, GRADE_MAX = 0, 20
 
 FEATURES: dict[str, Feature] = {f.name: f for f in ATTRIBUTES + PERIOD_GRADES}

@@ -6,25 +6,18 @@ import logging
 import platform
 import re
 from collections.abc import Callable
+from importlib.metadata import version as distribution_version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy
-import pandas
-import sklearn
-import skops
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
-from sklearn.pipeline import Pipeline
 
-from modelstore.challenger import challenger_recheck
 from modelstore.compilation import pipelines_compile
-from modelstore.loader import loaded_model_recheck
-from modelstore.ml.data import DEFAULT_DATA_PATH, file_sha256, load_dataset
-from modelstore.ml.evaluation import evaluate
-from modelstore.ml.recipe import train_pipelines
+from modelstore.loader import loaded_model_recheck, version_predictors_load
 from modelstore.models import ModelActivation, ModelVersion
 from modelstore.figures import figures_measured
 from modelstore.package_validation import (
@@ -38,6 +31,9 @@ from modelstore.schema import SETUP_FEATURES, SETUPS, feature_schema
 from modelstore.selectors import model_version_active_find, model_version_rollback_target
 from modelstore.storage import artifact_load, artifact_save, package_dumps, package_loads, version_artifact_read
 from studentperf.errors import ApplicationError
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +120,12 @@ def model_version_train(
     `progress(done, total)` counts the steps: one per setup trained, one per cross-validation fold, and the
     registration (validation and compilation).
     """
+    # The training modules (pandas, scikit-learn) are imported as training starts: the web processes, which
+    # import this module for the admin, stay free of them (docs/performance.md, "Memory").
+    from modelstore.ml.data import DEFAULT_DATA_PATH, file_sha256, load_dataset
+    from modelstore.ml.evaluation import evaluate
+    from modelstore.ml.recipe import train_pipelines
+
     path = Path(data_path) if data_path is not None else DEFAULT_DATA_PATH
     df = load_dataset(path)
     trained = len(SETUPS)
@@ -267,9 +269,9 @@ def model_version_challenger_set(*, version: ModelVersion, user: AbstractBaseUse
             f"v{version.version} is {version.status} and cannot be the challenger: only a validated or retired "
             "version can.", kind="conflict",
         )
-    pipelines = _artifact_verify(version, purpose="be the challenger")
+    _artifact_verify(version, purpose="be the challenger")
     if not figures_measured(version.metrics):
-        _figures_measure_now(version, pipelines)
+        _figures_measure_now(version)
     try:
         with transaction.atomic():
             version = ModelVersion.objects.select_for_update().get(pk=version.pk)
@@ -284,7 +286,6 @@ def model_version_challenger_set(*, version: ModelVersion, user: AbstractBaseUse
             )
             version.is_challenger, version.challenger_since, version.challenger_set_by = True, timezone.now(), user
             version.save(update_fields=["is_challenger", "challenger_since", "challenger_set_by"])
-            transaction.on_commit(challenger_recheck)  # this process scores in shadow from its next prediction
     except IntegrityError as exc:
         raise ApplicationError("Another challenger was chosen at the same time; try again.", kind="conflict") from exc
     logger.info("model version challenger set", extra={"model_version": version.version})
@@ -300,7 +301,6 @@ def model_version_challenger_retire(*, user: AbstractBaseUser | None) -> ModelVe
             return None
         version.is_challenger, version.challenger_since, version.challenger_set_by = False, None, None
         version.save(update_fields=["is_challenger", "challenger_since", "challenger_set_by"])
-        transaction.on_commit(challenger_recheck)
     logger.info("model version challenger retired", extra={
         "model_version": version.version, "user_id": getattr(user, "pk", None),
     })
@@ -309,9 +309,9 @@ def model_version_challenger_retire(*, user: AbstractBaseUser | None) -> ModelVe
 
 def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, action: str) -> ModelVersion:
     # Checked before anything changes: a tampered or unreadable package leaves the active version in service.
-    pipelines = _artifact_verify(target)
+    _artifact_verify(target)
     if not figures_measured(target.metrics):
-        _figures_measure_now(target, pipelines)
+        _figures_measure_now(target)
     try:
         with transaction.atomic():
             target = ModelVersion.objects.select_for_update().get(pk=target.pk)
@@ -329,7 +329,6 @@ def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, actio
             # This process serves the new version from its next prediction; others within
             # ACTIVE_MODEL_CHECK_SECONDS (modelstore.loader.loaded_model_get).
             transaction.on_commit(loaded_model_recheck)
-            transaction.on_commit(challenger_recheck)  # a promoted challenger no longer scores in shadow
     except IntegrityError as exc:
         # The one-active constraint: another activation committed between our read and our write.
         raise ApplicationError("Another activation happened at the same time; try again.", kind="conflict") from exc
@@ -337,27 +336,30 @@ def _active_switch(*, target: ModelVersion, user: AbstractBaseUser | None, actio
     return target
 
 
-def _artifact_verify(version: ModelVersion, *, purpose: str = "be activated") -> dict[str, Pipeline]:
-    """The version's pipelines, loaded from its package (decrypted, its sha256 and the allow-list checked)."""
+def _artifact_verify(version: ModelVersion, *, purpose: str = "be activated") -> None:
+    """Check that the version can serve: its stored package and graphs read (decrypted, their sha256 checked)
+    and built into predictors as a serving process builds them (`loader.version_predictors_load`: from the
+    graphs alone where they carry their serving state, so an activation in a web worker imports no scikit-learn;
+    else from the package, its allow-list checked). ApplicationError(kind="integrity") naming why not."""
     if not version.artifact_file:
         raise ApplicationError(f"v{version.version} has no stored package.", kind="integrity")
     try:
-        stored = version_artifact_read(version)
-        pipelines, _ = package_loads(stored.package)
+        version_predictors_load(version)
     except ApplicationError as exc:
         logger.error("model package refused", extra={"model_version": version.version, "reason": exc.message})
         raise ApplicationError(
             f"v{version.version} cannot {purpose}, its stored package was refused: {exc.message}", kind="integrity"
         ) from exc
-    return pipelines
 
 
-def _figures_measure_now(version: ModelVersion, pipelines: dict[str, Pipeline]) -> None:
+def _figures_measure_now(version: ModelVersion) -> None:
     """Measure a version validated before its figures were (issue 18) as registration does now, and keep the
     figures and the checks on it; ApplicationError (nothing changed) when they refuse it. Such a version is
-    thus served again only once measured, and it stays as it was (validated or retired) either way."""
+    thus served again only once measured, and it stays as it was (validated or retired) either way. Its
+    pipelines are built from the package for this (already checked by `_artifact_verify`)."""
     report = ValidationReport()
     try:
+        pipelines, _ = package_loads(version_artifact_read(version).package)
         reference = pipelines_validate(pipelines=pipelines, report=report)
         reference_figures_check(reference=reference, claimed_metrics=version.metrics, report=report)
     except ApplicationError as exc:
@@ -402,10 +404,7 @@ def _version_create(**fields) -> ModelVersion:
 
 
 def _library_versions() -> dict[str, str]:
-    return {
-        "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "skops": skops.__version__,
-        "numpy": numpy.__version__,
-        "pandas": pandas.__version__,
-    }
+    # The installed distributions' versions (the same strings as the modules' __version__), read without
+    # importing them.
+    libraries = ("scikit-learn", "skops", "numpy", "pandas")
+    return {"python": platform.python_version(), **{name: distribution_version(name) for name in libraries}}

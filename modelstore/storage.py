@@ -21,15 +21,17 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import skops.io as sio
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
-from sklearn.pipeline import Pipeline
 
 from modelstore.schema import SETUPS
 from studentperf.errors import ApplicationError
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 PACKAGE_FORMAT = "studentperf-model/1"
 
@@ -60,6 +62,10 @@ _MEMBER_DATE = (2020, 1, 1, 0, 0, 0)
 
 def package_dumps(pipelines: dict[str, Pipeline], metadata: dict) -> bytes:
     """The skops bytes of one package; `metadata` must be JSON-able (it is stored as plain JSON types)."""
+    # skops (and the scikit-learn it brings) is imported only where a package is written or opened: reading and
+    # decrypting artifacts, all a web process does, stays free of them (docs/performance.md, "Memory").
+    import skops.io as sio
+
     try:
         plain_metadata = json.loads(json.dumps(metadata, allow_nan=False))
     except (TypeError, ValueError) as exc:
@@ -90,6 +96,8 @@ def package_loads(data: bytes) -> tuple[dict[str, Pipeline], dict]:
 
 def package_types(data: bytes) -> PackageTypes:
     """What `data` would make skops build, read without building anything; ApplicationError if unreadable."""
+    import skops.io as sio
+
     try:
         untrusted = sio.get_untrusted_types(data=data)
     # The bytes may come from anywhere; whatever makes skops fail to even list them means "not a package".
@@ -100,6 +108,8 @@ def package_types(data: bytes) -> PackageTypes:
 
 def package_build(data: bytes) -> tuple[dict[str, Pipeline], dict]:
     """(pipelines, metadata) of a package whose types passed; skops itself refuses any other untrusted type."""
+    import skops.io as sio
+
     try:
         package = sio.loads(data, trusted=list(ALLOWED_TYPES))
     except Exception as exc:  # noqa: BLE001  (an allowed object may still fail to rebuild, e.g. other versions)
@@ -108,6 +118,8 @@ def package_build(data: bytes) -> tuple[dict[str, Pipeline], dict]:
 
 
 def _package_parts(package) -> tuple[dict[str, Pipeline], dict]:
+    from sklearn.pipeline import Pipeline
+
     if not isinstance(package, dict) or package.get("format") != PACKAGE_FORMAT:
         raise ApplicationError(f"The file is not a {PACKAGE_FORMAT} package (no matching 'format' key).")
     pipelines, metadata = package.get("pipelines"), package.get("metadata")

@@ -157,3 +157,24 @@ def _cross_validation_protocol(metrics) -> str | None:
     cross_validation = metrics.get("cross_validation") if isinstance(metrics, dict) else None
     protocol = cross_validation.get("protocol") if isinstance(cross_validation, dict) else None
     return protocol if isinstance(protocol, str) else None
+
+
+def model_version_reference_note(*, version: ModelVersion) -> str:
+    """Why a version trained on this school's students alone was rejected on its measured figures: validation
+    measures every version on the UCI reference students, not on the school's. "" for any other version."""
+    metrics = version.metrics if isinstance(version.metrics, dict) else {}
+    reference = metrics.get("reference")
+    data = version.training_data if isinstance(version.training_data, dict) else {}
+    sources = data.get("sources") if isinstance(data.get("sources"), dict) else {}
+    # A rejection after the reference rows were predicted is the measured-figures check's (services.py).
+    if version.status != ModelVersion.Status.REJECTED or not isinstance(reference, dict):
+        return ""
+    if not sources.get("school") or sources.get("uci"):
+        return ""
+    students = f"{reference['rows']} UCI reference students" if reference.get("rows") else "UCI reference students"
+    return (
+        f"Validation measures every version on the {students} (the published data set), not on this school's. "
+        f"This version was trained on the school's {sources['school']} students alone: where the school's grades "
+        "follow other rules than the UCI students' (a final grade equal to the second period's, say), it can fail "
+        "there though it suits the school. To train on both, run `python manage.py retrain --include-base-data`."
+    )

@@ -182,8 +182,8 @@ class ShadowPrediction(models.Model):
     objects = AppendOnlyQuerySet.as_manager()
 
     prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="shadows")
-    model_version = models.ForeignKey(
-        "modelstore.ModelVersion", on_delete=models.PROTECT, related_name="shadow_predictions"
+    model_version = models.ForeignKey(  # indexed by predictions_shadow_version_id below
+        "modelstore.ModelVersion", on_delete=models.PROTECT, related_name="shadow_predictions", db_index=False
     )
     setup = models.CharField(max_length=1, choices=[("A", "A"), ("B", "B"), ("C", "C")])
     predicted_grade = models.FloatField()
@@ -198,6 +198,9 @@ class ShadowPrediction(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["prediction", "model_version"], name="predictions_shadow_once"),
         ]
+        # A version's shadow rows, and the MAX(id) of them in one index descent (the shadow sweep's window), on
+        # PostgreSQL too, which otherwise walks the primary key back through the other versions' rows.
+        indexes = [models.Index(fields=["model_version", "id"], name="predictions_shadow_version_id")]
 
     def __str__(self) -> str:
         return f"Shadow of prediction {self.prediction_id} by v{self.model_version.version}"
@@ -471,6 +474,7 @@ class Alert(models.Model):
         COVERAGE = "coverage", "Interval coverage below its promise"
         DRIFT = "drift", "Input drift"
         FAILURES = "failures", "Failed predictions rising"
+        RETRAINING = "retraining", "Scheduled retraining could not run"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     model_version = models.ForeignKey(

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from modelstore.challenger import challenger_id_get
 from modelstore.loader import loaded_model_get
 from modelstore.ml.inference import predict_records
 from modelstore.schema import GRADE_MAX, GRADE_MIN
@@ -19,7 +18,6 @@ from studentperf.observability import prediction_log, request_id_get
 
 from .models import Outcome, Prediction, Student
 from .selectors import student_record_get
-from .shadow.services import shadow_queue
 from .validation import external_id_clean, integer_clean, record_clean, records_clean, records_error_fields
 
 
@@ -95,8 +93,8 @@ def predictions_serve(
 
     Raises ApplicationError(kind="unavailable") without an active model. Callers validate first and hold the
     transaction: CSV batches commit these rows together with their chunk's own. `what_if_for`: the student a
-    what-if was asked for (predictions.whatif). With a challenger, the committed rows are queued in one message
-    for a worker to score in shadow (predictions.shadow); nothing else is added to the call.
+    what-if was asked for (predictions.whatif). Nothing here is for the challenger: a periodic task finds the
+    committed rows in the audit log and scores them in shadow (predictions.shadow).
     """
     if source not in Prediction.Source.values:
         raise ValueError(f"source must be one of {', '.join(Prediction.Source.values)}.")
@@ -146,11 +144,6 @@ def predictions_serve(
     transaction.on_commit(
         lambda: _predictions_observe(predictions, source=source, latency_ms=latency_ms), robust=True
     )
-    challenger_id = challenger_id_get()  # no query between CHALLENGER_CHECK_SECONDS looks
-    if challenger_id is not None:
-        # Scored in shadow by a worker once the rows are committed: one message for the whole call (issue 19).
-        ids = [prediction.id for prediction in predictions]
-        transaction.on_commit(lambda: shadow_queue(prediction_ids=ids, challenger_id=challenger_id), robust=True)
     return predictions
 
 

@@ -346,11 +346,12 @@ TOP_FACTORS = 5
 # activation or rollback is served by the other processes within this many seconds, by the process that made
 # it at once. 0: look on every prediction.
 ACTIVE_MODEL_CHECK_SECONDS = env_float("ACTIVE_MODEL_CHECK_SECONDS", 1, minimum=0)
-# The challenger (issue 19; docs/monitoring.md, "The challenger"): each process looks whether there is one at
-# most every CHALLENGER_CHECK_SECONDS (0: on every prediction), so that serving adds no query; the accuracy
-# check compares it with the active version once at least CHALLENGER_MIN_STUDENTS students have an outcome.
-CHALLENGER_CHECK_SECONDS = env_float("CHALLENGER_CHECK_SECONDS", 5, minimum=0)
+# The challenger (issue 19; docs/monitoring.md, "The challenger"): serving does nothing for it; a periodic task
+# (SHADOW_SWEEP_SECONDS, in the Celery block) scores the committed predictions in shadow, SHADOW_SWEEP_BATCH at
+# a time. The accuracy check compares it with the active version once CHALLENGER_MIN_STUDENTS students have an
+# outcome.
 CHALLENGER_MIN_STUDENTS = env_int("CHALLENGER_MIN_STUDENTS", 30, minimum=1)
+SHADOW_SWEEP_BATCH = env_int("SHADOW_SWEEP_BATCH", 1000, minimum=1)
 
 # Accuracy and drift checks, and their alerts (docs/monitoring.md). Beat runs the check every
 # ACCURACY_CHECK_INTERVAL_HOURS (in the Celery block); `manage.py check_accuracy` and the monitoring page run it now.
@@ -565,6 +566,15 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 60},
     },
 }
+# The challenger's shadow scoring (issue 19; docs/monitoring.md, "The challenger"): beat queues a sweep of the
+# audit log every SHADOW_SWEEP_SECONDS; 0: no sweep is scheduled (a challenger then scores nothing in shadow).
+SHADOW_SWEEP_SECONDS = env_float("SHADOW_SWEEP_SECONDS", 5, minimum=0)
+if SHADOW_SWEEP_SECONDS:
+    CELERY_BEAT_SCHEDULE["shadow-sweep"] = {
+        "task": "predictions.tasks.shadow_predictions_sweep",
+        "schedule": SHADOW_SWEEP_SECONDS,
+        "options": {"expires": SHADOW_SWEEP_SECONDS},
+    }
 # Retraining from recorded outcomes (issue 19; docs/admin.md, "Retraining"): every RETRAIN_INTERVAL_DAYS days
 # when set; 0 or unset: only by hand (`manage.py retrain`, the admin's button).
 RETRAIN_INTERVAL_DAYS = env_float("RETRAIN_INTERVAL_DAYS", 0, minimum=0)
@@ -572,6 +582,8 @@ if RETRAIN_INTERVAL_DAYS:
     CELERY_BEAT_SCHEDULE["retrain"] = {
         "task": "predictions.tasks.model_retrain",
         "schedule": timedelta(days=RETRAIN_INTERVAL_DAYS),
+        # A scheduled run nobody waits for: one that cannot train raises an alert (docs/monitoring.md, "Alerts").
+        "kwargs": {"scheduled": True},
         "options": {"expires": RETRAIN_INTERVAL_DAYS * 86400},
     }
 # --- end of Celery and Redis --------------------------------------------------------------------------------
@@ -611,18 +623,23 @@ LOG_FILE_BACKUP_COUNT = env_int("LOG_FILE_BACKUP_COUNT", 5, minimum=0)
 LOG_PREDICTION_INPUTS = env_bool("LOG_PREDICTION_INPUTS", False)
 LOG_STREAM = env_choice("LOG_STREAM", "stdout", ("stdout", "stderr"))
 _LOG_HANDLERS = {"console": {
-    "class": "logging.StreamHandler", "stream": f"ext://sys.{LOG_STREAM}", "formatter": "json", "filters": ["request_id"],
+    "class": "logging.StreamHandler", "stream": f"ext://sys.{LOG_STREAM}", "formatter": "json",
+    "filters": ["request_id", "routine_tasks"],
 }}
 if LOG_FILE:
     _LOG_HANDLERS["file"] = {
         "class": "concurrent_log_handler.ConcurrentRotatingFileHandler", "formatter": "json",
-        "filters": ["request_id"], "filename": LOG_FILE, "maxBytes": LOG_FILE_MAX_BYTES,
+        "filters": ["request_id", "routine_tasks"], "filename": LOG_FILE, "maxBytes": LOG_FILE_MAX_BYTES,
         "backupCount": LOG_FILE_BACKUP_COUNT, "encoding": "utf-8",
     }
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "studentperf.observability.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "studentperf.observability.RequestIdFilter"},
+        # Celery's per-run INFO lines of the tasks beat runs every few seconds (the shadow sweep) are dropped.
+        "routine_tasks": {"()": "studentperf.observability.routine_tasks.RoutineTaskFilter"},
+    },
     "formatters": {
         "json": {
             "()": "studentperf.observability.log_format.JsonFormatter",

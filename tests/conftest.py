@@ -57,7 +57,7 @@ def small_csv(tmp_path, monkeypatch):
     monkeypatch.setitem(RECIPE["params"]["median"], "max_iter", 10)
     monkeypatch.setattr(services, "CV_FOLDS", 2)
     # In this process, so that the fewer trees apply to the cross-validation too.
-    monkeypatch.setattr(services, "evaluate", functools.partial(evaluation.evaluate, n_jobs=1))
+    monkeypatch.setattr(evaluation, "evaluate", functools.partial(evaluation.evaluate, n_jobs=1))
     header, *rows = DEFAULT_DATA_PATH.read_text().splitlines(keepends=True)
     path = tmp_path / "students.csv"
     path.write_text(header + "".join(rows[::4]))
@@ -204,17 +204,6 @@ def api_client(make_api_key):
         return client
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def _challenger_unknown():
-    """Each test's first prediction looks afresh whether there is a challenger (issue 19): the answer a process
-    caches for CHALLENGER_CHECK_SECONDS must not outlive the test whose rolled-back data it read."""
-    from modelstore.challenger import challenger_recheck
-
-    challenger_recheck()
-    yield
-    challenger_recheck()
 
 
 @pytest.fixture(autouse=True)

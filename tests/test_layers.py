@@ -17,8 +17,9 @@ The rules, from the bottom up:
    a model version knows nothing of the predictions made with it.
 3. The core of predictions (models, validation, services, selectors, and access/: roles, API keys,
    authentication, permissions, throttling) is what the features and the delivery build on. It imports no
-   feature (predictions.batches, predictions.monitoring, predictions.whatif) and no delivery (predictions.views, predictions.api,
-   any `views` or `apis` module), so it can be read, tested and changed without them.
+   feature (predictions.batches, predictions.monitoring, predictions.whatif, predictions.shadow) and no
+   delivery (predictions.views, predictions.api, any `views` or `apis` module), so it can be read, tested and
+   changed without them.
 4. predictions.batches and predictions.monitoring are siblings: neither imports the other, so either can
    change, or go, alone. What both need belongs in the core.
 5. No import cycles among the project's own modules (migrations and tests left out): a cycle makes import
@@ -54,7 +55,8 @@ CORE = (
     "predictions.access",
 )
 FEATURES_AND_DELIVERY = (
-    "predictions.batches", "predictions.monitoring", "predictions.whatif", "predictions.views", "predictions.api",
+    "predictions.batches", "predictions.monitoring", "predictions.whatif", "predictions.shadow", "predictions.views",
+    "predictions.api",
 )
 DELIVERY_MODULE_NAMES = ("views", "apis")
 TASKS = "predictions.tasks"

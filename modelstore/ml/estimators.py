@@ -5,18 +5,15 @@ pipeline holding them round-trips through skops.io, trusting these two classes b
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
-from modelstore.ml.novelty import rarity_fast_tables, rarity_fit, rarity_unusual
-from modelstore.schema import FEATURES, GRADE_MAX, GRADE_MIN, PASS_MARK
+from modelstore.ml.novelty import rarity_fit
+from modelstore.ml.serving import ReferenceMethods, interval_offsets_of
+from modelstore.schema import GRADE_MAX, GRADE_MIN, PASS_MARK, PASS_THRESHOLD
 
-# G3 is an integer, so "G3 >= 10" is "a continuous grade above 9.5".
-PASS_THRESHOLD = PASS_MARK - 0.5
 # Rows per block when counting the residuals that reach a pass (rows x residuals booleans at a time).
 _CHUNK = 4096
 # The cuts between the paper's five levels above the pass mark (10-11, 12-13, 14-15, 16-20): `level_margin`
@@ -256,7 +253,7 @@ class ConformalGradeRegressor(RegressorMixin, BaseEstimator):
         return 0.0 if self.anchor is None else X[self.anchor].to_numpy(dtype=float)
 
 
-class AttributeReference(TransformerMixin, BaseEstimator):
+class AttributeReference(ReferenceMethods, TransformerMixin, BaseEstimator):
     """Passes on the attributes it was fitted on and remembers a typical value of each.
 
     The typical values (median of numbers, most frequent category, from the training rows) are what an
@@ -264,6 +261,8 @@ class AttributeReference(TransformerMixin, BaseEstimator):
     (`filled`: an attribute left unknown, or a school it was not trained on). `rarity_` is the novelty check
     fitted on the same rows (modelstore.ml.novelty): how unlike them a new record is, and why. Kept inside the
     pipeline so a stored model explains itself, and knows what it learned from, without the training data.
+    `filled`, `unusual` and `unusual_tables` are `serving.ReferenceMethods`, shared with the state a serving
+    process reads from a graph (`serving.ServingReference`).
     """
 
     def fit(self, X, y=None):
@@ -273,46 +272,8 @@ class AttributeReference(TransformerMixin, BaseEstimator):
         self.rarity_ = rarity_fit(X)
         return self
 
-    def unusual(self, columns, *, fast: list | None = None) -> tuple[np.ndarray, list[list[str]]] | None:
-        """Per record (one array per attribute), whether it is unlike the training rows and why in words;
-        None for a version fitted before the check existed. `fast`: `unusual_tables()`, kept by the caller."""
+    def _check_fitted(self) -> None:
         check_is_fitted(self, "reference_")
-        state = getattr(self, "rarity_", None)
-        return None if state is None else rarity_unusual(state, columns, fast=fast)
-
-    def unusual_tables(self) -> list | None:
-        """The lookup tables that score a few records at a time faster (`novelty.rarity_fast_tables`); built
-        from the fitted state, not stored with it. None for a version fitted before the check existed."""
-        check_is_fitted(self, "reference_")
-        state = getattr(self, "rarity_", None)
-        return None if state is None else rarity_fast_tables(state)
-
-    def filled(self, columns) -> dict[str, np.ndarray]:
-        """`columns` (an array per attribute) with every unknown value replaced by the attribute's typical value
-        (`reference_`): None or NaN (left unknown, schema.MAY_BE_UNKNOWN), or a category outside the schema's
-        (a school the model was not trained on, settings.SCHOOLS). Unknown values thus have no effect on the
-        prediction (an explanation's swap changes nothing), and the novelty check finds them typical. Numbers
-        come back int64, categories objects; a column without unknown values is handed back as it was.
-        Both engines call the model on filled columns (inference.predict_records; `transform` for the pipeline
-        itself), so the ONNX graph never sees an unknown value."""
-        check_is_fitted(self, "reference_")
-        filled = {}
-        for name, values in columns.items():
-            values = np.asarray(values)
-            typical, feature = self.reference_.get(name), FEATURES.get(name)
-            if typical is None or feature is None or (feature.kind == "int" and values.dtype.kind in "iu"):
-                filled[name] = values
-                continue
-            if feature.kind == "int":
-                unknown = np.fromiter((_is_missing(value) for value in values.tolist()), bool, len(values))
-            else:
-                allowed = frozenset(feature.choices)
-                unknown = np.fromiter((value not in allowed for value in values.tolist()), bool, len(values))
-            if unknown.any():
-                values = values.astype(object)  # a copy: the caller's record arrays stay as they were
-                values[unknown] = typical
-            filled[name] = values.astype(np.int64) if feature.kind == "int" else values.astype(object, copy=False)
-        return filled
 
     def transform(self, X):
         check_is_fitted(self, "reference_")
@@ -326,22 +287,6 @@ class AttributeReference(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return self.feature_names_in_.copy()
-
-
-def interval_offsets_of(table: np.ndarray, counts: np.ndarray, coverage: float) -> tuple[np.ndarray, np.ndarray]:
-    """`ConformalGradeRegressor.interval_offsets` from its calibration alone (`_calibration()`: the residual
-    table and the count per category), so a served version needs only these two arrays, not the regressor."""
-    if not 0 < coverage < 1:
-        raise ValueError("coverage must be between 0 and 1")
-    tail = (1 - coverage) / 2
-    # The epsilon keeps float noise ((1 - 0.9) / 2 is 0.04999...) from moving a rank by one.
-    low = [_order_statistic(row[:n], math.floor((n + 1) * tail + 1e-9)) for row, n in zip(table, counts)]
-    high = [_order_statistic(row[:n], math.ceil((n + 1) * (1 - tail) - 1e-9)) for row, n in zip(table, counts)]
-    return np.array(low), np.array(high)
-
-
-def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def typical_value(column) -> int | str:
@@ -362,12 +307,3 @@ def _rows(X, index):
 
 def _clip(values) -> np.ndarray:
     return np.clip(np.asarray(values, dtype=float), GRADE_MIN, GRADE_MAX)
-
-
-def _order_statistic(sorted_values: np.ndarray, rank: int) -> float:
-    """The rank-th smallest value (1-based); beyond the sample it is unbounded, so the grade range decides."""
-    if rank < 1:
-        return -math.inf
-    if rank > len(sorted_values):
-        return math.inf
-    return float(sorted_values[rank - 1])

@@ -4,20 +4,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime
-import pandas as pd
-from sklearn.pipeline import Pipeline
 
-from modelstore.ml.estimators import PASS_THRESHOLD, AttributeReference, interval_offsets_of
 from modelstore.ml.explain import predict_and_explain
 from modelstore.ml.onnx import onnx_predict
-from modelstore.schema import CATEGORICAL, GRADE_MAX, GRADE_MIN, setup_for
+from modelstore.ml.serving import SERVING_KEY, ReferenceMethods, interval_offsets_of, serving_state_loads
+from modelstore.schema import CATEGORICAL, GRADE_MAX, GRADE_MIN, PASS_THRESHOLD, setup_for
 from studentperf.errors import ApplicationError
+
+if TYPE_CHECKING:  # a process serving graphs only never imports scikit-learn or pandas (modelstore.ml.serving)
+    from sklearn.pipeline import Pipeline
 
 # A pass chance of 0.5 or more is a pass call: the mark the median's 9.5 corresponds to.
 PASS_CHANCE_MARK = 0.5
+# Rows per onnxruntime call at most. A 1,000-record request sends some 16,000 rows (the records and their
+# explanations' variants), and the graph holds [rows, residuals] matrices of doubles: in one call, some 50 MiB
+# each, of which some 30 MiB stayed in a worker's heap after the request; in calls of this many rows, a few MiB,
+# for about 2 % more time (the rows are independent, so the results are the same floats; docs/performance.md,
+# "Memory").
+ONNX_CHUNK_ROWS = 4096
 
 
 # What a model call returns per record (both engines): the distribution's centre and Mondrian category, its
@@ -33,14 +41,17 @@ class Predictor:
     `filled`, the novelty check) and its regressor's calibration (residual table and count per category,
     from which an interval at any coverage follows).
 
-    `Predictor(pipeline=...[, session=...])` keeps the pipeline; `Predictor.serving(pipeline, session)`, what
-    a serving process holds (modelstore.loader), keeps it only when there is no session to serve the setup: a
-    setup served by its graph then holds a few small arrays instead of the fitted trees and classifiers."""
+    `Predictor(pipeline=...[, session=...])` keeps the pipeline; what a serving process holds (modelstore.loader)
+    is `Predictor.from_graph(session)`, the session and the state its graph carries (modelstore.ml.serving), read
+    without the pipeline or scikit-learn; or, for a graph stored before it carried that state,
+    `Predictor.serving(pipeline, session)`, which keeps the pipeline only when there is no session to serve the
+    setup. A setup served by its graph then holds a few small arrays instead of the fitted trees and classifiers."""
 
     pipeline: Pipeline | None = None
     session: onnxruntime.InferenceSession | None = None
-    # The pipeline's first step and its regressor's `_calibration()`: taken from `pipeline` when not given.
-    reference_step: AttributeReference | None = None
+    # The pipeline's first step (an AttributeReference) or the state of it a graph carries (a ServingReference),
+    # and its regressor's `_calibration()`: taken from `pipeline` when not given.
+    reference_step: ReferenceMethods | None = None
     calibration: tuple[np.ndarray, np.ndarray] | None = None
     # coverage -> the interval's offsets from the centre per category, computed once per version and coverage.
     _offsets: dict[float, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
@@ -65,6 +76,17 @@ class Predictor:
             session=session, reference_step=pipeline.named_steps["reference"], calibration=pipeline[-1]._calibration()
         )
 
+    @classmethod
+    def from_graph(cls, session: onnxruntime.InferenceSession) -> Predictor | None:
+        """The predictor of a proved graph's session alone, from the serving state the graph carries
+        (`serving.SERVING_KEY`); None for a graph converted before it carried one (its pipeline must serve
+        beside it, `serving`)."""
+        text = session.get_modelmeta().custom_metadata_map.get(SERVING_KEY)
+        if text is None:
+            return None
+        reference_step, calibration = serving_state_loads(text)
+        return cls(session=session, reference_step=reference_step, calibration=calibration)
+
     @property
     def engine(self) -> str:
         """What computes the predictions (the values of ModelVersion.Engine)."""
@@ -85,11 +107,20 @@ class Predictor:
     def predict(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """OUTPUTS: arrays with a value per row of `columns` (the setup's attributes); float64, the category int64."""
         if self.session is not None:
-            outputs = onnx_predict(self.session, columns)
+            rows = len(next(iter(columns.values())))
+            chunks = [
+                {name: values[start:start + ONNX_CHUNK_ROWS] for name, values in columns.items()}
+                for start in range(0, rows, ONNX_CHUNK_ROWS)
+            ]
+            parts = [onnx_predict(self.session, chunk) for chunk in chunks] or [onnx_predict(self.session, columns)]
             return {
-                name: outputs[name].astype(np.int64 if name == "category" else np.float64, copy=False)
+                name: np.concatenate([part[name] for part in parts]).astype(
+                    np.int64 if name == "category" else np.float64, copy=False
+                )
                 for name in OUTPUTS
             }
+        import pandas as pd  # only where scikit-learn serves, so imported only where it is already
+
         encoded = self.pipeline[:-1].transform(pd.DataFrame(columns))
         distribution = self.pipeline[-1].distribution(encoded)
         return {name: distribution[name] for name in OUTPUTS}
@@ -134,7 +165,8 @@ def predict_records(
     implies is, max(p, 1 - p), from 0.5 (a coin toss) to 1. Rounding keeps each number on its side of the
     pass mark (`rounded_keeping_side`), so the rounded outputs agree as the exact ones do. `unusual` says
     whether the record is unlike the students the model learned from (None: the version predates the
-    check), `unusual_reasons` which attributes make it so, in words.
+    check), `unusual_reasons` which attributes make it so, in words. `top_k` factors per record at most; 0:
+    none, and none computed (the records alone go through the model: the shadow scoring, the retraining's CV).
     Per record, only the result dict is built in Python: the model call, the interval and the ranking of the
     factors run on all of a setup's records at once.
     """
@@ -153,9 +185,12 @@ def predict_records(
         predictor = predictor if isinstance(predictor, Predictor) else Predictor(pipeline=predictor)
         # Unknown values (schema.MAY_BE_UNKNOWN, a school outside the training data) take the typical value.
         columns = predictor.filled(_columns(records, rows, predictor.features))
-        outputs, factors = predict_and_explain(
-            columns, reference=predictor.reference, predict=predictor.predict, top_k=top_k
-        )
+        if top_k > 0:
+            outputs, factors = predict_and_explain(
+                columns, reference=predictor.reference, predict=predictor.predict, top_k=top_k
+            )
+        else:  # no factors asked for: the records alone go through the model, without their variants
+            outputs, factors = predictor.predict(columns), [[] for _ in rows]
         low, high = predictor.interval(outputs["point"], outputs["category"], coverage=coverage)
         flags = predictor.unusual(columns)
         unusual, reasons = (None, None) if flags is None else (flags[0].tolist(), flags[1])

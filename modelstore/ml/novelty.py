@@ -33,10 +33,9 @@ range, missing, not an int) sends the records through the vectorized path.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn.model_selection import KFold
 
 from modelstore.schema import FEATURES, feature_value_text
 
@@ -52,6 +51,9 @@ FAST_ROWS = 8
 # An int attribute whose training values span more than this many integers gets only its seen values looked up.
 MAX_SPAN = 4096
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def rarity_fit(X: pd.DataFrame, *, target_rate: float = TARGET_RATE, folds: int = 10, random_state: int = 0) -> dict:
     """Fitted state from the training rows X (columns: raw attributes, any subset of the schema's)."""
@@ -59,6 +61,9 @@ def rarity_fit(X: pd.DataFrame, *, target_rate: float = TARGET_RATE, folds: int 
         raise ValueError("target_rate must be between 0 and 1")
     if len(X) < 2:
         raise ValueError("at least two training rows are needed")
+    # Fitting only: a serving process scores with the fitted state and never imports scikit-learn.
+    from sklearn.model_selection import KFold
+
     held_out = np.empty(len(X))
     splits = KFold(n_splits=min(folds, len(X)), shuffle=True, random_state=random_state).split(X)
     for train, test in splits:
@@ -91,7 +96,6 @@ def rarity_fast_tables(state: dict) -> list[tuple[str, bool, dict]]:
     `rarity_unusual` can look up instead of searching: the category values seen in training (str keys), every int
     from the smallest training value to the largest. Each p-value is computed by `rarity_scores`' own code on a
     table of these values, so a looked-up p-value is the very float the search gives."""
-    lookup, n = state["lookup"], state["n"]
     candidates: dict[str, list] = {}
     for name in state["attributes"]:
         if state["kinds"][name] == "int":
@@ -182,10 +186,10 @@ def _tables(X: pd.DataFrame) -> dict:
             if kind == "category"
         },
     }
-    return {**state, "lookup": _lookup(state)}
+    return {**state, "lookup": rarity_lookup(state)}
 
 
-def _lookup(state: dict) -> dict:
+def rarity_lookup(state: dict) -> dict:
     """All attributes' tables in two sorted arrays, so that scoring is a few numpy calls whatever the attribute count.
 
     Int attribute j's training values are shifted by j * STRIDE (each attribute holds exactly n of them, so its

@@ -1,5 +1,5 @@
 """The accuracy check's maths: the metrics of a set of pairs, overall and per subgroup. The pairs are read by
-predictions.monitoring.selectors.pairs_frame, the check is run by predictions.monitoring.services.
+predictions.monitoring.pairs.pairs_frame, the check is run by predictions.monitoring.services.
 
 A pair is one prediction and the final grade it forecast:
 - a stored student's prediction, against the student's current outcome (a corrected grade replaces the

@@ -173,3 +173,21 @@ def alert_acknowledge(*, alert: Alert, user) -> Alert:
 def alert_list_open() -> QuerySet[Alert]:
     """The alerts nobody acknowledged yet, newest first."""
     return Alert.objects.filter(acknowledged_at__isnull=True).select_related("model_version", "check_run")
+
+
+def alert_raise(*, kind: str, message: str, details: dict) -> Alert | None:
+    """An alert no check or version stands behind (a scheduled retraining that could not run): opened, or the open
+    one of its kind updated, as a check's are. Returns the alert opened now (to send with alerts_notify)."""
+    return _alert_open_or_update(None, None, kind, message, details)
+
+
+def alerts_resolve(*, kind: str, reason: str) -> int:
+    """Close the open alerts of `kind` because what they report is over (no person acknowledged them: `reason` in
+    their details says what ended it). Returns how many were closed."""
+    now = timezone.now()
+    with transaction.atomic():
+        alerts = list(Alert.objects.select_for_update().filter(kind=kind, acknowledged_at__isnull=True))
+        for alert in alerts:
+            alert.acknowledged_at, alert.details = now, {**alert.details, "resolved": reason}
+            alert.save(update_fields=["acknowledged_at", "details"])
+    return len(alerts)

@@ -11,11 +11,8 @@ from django.utils import timezone
 from modelstore.models import ModelVersion
 from modelstore.selectors import model_version_active_find, model_version_challenger_find
 from predictions.models import AccuracyCheck
-from predictions.monitoring.accuracy import intervention_metrics, pair_metrics, subgroup_metrics, unusual_metrics
 from predictions.monitoring.alerts import alerts_notify, alerts_record
-from predictions.monitoring.challenger import challenger_comparison
-from predictions.monitoring.drift import drift_report
-from predictions.monitoring.selectors import batch_row_failed_share, challenger_pairs_frame, pairs_frame
+from predictions.monitoring.selectors import batch_row_failed_share
 from predictions.monitoring.texts import INTERVENTIONS_NOTE
 from studentperf import celery
 from studentperf.errors import ApplicationError
@@ -29,6 +26,13 @@ def accuracy_check_run(*, now: datetime | None = None) -> list[AccuracyCheck]:
     (predictions.monitoring.alerts). A second run adds another timestamped check per version; it never changes
     an earlier one.
     """
+    # The check's maths (pandas, scikit-learn, fairlearn, scipy) is imported as it runs, on a worker or in
+    # `check_accuracy`: the web processes import this module to queue a check and stay free of them
+    # (docs/performance.md, "Memory").
+    from predictions.monitoring.accuracy import intervention_metrics, pair_metrics, subgroup_metrics, unusual_metrics
+    from predictions.monitoring.drift import drift_report
+    from predictions.monitoring.pairs import pairs_frame
+
     now = now or timezone.now()
     since = now - timedelta(days=settings.DRIFT_WINDOW_DAYS)
     pairs = pairs_frame()
@@ -62,6 +66,9 @@ def accuracy_check_run(*, now: datetime | None = None) -> list[AccuracyCheck]:
 
 
 def _challenger_compared(pairs, *, active: ModelVersion | None, challenger: ModelVersion | None) -> dict:
+    from predictions.monitoring.challenger import challenger_comparison
+    from predictions.monitoring.pairs import challenger_pairs_frame
+
     if active is None or challenger is None:
         return {}
     return challenger_comparison(

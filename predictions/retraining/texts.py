@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from modelstore.retraining import FIGURES_COMPARED, RetrainResult
+from modelstore.texts import model_version_reference_note
+from studentperf.errors import ApplicationError
 
 QUEUE_REFUSED = (
     "Retraining could not be queued: the task queue (Redis) is not reachable. Try again later, or run "
@@ -41,9 +43,34 @@ def retrain_summary(result: RetrainResult) -> list[str]:
     return lines
 
 
+def not_queued(refused: ApplicationError) -> str:
+    """The admin button's message when a run would train nothing (too few recorded outcomes)."""
+    return f"Retraining was not queued. {refused.message}"
+
+
+def scheduled_skipped(refused: ApplicationError) -> str:
+    """The retraining alert's message when a scheduled run trained nothing (too few recorded outcomes)."""
+    return f"Scheduled retraining skipped. {refused.message}"
+
+
+def scheduled_rejected(result: RetrainResult) -> str:
+    """The retraining alert's message when validation rejected the version a scheduled run trained."""
+    return f"Scheduled retraining: {_outcome(result, result.version)} It was not offered as the challenger."
+
+
+def retrain_resolved(result: RetrainResult) -> str:
+    """Why the open retraining alert was closed: a later retraining offered a version."""
+    done = "activated" if result.action == "activated" else "offered as the challenger"
+    return (
+        f"v{result.version.version}, retrained on {result.school_rows} school students, passed validation and was "
+        f"{done}."
+    )
+
+
 def _outcome(result: RetrainResult, version) -> str:
     if result.action == "rejected":
-        return f"v{version.version} was rejected by validation: {version.rejection_reason}"
+        rejected = f"v{version.version} was rejected by validation: {version.rejection_reason}"
+        return " ".join(filter(None, [rejected, model_version_reference_note(version=version)]))
     if result.action == "activated":
         return f"v{version.version} passed validation and is now the active version."
     return f"v{version.version} passed validation and is now the challenger, scoring live traffic in shadow."

@@ -57,9 +57,9 @@ PREDICTION_DURATION = Histogram(
     "Latency of one call that serves predictions (validation, model lookup, prediction), whatever its size.",
     ["source"], buckets=LATENCY_BUCKETS,
 )
-# The challenger's shadow scoring (issue 19): predictions scored, failed (the task could not score them), or not
-# queued (the broker refused the message); none of these touches the answer served.
-SHADOW_OUTCOMES = ("scored", "failed", "not_queued")
+# The challenger's shadow scoring (issue 19): predictions scored, or failed (the sweep could not score them);
+# neither touches the answer served.
+SHADOW_OUTCOMES = ("scored", "failed")
 SHADOW_PREDICTIONS = Counter(
     "studentperf_shadow_predictions", "Served predictions the challenger scored in shadow, or failed to, by outcome.",
     ["outcome"],

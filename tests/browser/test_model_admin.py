@@ -1,18 +1,26 @@
 """A model administrator, in a real browser: uploads a model (watching it being sent, then validated), reads its
 cross-validated figures and validation report, activates it through the confirmation page, rolls back, makes a
-version the challenger and retires it; a teacher who types an admin address gets the admin's login page instead."""
+version the challenger and retires it, queues a retraining (or is told why it was not queued); a teacher who types
+an admin address gets the admin's login page instead."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+import redis
 from playwright.sync_api import expect
 
 from modelstore import services, storage
 from modelstore.models import ModelVersion
+from modelstore.retraining import MIN_MEASURED_ROWS
 from modelstore.selectors import model_version_active_find, model_version_challenger_find
 from tests.browser.conftest import DESKTOP, TIMEOUT_MS
+from tests.browser.test_accessibility import _violations
+from tests.browser.test_admin_lists import CLIPPED, PHONE
+from tests.integration.conftest import celery_app_pointed_at, free_port, redis_server  # noqa: F401 (fixture)
 from tests.modelstore.helpers import cross_validated_claims
+from tests.predictions.retraining.conftest import graded  # noqa: F401 (fixture used by name)
 
 VERSIONS = "/admin/modelstore/modelversion/"
 
@@ -188,3 +196,74 @@ def test_teacher_typing_an_admin_address_gets_the_admin_login_not_the_form(page,
     page.goto(VERSIONS + "upload/")
     expect(page).to_have_url(re.compile(r"/admin/login/"))
     expect(page.locator("input[type=file]")).to_have_count(0)
+
+
+def _retrain_page_checked(page, viewport) -> None:
+    """The version list after the button: no table clipped, no sideways scrolling, no axe violation."""
+    found = page.evaluate(CLIPPED, "#content")
+    assert found["tables"] == [] and found["page"] <= 0, f"at {viewport['width']} px: {found}"
+    assert _violations(page) == []
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "390px"])
+def test_model_admin_queues_a_retraining_and_reads_what_happens_next(
+    page, log_in, make_user, active_version, graded, redis_server, viewport, screenshot  # noqa: F811
+):
+    """No worker runs: the button's message goes into a real Redis and stays there, as it would until one starts."""
+    make_user("modeladmin", "model_admin")
+    graded(MIN_MEASURED_ROWS)
+    redis_server.flush()
+    page.set_viewport_size(viewport)
+    log_in(page, "modeladmin")
+
+    with celery_app_pointed_at(redis_server.url):
+        page.goto(VERSIONS)
+        page.get_by_role("button", name="Retrain from recorded outcomes").click()
+        expect(page.locator(".messagelist .success")).to_have_text(
+            "Retraining from recorded outcomes is queued: it takes a minute or two. The new version then appears in "
+            "this list as the challenger (or rejected by validation, with the reason)."
+        )
+
+    expect(page).to_have_url(re.compile(re.escape(VERSIONS) + "$"))
+    [message] = [json.loads(raw) for raw in redis.Redis.from_url(redis_server.url).lrange("celery", 0, -1)]
+    assert message["headers"]["task"] == "predictions.tasks.model_retrain"
+    assert not ModelVersion.objects.exclude(pk=active_version.pk).exists()  # nothing trained in the request
+    _retrain_page_checked(page, viewport)
+    if viewport is DESKTOP:
+        screenshot(page, "admin-retrain-queued")
+    redis_server.flush()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "390px"])
+def test_with_the_queue_unreachable_the_button_says_so_and_how_to_retrain_anyway(
+    page, log_in, make_user, active_version, graded, viewport  # noqa: F811
+):
+    make_user("modeladmin", "model_admin")
+    graded(MIN_MEASURED_ROWS)
+    page.set_viewport_size(viewport)
+    log_in(page, "modeladmin")
+
+    with celery_app_pointed_at(f"redis://127.0.0.1:{free_port()}/0"):  # nothing listens there
+        page.goto(VERSIONS)
+        page.get_by_role("button", name="Retrain from recorded outcomes").click()
+        expect(page.locator(".messagelist .error")).to_have_text(
+            "Retraining could not be queued: the task queue (Redis) is not reachable. Try again later, or run "
+            "`python manage.py retrain` on the server."
+        )
+
+    expect(page.get_by_role("button", name="Retrain from recorded outcomes")).to_be_visible()
+    _retrain_page_checked(page, viewport)
+
+
+def test_staff_without_the_model_admin_role_see_no_retrain_button(page, log_in, make_user, active_version):
+    from django.contrib.auth.models import Permission
+
+    staff = make_user("staff", None)
+    staff.is_staff = True
+    staff.save(update_fields=["is_staff"])
+    staff.user_permissions.add(Permission.objects.get(codename="view_modelversion"))
+    log_in(page, "staff")
+
+    page.goto(VERSIONS)
+    expect(page.locator("#result_list")).to_contain_text(f"v{active_version.version}")
+    expect(page.get_by_role("button", name="Retrain from recorded outcomes")).to_have_count(0)

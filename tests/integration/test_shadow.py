@@ -1,6 +1,7 @@
 """The challenger in shadow (issue 19) with a real Celery worker on a real Redis: every prediction the active
-version serves (API, web form, CSV batch) is scored again by the challenger on the worker, never without one or
-after it is retired; the accuracy check then compares the two on the same students."""
+version serves (API, web form, CSV batch) is scored again by the challenger when the sweep runs on the worker
+(beat queues it every SHADOW_SWEEP_SECONDS; here the test queues it), never without one or after it is retired;
+the accuracy check then compares the two on the same students."""
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,8 @@ from modelstore import services as modelstore
 from predictions.models import AccuracyCheck, Prediction, ShadowPrediction
 from predictions.monitoring.selectors import challenger_comparison_latest
 from predictions.services import outcome_record
+from predictions.tasks import shadow_predictions_sweep
 
-from tests.integration.helpers import wait_for
 from tests.integration.test_batches import class_file, finished, upload
 from tests.predictions.monitoring.accuracy_helpers import dataset_records, students_predict
 from tests.predictions.test_views import NEW, form_data
@@ -46,15 +47,18 @@ def challenger(active_version, other_pipelines):
     return modelstore.model_version_challenger_set(version=version, user=None)
 
 
+def swept() -> int:
+    """One sweep on the worker, as beat queues it: the number of shadow rows it wrote."""
+    return shadow_predictions_sweep.delay().get(timeout=120)
+
+
 def shadows_of(predictions) -> dict:
-    """prediction id -> its shadow row, once every one of `predictions` has one (waits for the worker)."""
+    """prediction id -> its shadow row, after a sweep on the worker (each of `predictions` must have one)."""
     ids = [prediction.pk for prediction in predictions]
-
-    def all_scored():
-        rows = {row.prediction_id: row for row in ShadowPrediction.objects.filter(prediction_id__in=ids)}
-        return rows if len(rows) == len(ids) else None
-
-    return wait_for(all_scored, timeout=120, interval=0.25, message="the shadow rows")
+    written = swept()
+    rows = {row.prediction_id: row for row in ShadowPrediction.objects.filter(prediction_id__in=ids)}
+    assert len(rows) == len(ids) <= written
+    return rows
 
 
 def test_api_and_web_predictions_are_scored_by_the_challenger_in_shadow(
@@ -101,10 +105,10 @@ def test_without_a_challenger_or_once_retired_nothing_is_scored_in_shadow(
 
     modelstore.model_version_challenger_retire(user=None)
     assert client.post(PREDICT, {"instances": [record] * 3}, format="json").status_code == 200
-    # Work the worker takes after any shadow message those could have sent: once it is done, so would they be.
     reader = api_client("predict", "read")
     assert finished(reader, upload(reader, class_file(5))["status_url"])["status"] == "done"
 
+    assert swept() == 0
     assert Prediction.objects.count() == 1 + 3 + 5
     assert ShadowPrediction.objects.count() == 1
     assert "shadow scoring failed" not in celery_worker.log()

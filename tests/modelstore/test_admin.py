@@ -101,7 +101,7 @@ def test_action_errors_are_shown_and_change_nothing(admin_client, register, smal
     two = _action(admin_client, "activate_selected", active, rejected).content.decode()
     no_previous = _action(admin_client, "roll_back", active).content.decode()
 
-    assert "V2 is rejected and cannot be activated" in refused and "Yes, activate" not in refused
+    assert "Version 2 is rejected and cannot be activated." in refused and "Yes, activate" not in refused
     assert "Select exactly one version to activate." in two
     assert "There is no previously active version to roll back to." in no_previous
     assert _statuses() == {1: "active", 2: "rejected"}
@@ -328,7 +328,7 @@ def test_rejected_version_has_no_activate_button_and_cannot_be_activated_through
 
     assert rejected.status == "rejected" and "Activate this version" not in page
     assert "is rejected and cannot be activated" in confirmation and "Yes, activate" not in confirmation
-    assert "V2 was rejected and cannot be activated" in refused
+    assert "Not activated: v2 was rejected and cannot be activated" in refused
     assert _statuses() == {1: "active", 2: "rejected"} and ModelActivation.objects.count() == 1
 
 
@@ -507,14 +507,15 @@ def test_model_admin_makes_a_challenger_through_its_confirmation_then_retires_it
     candidate.refresh_from_db()
     assert candidate.is_challenger and candidate.challenger_set_by == model_admin
     page = response.content.decode()
-    assert "V2 is now the challenger" in page and 'id="challenger-status"' in page
+    assert "Version 2 is now the challenger: it scores every prediction in shadow." in page
+    assert 'id="challenger-status"' in page
     assert "Retire challenger" in page and "Make challenger" not in page
 
     response = admin_session.post(CHALLENGER_RETIRE, follow=True)
 
     candidate.refresh_from_db()
     assert not candidate.is_challenger
-    assert "V2 is no longer the challenger: shadow scoring has stopped." in response.content.decode()
+    assert "Version 2 is no longer the challenger: shadow scoring has stopped." in response.content.decode()
 
 
 def test_challenger_errors_are_shown_as_admin_messages_and_change_nothing(
@@ -529,9 +530,10 @@ def test_challenger_errors_are_shown_as_admin_messages_and_change_nothing(
     nothing_to_retire = admin_session.post(CHALLENGER_RETIRE, follow=True).content.decode()
 
     assert "Make challenger" not in page
-    assert "V2 is rejected and cannot be made the challenger." in confirmation
-    assert 'class="error"' in refused and "V2 is rejected and cannot be the challenger" in refused
-    assert "V1 is active and cannot be the challenger" in active_refused
+    assert "Version 2 is rejected and cannot be made the challenger." in confirmation
+    assert 'class="error"' in refused
+    assert "Not made the challenger: v2 is rejected and cannot be the challenger" in refused
+    assert "Not made the challenger: v1 is active and cannot be the challenger" in active_refused
     assert "There is no challenger to retire." in nothing_to_retire
     assert not ModelVersion.objects.filter(is_challenger=True).exists()
 
@@ -598,7 +600,8 @@ def test_an_upload_sent_by_the_progress_script_gets_the_version_page_address_and
 
     uploaded = ModelVersion.objects.get(version=2)
     assert response.status_code == 200 and response.json() == {"location": _page_url(uploaded)}
-    assert "V2 passed validation and can be activated." in admin_session.get(_page_url(uploaded)).content.decode()
+    page = admin_session.get(_page_url(uploaded)).content.decode()
+    assert "Version 2 passed validation and can be activated." in page
 
 
 def test_an_upload_over_the_limit_sent_by_the_progress_script_gets_the_form_with_the_error(admin_session, settings):

@@ -52,6 +52,16 @@ def test_the_version_list_gives_each_state_in_words_with_the_challenger(admin_cl
     assert '<time datetime="2026-07-01T12:34:56+00:00">2026-07-01 13:34</time>' in page
 
 
+def test_the_version_list_filters_by_role_in_words(admin_client, history):
+    page = admin_client.get(VERSIONS).content.decode()
+    challenger = admin_client.get(VERSIONS, {"role": "challenger"}).content.decode()
+    others = admin_client.get(VERSIONS, {"role": "other"}).content.decode()
+
+    assert "By role" in page and "The challenger" in page and "By is challenger" not in page
+    assert _cells(challenger, "version_number") == ["v2"]
+    assert _cells(others, "version_number") == ["v1"]
+
+
 def test_the_activation_history_names_versions_and_people_in_words(admin_client, history, model_admin):
     first, second = history
     page = admin_client.get(ACTIVATIONS).content.decode()

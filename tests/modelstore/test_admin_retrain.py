@@ -8,8 +8,10 @@ import pytest
 from django.test import Client
 
 from modelstore.models import ModelVersion
+from modelstore.retraining import MIN_MEASURED_ROWS
 from predictions import tasks
 from tests.conftest import sign_in
+from tests.predictions.retraining.conftest import graded  # noqa: F401 (fixture used by name)
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +37,13 @@ def queued(monkeypatch):
     return Queue
 
 
-def test_a_model_admin_sees_the_button_and_queues_a_retraining(model_admin, queued):
+@pytest.fixture
+def outcomes(graded):  # noqa: F811
+    """Enough students with a recorded final grade for a run to train."""
+    return graded(MIN_MEASURED_ROWS)
+
+
+def test_a_model_admin_sees_the_button_and_queues_a_retraining(model_admin, queued, outcomes):
     client = signed_in(model_admin)
 
     page = client.get(CHANGELIST).content.decode()
@@ -49,12 +57,33 @@ def test_a_model_admin_sees_the_button_and_queues_a_retraining(model_admin, queu
     assert not ModelVersion.objects.exists()  # nothing trained inside the request
 
 
-def test_with_the_broker_down_the_button_says_so_and_queues_nothing(model_admin, queued):
+def test_the_button_under_a_school_only_rejection_adds_the_uci_students(model_admin, queued, outcomes):
+    response = signed_in(model_admin).post(RETRAIN, {"include_base_data": "1"}, follow=True)
+
+    assert queued.sent == [(model_admin.pk, True)]
+    assert "Retraining from recorded outcomes is queued" in response.content.decode()
+
+
+def test_with_the_broker_down_the_button_says_so_and_queues_nothing(model_admin, queued, outcomes):
     queued.up = False
 
     response = signed_in(model_admin).post(RETRAIN, follow=True)
 
     assert "Retraining could not be queued: the task queue (Redis) is not reachable" in response.content.decode()
+    assert queued.sent == []
+
+
+def test_with_too_few_outcomes_the_button_says_how_many_are_needed_and_queues_nothing(
+    model_admin, queued, graded  # noqa: F811
+):
+    graded(MIN_MEASURED_ROWS - 1)
+
+    response = signed_in(model_admin).post(RETRAIN, follow=True)
+
+    assert (
+        f"Retraining was not queued. Only {MIN_MEASURED_ROWS - 1} student(s) have a recorded final grade; at least "
+        f"{MIN_MEASURED_ROWS} are needed to train and measure a version on the school&#x27;s students."
+    ) in response.content.decode()
     assert queued.sent == []
 
 
@@ -111,3 +140,27 @@ def test_a_retrained_version_page_shows_its_figures_on_the_schools_students_besi
     assert "<tr><th scope=\"row\">Pass/fail accuracy</th><td>90.0%</td><td>85.0%</td></tr>" in page
     plain_page = signed_in(model_admin).get(f"{CHANGELIST}{plain.pk}/change/").content.decode()
     assert 'id="retraining-figures"' not in plain_page
+
+
+@pytest.mark.parametrize("uci_rows, noted", [(0, True), (395, False)], ids=["school only", "with the UCI data"])
+def test_a_rejected_school_only_version_page_says_it_was_measured_on_the_uci_students(
+    model_admin, register, uci_rows, noted
+):
+    version = register(name="retrained")
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=ModelVersion.Status.REJECTED,
+        rejection_reason="Measured on the reference data, setup A: interval coverage 0.48, at least 0.75 needed.",
+        metrics={"reference": {"rows": 395, "setups": {}}},
+        training_data={"rows": 120 + uci_rows, "sources": {"uci": uci_rows, "school": 120}},
+    )
+
+    page = signed_in(model_admin).get(f"{CHANGELIST}{version.pk}/change/").content.decode()
+
+    assert "Rejected: Measured on the reference data, setup A: interval coverage 0.48" in page
+    note = (
+        "Validation measures every version on the 395 UCI reference students (the published data set), not on this "
+        "school&#x27;s. This version was trained on the school&#x27;s 120 students alone"
+    )
+    assert (note in page) is noted and ('id="reference-note"' in page) is noted
+    assert ("run `python manage.py retrain --include-base-data`." in page) is noted
+    assert ('value="Retrain on the school\'s and the UCI students"' in page) is noted

@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
+import skops.io as sio
 from django.core.management import CommandError, call_command
 
 from modelstore import services, storage
@@ -100,7 +101,7 @@ def test_export_of_unknown_version_fails_clearly(db, tmp_path):
 def test_import_of_crafted_file_is_refused_and_nothing_changes(register, tmp_path):
     active = services.model_version_activate(version=register(), user=None)
     crafted = tmp_path / "crafted.skops"
-    crafted.write_bytes(storage.sio.dumps({"format": storage.PACKAGE_FORMAT, "pipelines": {"A": print}, "metadata": {}}))
+    crafted.write_bytes(sio.dumps({"format": storage.PACKAGE_FORMAT, "pipelines": {"A": print}, "metadata": {}}))
 
     with pytest.raises(CommandError, match="crafted.skops was not imported: .*not allowed: builtins.print"):
         _run("import_model", str(crafted), "--activate")

@@ -1,5 +1,7 @@
 """Issue 19, lean serving memory: a serving process keeps the ONNX sessions and the little the outputs read of
-the pipelines, not the pipelines their proved graphs serve; a setup without a proved graph keeps its pipeline."""
+the pipelines, read from the graphs themselves (no package is built); a graph stored before it carried that
+state has it taken from the package, whose pipelines are then freed; a setup without a proved graph keeps its
+pipeline."""
 from __future__ import annotations
 
 import gc
@@ -19,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from modelstore import loader, services, storage
 from modelstore.ml.estimators import AttributeReference
 from modelstore.ml.inference import Predictor, predict_records
+from modelstore.ml.serving import ServingReference
 from studentperf.memory import memory_release
 
 pytestmark = pytest.mark.django_db
@@ -63,8 +66,27 @@ def _records(record: dict) -> list[dict]:
     ]
 
 
-def test_a_served_version_whose_graphs_are_proved_holds_no_pipeline(register, built, record):
+def test_a_served_version_whose_graphs_are_proved_is_loaded_without_building_its_package(register, built, record):
     services.model_version_activate(version=register(), user=None)
+
+    loaded = loader.loaded_model_get()
+
+    assert loaded.engines == {"A": "onnxruntime", "B": "onnxruntime", "C": "onnxruntime"}
+    assert built == []  # the skops package was not even built: the graphs carry what serves beside them
+    assert all(predictor.pipeline is None for predictor in loaded.predictors.values())
+    assert all(type(predictor.reference_step) is ServingReference for predictor in loaded.predictors.values())
+    assert _estimators_reachable(loaded) == []  # nothing of scikit-learn at all
+    (result,) = predict_records(loaded.predictors, [record])
+    assert result["setup"] == "A" and result["top_factors"] and result["unusual"] is False
+
+
+def test_graphs_without_their_serving_state_take_it_from_the_package_and_free_the_pipelines(
+    register, built, record, monkeypatch
+):
+    # As graphs converted before they carried their serving state (modelstore.ml.serving) are read.
+    monkeypatch.setattr(loader.Predictor, "from_graph", classmethod(lambda cls, session: None))
+    services.model_version_activate(version=register(), user=None)  # its check builds them too: not counted
+    built.clear()
 
     loaded = loader.loaded_model_get()
     gc.collect()

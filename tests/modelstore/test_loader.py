@@ -22,15 +22,16 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def loads(monkeypatch):
-    """The versions whose package this process built, in order."""
-    built = []
+    """The versions this process loaded (read, checked and built into predictors), by primary key, in order."""
+    loaded = []
+    real = loader._model_load
 
-    def counting_package_loads(data):
-        built.append(data)
-        return storage.package_loads(data)
+    def counting_model_load(*, pk):
+        loaded.append(pk)
+        return real(pk=pk)
 
-    monkeypatch.setattr(loader, "package_loads", counting_package_loads)
-    return built
+    monkeypatch.setattr(loader, "_model_load", counting_model_load)
+    return loaded
 
 
 def test_active_model_is_loaded_once_and_then_served_from_memory(register, loads, dataset):

@@ -2,10 +2,14 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import platform
 
 import numpy as np
+import pandas
 import pytest
 import sklearn
+import skops
+import skops.io as sio
 from django.db import IntegrityError, transaction
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyRegressor
@@ -44,7 +48,11 @@ def test_register_validates_real_model_with_metrics_schema_versions_and_sha256(t
     assert (version.status, version.rejection_reason, version.version) == (VALIDATED, "", 1)
     assert version.setups == list(SETUPS)
     assert version.feature_schema == {setup: feature_schema(setup) for setup in SETUPS}
-    assert version.library_versions["scikit-learn"] == sklearn.__version__ and "skops" in version.library_versions
+    # Read from the installed distributions (importlib.metadata), not the imported modules: the same strings.
+    assert version.library_versions == {
+        "python": platform.python_version(), "scikit-learn": sklearn.__version__, "skops": skops.__version__,
+        "numpy": np.__version__, "pandas": pandas.__version__,
+    }
     assert version.metrics["cross_validation"] == cv and version.training_data_sha256 == "ab" * 32
     reference = version.metrics["reference"]
     assert "in-sample" in reference["protocol"] and reference["rows"] == 395
@@ -248,7 +256,7 @@ def test_export_then_import_registers_an_equal_new_version(register, tmp_path):
 
 
 def test_import_of_refused_file_stores_nothing(db, model_store_dir):
-    crafted = storage.sio.dumps({"format": storage.PACKAGE_FORMAT, "pipelines": {"A": _Custom()}, "metadata": {}})
+    crafted = sio.dumps({"format": storage.PACKAGE_FORMAT, "pipelines": {"A": _Custom()}, "metadata": {}})
 
     with pytest.raises(ApplicationError, match=f"not allowed: {__name__}._Custom"):
         services.model_version_import(data=crafted)
@@ -304,9 +312,9 @@ def test_upload_of_a_good_package_registers_it_under_the_given_name(register, us
     ("data", "failed_check", "reason"),
     [
         (b"\x00garbage", "package readable", "not a readable skops model package"),
-        (storage.sio.dumps({"format": storage.PACKAGE_FORMAT, "pipelines": {"A": _Custom()}, "metadata": {}}),
+        (sio.dumps({"format": storage.PACKAGE_FORMAT, "pipelines": {"A": _Custom()}, "metadata": {}}),
          "types allowed", f"not allowed: {__name__}._Custom"),
-        (storage.sio.dumps({"pipelines": {}}), "package structure", "not a studentperf-model/1 package"),
+        (sio.dumps({"pipelines": {}}), "package structure", "not a studentperf-model/1 package"),
     ],
     ids=["unreadable", "untrusted-type", "wrong-structure"],
 )

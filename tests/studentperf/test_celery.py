@@ -72,12 +72,13 @@ def test_visibility_timeout_and_accuracy_interval_come_from_the_environment(prod
     assert conf["CELERY_BEAT_SCHEDULE"]["accuracy-check"]["schedule"] == timedelta(hours=6)
 
 
-def test_beat_runs_the_accuracy_check_daily_and_resumes_stale_batch_jobs_every_minute(production_settings):
+def test_beat_runs_the_accuracy_check_daily_resumes_stale_batch_jobs_and_sweeps_for_the_challenger(production_settings):
     beat = production_settings()["CELERY_BEAT_SCHEDULE"]
 
     assert {name: (entry["task"], entry["schedule"]) for name, entry in beat.items()} == {
         "accuracy-check": ("predictions.tasks.accuracy_check_run", timedelta(hours=24)),
         "batch-jobs-resume-stale": ("predictions.tasks.batch_jobs_resume_stale", 60.0),
+        "shadow-sweep": ("predictions.tasks.shadow_predictions_sweep", 5.0),
     }
 
 

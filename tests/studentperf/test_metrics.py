@@ -434,7 +434,7 @@ def test_batch_rows_and_open_alerts_are_totals_from_the_database(client, active_
     assert value(samples, "studentperf_batch_rows_total", outcome="predicted") == 12
     assert value(samples, "studentperf_batch_rows_total", outcome="rejected") == 3
     assert {labels["kind"]: found for labels, found in samples["studentperf_alerts_open"]} == {
-        "accuracy": 0, "coverage": 0, "drift": 2, "failures": 0}
+        "accuracy": 0, "coverage": 0, "drift": 2, "failures": 0, "retraining": 0}
 
 
 def test_a_database_error_still_serves_the_counters_and_says_the_database_is_down(client, monkeypatch):

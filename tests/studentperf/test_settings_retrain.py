@@ -21,6 +21,7 @@ def test_retraining_is_scheduled_every_retrain_interval_days():
     assert result.returncode == 0, result.stderr
     assert "'task': 'predictions.tasks.model_retrain'" in result.stdout
     assert "'schedule': datetime.timedelta(days=7)" in result.stdout
+    assert "'kwargs': {'scheduled': True}" in result.stdout  # a run that cannot train raises an alert
 
 
 def test_a_negative_interval_stops_start_up_naming_the_variable():

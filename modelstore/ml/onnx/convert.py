@@ -37,6 +37,7 @@ from sklearn.ensemble import VotingRegressor
 from sklearn.pipeline import Pipeline
 
 from modelstore.ml.estimators import LEVEL_CUTS_ABOVE_PASS, PASS_THRESHOLD
+from modelstore.ml.serving import SERVING_KEY, serving_state_dumps
 from modelstore.ml.onnx.outputs import OUTPUTS
 from modelstore.ml.onnx.trees import estimator_tree_nodes, tree_ensemble_opset_set
 from modelstore.schema import CATEGORICAL, GRADE_MAX, GRADE_MIN, SETUP_FEATURES
@@ -56,8 +57,9 @@ def pipeline_to_onnx(pipeline: Pipeline, *, coverage: float, metadata: dict | No
     """The serialized ONNX model of one fitted setup pipeline (inputs and outputs: see the package docstring).
 
     The model's metadata_props say the setup, the coverage, the inputs with their types, the outputs and
-    the producer, plus `metadata` (str values). ApplicationError if the pipeline does not take a setup's
-    attributes or skl2onnx cannot convert one of its steps.
+    the producer, hold the serving state (`serving.SERVING_KEY`: the reference step's state and the
+    calibration, which serve the setup beside the graph), plus `metadata` (str values). ApplicationError if
+    the pipeline does not take a setup's attributes or skl2onnx cannot convert one of its steps.
     """
     if not 0 < coverage < 1:
         raise ApplicationError("coverage must be between 0 and 1")
@@ -91,6 +93,8 @@ def pipeline_to_onnx(pipeline: Pipeline, *, coverage: float, metadata: dict | No
         "studentperf.inputs": json.dumps({name: input_dtype(name) for name in features}),
         "studentperf.outputs": json.dumps(list(OUTPUTS)),
         "producer": f"studentperf modelstore.ml.onnx with skl2onnx {skl2onnx.__version__}",
+        # What serves the setup besides the graph, so a serving process needs no pipeline (modelstore.ml.serving).
+        SERVING_KEY: serving_state_dumps(pipeline.named_steps["reference"], regressor._calibration()),
         **{key: str(value) for key, value in (metadata or {}).items()},
     })
     model.doc_string = (

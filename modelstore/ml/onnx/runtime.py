@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime
-import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from modelstore.ml.onnx.outputs import OUTPUTS
+
+if TYPE_CHECKING:  # a serving process runs graphs without importing pandas or scikit-learn
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
 
 _NUMPY_DTYPES = {"tensor(string)": object, "tensor(int64)": np.int64}
 # session -> (its inputs as (name, numpy dtype), its output names): read once, not on every call.
@@ -41,7 +44,7 @@ def onnx_inputs(session: onnxruntime.InferenceSession, columns: pd.DataFrame | M
     feeds = {}
     for name, dtype in _signature(session)[0]:
         values = columns[name]
-        values = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+        values = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)  # a pandas Series
         feeds[name] = values.astype(dtype, copy=False).reshape(-1, 1)
     return feeds
 

@@ -8,7 +8,7 @@ from django.test import Client
 from modelstore import services as modelstore
 from predictions.monitoring.selectors import challenger_comparison_latest
 from predictions.monitoring.services import accuracy_check_run
-from predictions.shadow.services import shadow_predictions_score
+from predictions.shadow.services import shadow_predictions_sweep
 
 from tests.conftest import sign_in
 from tests.predictions.monitoring.accuracy_helpers import agreeing_grades, graded_students
@@ -30,7 +30,7 @@ def compared(dataset, user, challenger, *, n: int):
     """`n` students predicted, scored in shadow by the challenger (as the worker does), given final grades, and
     checked: the active version's check."""
     predictions = graded_students(dataset, teacher=user, n=n, grades_for=agreeing_grades, seed=41)
-    shadow_predictions_score(prediction_ids=[str(p.pk) for p in predictions], challenger_id=challenger.pk)
+    shadow_predictions_sweep()
     [check] = [check for check in accuracy_check_run() if check.challenger]
     return check
 

@@ -58,3 +58,24 @@ def test_retrain_fails_when_validation_rejects_the_result(small_recipe, graded, 
         _retrain()
 
     assert ModelVersion.objects.get(name="retrained").status == ModelVersion.Status.REJECTED
+
+
+def test_a_school_only_version_rejected_on_the_uci_students_says_so_and_how_to_train_on_both(
+    small_recipe, graded, active_version
+):
+    # A school whose final grade is always the second period's (UCI's has dropouts at 0): trained on it alone, the
+    # version's intervals miss the UCI reference students' grades, and validation measures it on those.
+    graded(retraining.MIN_SCHOOL_ROWS, seed=11, grade=lambda row: int(row["G2"]))
+    out = io.StringIO()
+
+    with pytest.raises(CommandError, match="rejected by validation; nothing changed"):
+        call_command("retrain", stdout=out)
+
+    rejected = ModelVersion.objects.get(name="retrained")
+    assert rejected.status == ModelVersion.Status.REJECTED and rejected.training_data["sources"]["uci"] == 0
+    assert rejected.rejection_reason.startswith("Measured on the reference data")
+    assert (
+        f"Validation measures every version on the 395 UCI reference students (the published data set), not on "
+        f"this school's. This version was trained on the school's {retraining.MIN_SCHOOL_ROWS} students alone"
+    ) in out.getvalue()
+    assert "To train on both, run `python manage.py retrain --include-base-data`." in out.getvalue()
