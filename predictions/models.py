@@ -82,7 +82,22 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise ValueError("Prediction rows are append-only and cannot be deleted.")
 
 
-class Prediction(models.Model):
+class AppendOnlyRow:
+    """A model whose rows are only ever added: saving an existing row or deleting one raises. `rows_name` names
+    them in the error ("Prediction rows are append-only and cannot be changed.")."""
+
+    rows_name = "Prediction"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError(f"{self.rows_name} rows are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError(f"{self.rows_name} rows are append-only and cannot be deleted.")
+
+
+class Prediction(AppendOnlyRow, models.Model):
     """Append-only audit log: one row per prediction served, never updated."""
 
     objects = AppendOnlyQuerySet.as_manager()
@@ -152,15 +167,6 @@ class Prediction(models.Model):
             ),
         ]
 
-    def save(self, *args, **kwargs):
-        # The audit log is append-only: an existing row is never rewritten.
-        if not self._state.adding:
-            raise ValueError("Prediction rows are append-only and cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Prediction rows are append-only and cannot be deleted.")
-
     def __str__(self) -> str:
         return f"{self.get_source_display()} prediction of {local_minute_text(self.created_at)}"
 
@@ -174,7 +180,7 @@ class Prediction(models.Model):
         return {"low": self.interval_low, "high": self.interval_high, "coverage": self.interval_coverage}
 
 
-class ShadowPrediction(models.Model):
+class ShadowPrediction(AppendOnlyRow, models.Model):
     """What the challenger (issue 19) predicted for a served prediction's record, scored off the request path
     by a Celery task (predictions.shadow). Append-only like the audit row it shadows; never shown to teachers,
     never in a served answer: only the accuracy check compares it with the served prediction."""
@@ -202,16 +208,10 @@ class ShadowPrediction(models.Model):
         # PostgreSQL too, which otherwise walks the primary key back through the other versions' rows.
         indexes = [models.Index(fields=["model_version", "id"], name="predictions_shadow_version_id")]
 
+    rows_name = "Shadow prediction"
+
     def __str__(self) -> str:
         return f"Shadow of prediction {self.prediction_id} by v{self.model_version.version}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValueError("Shadow prediction rows are append-only and cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Shadow prediction rows are append-only and cannot be deleted.")
 
 
 class Outcome(models.Model):
