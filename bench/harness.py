@@ -92,21 +92,25 @@ def post_json(url: str, body: bytes, *, headers: dict[str, str] | None = None) -
         raise RuntimeError(f"{url} answered {exc.code}: {exc.read()[:300]!r}") from None
 
 
+def process_status(pid: int | str = "self") -> dict[str, str]:
+    """A process's /proc/<pid>/status as {field: value} ("VmRSS": "123456 kB"); OSError once it has exited."""
+    return dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+
+
+def vm_rss_mib(status: dict[str, str]) -> float:
+    """The resident memory (VmRSS) of a `process_status`, MiB."""
+    return int(status["VmRSS"].split()[0]) / 1024  # "123456 kB"
+
+
 def worker_memory(master_pid: int) -> list[dict]:
     """Resident memory (VmRSS, MiB) and thread count of each child of a gunicorn master: its workers."""
     workers = []
     for pid in sorted(_children(master_pid)):
         try:
-            status = dict(
-                line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
-            )
+            status = process_status(pid)
         except OSError:  # exited meanwhile
             continue
-        workers.append({
-            "pid": pid,
-            "rss_mib": int(status["VmRSS"].split()[0]) / 1024,  # "123456 kB"
-            "threads": int(status["Threads"]),
-        })
+        workers.append({"pid": pid, "rss_mib": vm_rss_mib(status), "threads": int(status["Threads"])})
     return workers
 
 

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from api import THREAD_VARIABLES, bench_environment, bench_records
-from harness import step
+from harness import process_status, step, vm_rss_mib
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("lean", "pipelines kept")
@@ -47,14 +47,6 @@ STEPS = (
 GOAL_MIB = 250
 # What a serving process need not import (tests/studentperf/test_lean_imports.py): the child reports which it did.
 HEAVY = frozenset({"sklearn", "scipy", "pandas", "skops", "fairlearn", "onnx", "skl2onnx", "matplotlib", "joblib"})
-
-
-def vm_rss_mib() -> float:
-    """This process's resident memory (VmRSS of /proc/self/status), MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024  # "VmRSS:   123456 kB"
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def versions_install() -> tuple[int, int]:
@@ -99,7 +91,7 @@ def child(mode: str, second_pk: int, records_path: Path) -> dict:
     from modelstore.ml.inference import predict_records
 
     records = json.loads(records_path.read_text())  # not through pandas, which the lean process never imports
-    figures = {"imported": vm_rss_mib()}
+    figures = {"imported": vm_rss_mib(process_status())}
     kept = []
 
     def hold(loaded) -> None:
@@ -114,13 +106,13 @@ def child(mode: str, second_pk: int, records_path: Path) -> dict:
 
     active = loader.loaded_model_get()
     hold(active)
-    figures["loaded"] = vm_rss_mib()
+    figures["loaded"] = vm_rss_mib(process_status())
     serve(active)
-    figures["active"] = vm_rss_mib()
+    figures["active"] = vm_rss_mib(process_status())
     second = loader._model_load(pk=second_pk)
     hold(second)
     serve(second)
-    figures["second"] = vm_rss_mib()
+    figures["second"] = vm_rss_mib(process_status())
     heavy = sorted({name.split(".")[0] for name in sys.modules} & HEAVY)
     return {"mib": figures, "engines": [active.engines, second.engines], "pipelines_held": len(kept), "heavy": heavy}
 
